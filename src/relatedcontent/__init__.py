@@ -1,0 +1,55 @@
+"""relatedcontent: exact "You might also like" lists for a site's articles.
+
+Build field-weighted TF-IDF vectors over a site's articles and keep, for every
+article, its exact top-N cosine neighbours, computed in memory-bounded blocks::
+
+    from relatedcontent import RelatedContent, read_articles
+
+    rc = RelatedContent().fit(read_articles("articles.jsonl"))
+    for item in rc.related("bin-collections", n=5):
+        print(item.title, item.url, item.teaser)
+    rc.save("site-index")
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ._corpus import Article, FieldMap
+from ._persistence import load
+from ._readers import read_articles
+from ._recommender import Recommendation, RelatedContent
+from ._similarity import top_k_neighbors
+from ._text import html_to_text, make_teaser
+from .exceptions import (
+    CorpusError,
+    IndexFormatError,
+    NotFittedError,
+    RelatedContentError,
+    UnknownArticleError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Article",
+    "CorpusError",
+    "FieldMap",
+    "IndexFormatError",
+    "NotFittedError",
+    "Recommendation",
+    "RelatedContent",
+    "RelatedContentError",
+    "UnknownArticleError",
+    "__version__",
+    "html_to_text",
+    "load",
+    "make_teaser",
+    "read_articles",
+    "top_k_neighbors",
+]
+
+for _obj in (Article, FieldMap, Recommendation, RelatedContent):
+    _obj.__module__ = __name__
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

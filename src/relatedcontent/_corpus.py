@@ -1,0 +1,322 @@
+"""Articles in: the ``Article`` type, field mapping, and corpus checks.
+
+This stage turns whatever a caller has (mappings from a CMS export, ``Article``
+objects, records read from a file) into a list of clean :class:`Article` objects
+with unique ids. It owns the rules for ids, titles, HTML bodies, tags and dates,
+and the errors that name the offending record and field.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Union
+
+from ._text import html_to_text
+from .exceptions import CorpusError
+
+__all__ = ["Article", "FieldMap", "to_article", "build_corpus"]
+
+ArticleId = Union[str, int]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article of a site.
+
+    Parameters
+    ----------
+    id : str or int
+        Unique id of the article. ``"7"`` and ``7`` are different ids.
+    title : str, default=""
+        Headline. May be empty: the body then supplies the text and teaser.
+    body : str, default=""
+        Plain text or HTML; HTML is reduced to its text when the article is
+        indexed (see :func:`relatedcontent.html_to_text`).
+    url : str or None, default=None
+        Link of the article page.
+    tags, categories : tuple of str, default=()
+        Taxonomy terms; they count towards similarity with ``tags_weight``.
+    section, language : str or None, default=None
+        Free-form labels kept with the article.
+    published : str or None, default=None
+        ISO 8601 date or date-time.
+    extra : dict, default={}
+        Any other fields; kept and returned with recommendations.
+    """
+
+    id: ArticleId
+    title: str = ""
+    body: str = ""
+    url: str | None = None
+    tags: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    section: str | None = None
+    published: str | None = None
+    language: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the article as a flat JSON-ready mapping (extra fields inline)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "body": self.body,
+        }
+        for name in ("url", "section", "published", "language"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.tags:
+            out["tags"] = list(self.tags)
+        if self.categories:
+            out["categories"] = list(self.categories)
+        out.update(self.extra)
+        return out
+
+
+_STANDARD = tuple(f.name for f in fields(Article) if f.name != "extra")
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Which input field holds which part of an article.
+
+    A CMS export rarely uses the names ``id``, ``title`` and ``body``; map them
+    instead of renaming columns. Every field that is not mapped is kept as an
+    extra field and returned with recommendations.
+
+    Parameters
+    ----------
+    id : str, default="id"
+    title : str, default="title"
+    body : sequence of str, default=("body",)
+        One or more fields whose text is joined (in this order) into the body.
+    url, section, published, language : str, default=their own names
+    tags : sequence of str, default=("tags",)
+    categories : sequence of str, default=("categories",)
+    """
+
+    id: str = "id"
+    title: str = "title"
+    body: tuple[str, ...] = ("body",)
+    url: str = "url"
+    tags: tuple[str, ...] = ("tags",)
+    categories: tuple[str, ...] = ("categories",)
+    section: str = "section"
+    published: str = "published"
+    language: str = "language"
+
+    def __post_init__(self) -> None:
+        for name in ("body", "tags", "categories"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, (value,))
+            else:
+                object.__setattr__(self, name, tuple(value))
+
+    def mapped_names(self) -> set[str]:
+        """Return every input field name this map consumes."""
+        names = {self.id, self.title, self.url, self.section, self.published, self.language}
+        return names | set(self.body) | set(self.tags) | set(self.categories)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready form (used in the saved index)."""
+        return {
+            f.name: list(getattr(self, f.name))
+            if isinstance(getattr(self, f.name), tuple)
+            else getattr(self, f.name)
+            for f in fields(self)
+        }
+
+
+def _check_id(value: Any, *, source: str | None, line: int | None, id_field: str) -> ArticleId:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        msg = "record has no id; every article needs a unique, non-empty id"
+        raise CorpusError(msg, source=source, line=line, field=id_field)
+    if isinstance(value, bool):
+        msg = f"id must be a string or an integer, got the boolean {value!r}"
+        raise CorpusError(msg, source=source, line=line, field=id_field)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return value
+    msg = f"id must be a string or an integer, got {type(value).__name__} {value!r}"
+    raise CorpusError(msg, source=source, line=line, field=id_field)
+
+
+def _as_text(value: Any, *, name: str, source: str | None, line: int | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    msg = f"expected text, got {type(value).__name__}"
+    raise CorpusError(msg, source=source, line=line, field=name)
+
+
+def _as_terms(value: Any, *, name: str, source: str | None, line: int | None) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        # CSV and many exports store lists as "a, b, c".
+        return tuple(term.strip() for term in value.split(",") if term.strip())
+    if isinstance(value, Iterable) and not isinstance(value, Mapping):
+        terms = []
+        for term in value:
+            if not isinstance(term, (str, int)) or isinstance(term, bool):
+                msg = f"expected a list of strings, found {type(term).__name__} {term!r}"
+                raise CorpusError(msg, source=source, line=line, field=name)
+            text = str(term).strip()
+            if text:
+                terms.append(text)
+        return tuple(terms)
+    msg = f"expected a list of strings or a comma-separated string, got {type(value).__name__}"
+    raise CorpusError(msg, source=source, line=line, field=name)
+
+
+def _as_date(value: Any, *, name: str, source: str | None, line: int | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parse_date(text)
+        except ValueError:
+            msg = f"{value!r} is not an ISO 8601 date or date-time (e.g. 2026-03-14T09:30:00Z)"
+            raise CorpusError(msg, source=source, line=line, field=name) from None
+        return text
+    msg = f"expected an ISO 8601 date string, got {type(value).__name__}"
+    raise CorpusError(msg, source=source, line=line, field=name)
+
+
+def parse_date(text: str) -> _dt.datetime:
+    """Parse an ISO 8601 date or date-time; naive values are taken as UTC."""
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        parsed = _dt.datetime.combine(_dt.date.fromisoformat(text), _dt.time())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
+    return parsed
+
+
+def to_article(
+    record: Article | Mapping[str, Any],
+    field_map: FieldMap | None = None,
+    *,
+    source: str | None = None,
+    line: int | None = None,
+) -> Article:
+    """Turn one record into a clean :class:`Article`.
+
+    The body is reduced to plain text (HTML stripped), ids, tags and dates are
+    checked, and unmapped fields are kept in :attr:`Article.extra`.
+
+    Raises
+    ------
+    CorpusError
+        Naming the record (``source``, ``line``) and the field at fault.
+    """
+    fm = field_map or FieldMap()
+    if isinstance(record, Article):
+        article_id = _check_id(record.id, source=source, line=line, id_field="id")
+        return replace(
+            record,
+            id=article_id,
+            title=html_to_text(record.title),
+            body=html_to_text(record.body),
+            tags=_as_terms(record.tags, name="tags", source=source, line=line),
+            categories=_as_terms(record.categories, name="categories", source=source, line=line),
+            published=_as_date(record.published, name="published", source=source, line=line),
+            extra=dict(record.extra),
+        )
+    if not isinstance(record, Mapping):
+        msg = (
+            f"expected a mapping (dict) or an Article, got {type(record).__name__}; "
+            "each record must be an object with at least an id"
+        )
+        raise CorpusError(msg, source=source, line=line)
+
+    def text(name: str) -> str:
+        return _as_text(record.get(name), name=name, source=source, line=line)
+
+    article_id = _check_id(record.get(fm.id), source=source, line=line, id_field=fm.id)
+    body_parts = [html_to_text(text(name)) for name in fm.body]
+    tags: tuple[str, ...] = ()
+    for name in fm.tags:
+        tags += _as_terms(record.get(name), name=name, source=source, line=line)
+    categories: tuple[str, ...] = ()
+    for name in fm.categories:
+        categories += _as_terms(record.get(name), name=name, source=source, line=line)
+    optional = {}
+    for name in ("url", "section", "language"):
+        value = text(getattr(fm, name))
+        optional[name] = value or None
+    mapped = fm.mapped_names()
+    extra = {key: value for key, value in record.items() if key not in mapped}
+    return Article(
+        id=article_id,
+        title=html_to_text(text(fm.title)),
+        body="\n\n".join(part for part in body_parts if part),
+        tags=tags,
+        categories=categories,
+        published=_as_date(
+            record.get(fm.published), name=fm.published, source=source, line=line
+        ),
+        extra=extra,
+        **optional,
+    )
+
+
+def iter_articles(
+    records: Iterable[Article | Mapping[str, Any]] | Iterable[tuple[int, Any]],
+    field_map: FieldMap | None = None,
+    *,
+    source: str | None = None,
+    numbered: bool = False,
+) -> Iterator[Article]:
+    """Yield clean articles; ``numbered`` records come as ``(line, record)`` pairs."""
+    if isinstance(records, (str, bytes, Mapping)):
+        msg = (
+            "articles must be an iterable of mappings or Article objects, "
+            f"got a single {type(records).__name__}; to read a file use relatedcontent.read_articles"
+        )
+        raise CorpusError(msg)
+    for position, item in enumerate(records, start=1):
+        if numbered:
+            line, record = item
+        else:
+            line, record = position, item
+        yield to_article(record, field_map, source=source, line=line)
+
+
+def build_corpus(articles: Iterable[Article]) -> list[Article]:
+    """Collect articles, refusing duplicate ids (all of them are named)."""
+    corpus = list(articles)
+    counts = Counter(article.id for article in corpus)
+    duplicates = [article_id for article_id, count in counts.items() if count > 1]
+    if duplicates:
+        shown = ", ".join(repr(d) for d in duplicates[:10])
+        more = f" and {len(duplicates) - 10} more" if len(duplicates) > 10 else ""
+        msg = (
+            f"duplicate article ids: {shown}{more}. Ids must be unique; "
+            "drop or rename the repeated records"
+        )
+        raise CorpusError(msg, field="id")
+    return corpus
+
+
+def index_text(article: Article, fields_: Sequence[str] = ("title", "body")) -> str:
+    """Return the searchable text of ``article`` for the named fields."""
+    return "\n".join(getattr(article, name) for name in fields_)

@@ -1,0 +1,386 @@
+"""Saving and loading an index: JSON and ``.npy`` arrays, never pickle.
+
+Layout of an index folder::
+
+    INDEX/
+        CURRENT                 name of the live snapshot (replaced atomically)
+        snapshot-<stamp>/
+            manifest.json       format version, versions, parameters, checksums
+            vocabulary.json     terms in column order
+            articles.jsonl      one stored article per line (cleaned text)
+            idf.npy             float64 (n_terms,)
+            X_data.npy, X_indices.npy, X_indptr.npy   CSR TF-IDF rows
+            neighbors.npy       int32/int64 (n_articles, n_neighbors), -1 = none
+            scores.npy          float64 (n_articles, n_neighbors)
+
+A save writes a new snapshot folder, syncs it, then replaces ``CURRENT`` with
+``os.replace``: a crash or a full disk at any point leaves the previous
+snapshot live and loadable. Arrays are read with ``allow_pickle=False`` and can
+be memory-mapped. Every file's size and SHA-256 are in the manifest and checked
+on load, so a truncated or altered file gives an :class:`IndexFormatError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+import sklearn
+
+from ._corpus import Article, FieldMap
+from ._vectorize import FieldWeightedVectorizer
+from .exceptions import IndexFormatError
+
+if TYPE_CHECKING:
+    from ._recommender import RelatedContent
+
+__all__ = ["save_index", "load", "FORMAT_VERSION"]
+
+FORMAT = "relatedcontent-index"
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+_ARRAYS = ("idf", "X_data", "X_indices", "X_indptr", "neighbors", "scores")
+_JSON_PARAMS = (str, int, float, bool, type(None), list, tuple, dict)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> dict[str, Any]:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _json_params(model: RelatedContent) -> dict[str, Any]:
+    params = model.get_params()
+    out = {}
+    for name, value in params.items():
+        if name == "field_map":
+            out[name] = model._field_map().to_json()
+            continue
+        if callable(value) or not isinstance(value, _JSON_PARAMS):
+            msg = (
+                f"cannot save parameter {name}={value!r}: only JSON values can be saved "
+                "(saved indexes never store code); use a built-in option instead"
+            )
+            raise ValueError(msg)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def snapshot_payload(model: RelatedContent) -> dict[str, bytes]:
+    """Return the files of a snapshot of ``model`` as ``{name: bytes}``."""
+    X = model.X_
+    n = len(model.ids_)
+    index_dtype = np.int32 if n < 2**31 - 1 else np.int64
+    arrays = {
+        "idf": model.vectorizer_.idf_.astype(np.float64),
+        "X_data": X.data,
+        "X_indices": X.indices,
+        "X_indptr": X.indptr,
+        "neighbors": model.neighbors_.astype(index_dtype),
+        "scores": model.scores_.astype(np.float64),
+    }
+    files: dict[str, bytes] = {f"{name}.npy": _npy_bytes(a) for name, a in arrays.items()}
+    files["vocabulary.json"] = json.dumps(model.vectorizer_.terms_, ensure_ascii=False).encode()
+    lines = [json.dumps(_article_json(a), ensure_ascii=False) for a in model.articles_]
+    files["articles.jsonl"] = ("\n".join(lines) + ("\n" if lines else "")).encode()
+    return files
+
+
+def _article_json(article: Article) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": article.id, "title": article.title, "body": article.body}
+    for name in ("url", "section", "published", "language"):
+        value = getattr(article, name)
+        if value is not None:
+            out[name] = value
+    if article.tags:
+        out["tags"] = list(article.tags)
+    if article.categories:
+        out["categories"] = list(article.categories)
+    if article.extra:
+        out["extra"] = dict(article.extra)
+    return out
+
+
+def _article_from_json(record: dict[str, Any]) -> Article:
+    return Article(
+        id=record["id"],
+        title=record.get("title", ""),
+        body=record.get("body", ""),
+        url=record.get("url"),
+        section=record.get("section"),
+        published=record.get("published"),
+        language=record.get("language"),
+        tags=tuple(record.get("tags", ())),
+        categories=tuple(record.get("categories", ())),
+        extra=record.get("extra", {}),
+    )
+
+
+def save_index(model: RelatedContent, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to the index folder ``path`` as a new snapshot, atomically."""
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        msg = f"{os.fspath(root)!r} exists and is not an index folder; choose another path"
+        raise IndexFormatError(msg)
+    try:
+        params = _json_params(model)
+    except ValueError as exc:
+        raise IndexFormatError(str(exc)) from None
+    root.mkdir(parents=True, exist_ok=True)
+    previous = _read_current(root)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    snapshot = Path(tempfile.mkdtemp(prefix=f".tmp-snapshot-{stamp}-", dir=root))
+    try:
+        checksums = {
+            name: _write_file(snapshot / name, data)
+            for name, data in snapshot_payload(model).items()
+        }
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "relatedcontent_version": _version(),
+            "sklearn_version": sklearn.__version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "n_articles": len(model.ids_),
+            "n_terms": len(model.vectorizer_.terms_),
+            "n_neighbors": int(model.neighbors_.shape[1]),
+            "X_shape": list(model.X_.shape),
+            "X_dtype": str(model.X_.dtype),
+            "params": params,
+            "vectorizer": model.vectorizer_.get_params(),
+            "files": checksums,
+        }
+        _write_file(snapshot / "manifest.json", json.dumps(manifest, indent=2).encode())
+        final = root / snapshot.name.replace(".tmp-snapshot-", "snapshot-")
+        os.rename(snapshot, final)
+        _fsync_dir(root)
+        _write_file(root / ".CURRENT.tmp", final.name.encode())
+        os.replace(root / ".CURRENT.tmp", root / CURRENT)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(snapshot, ignore_errors=True)
+        raise
+    # The new snapshot is live; older ones and leftovers of crashed saves go.
+    for entry in root.iterdir():
+        stale = entry.name.startswith(("snapshot-", ".tmp-snapshot-")) and entry.name != final.name
+        if stale and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+    del previous
+    return final
+
+
+def _read_current(root: Path) -> str | None:
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+
+
+def _snapshot_dir(root: Path) -> Path:
+    if (root / "manifest.json").is_file():
+        return root
+    name = _read_current(root)
+    if name is None:
+        if not root.exists():
+            msg = f"no index at {os.fspath(root)!r}; build one with 'relatedcontent build'"
+        else:
+            msg = f"{os.fspath(root)!r} is not a relatedcontent index (no CURRENT file)"
+        raise IndexFormatError(msg)
+    if "/" in name or "\\" in name or not name.startswith("snapshot-"):
+        msg = f"{os.fspath(root / CURRENT)!r} names {name!r}, which is not a snapshot folder"
+        raise IndexFormatError(msg)
+    return root / name
+
+
+def _bad(path: Path, what: str) -> IndexFormatError:
+    return IndexFormatError(f"{os.fspath(path)}: {what}; rebuild the index or restore a good copy")
+
+
+def _read_manifest(snapshot: Path) -> dict[str, Any]:
+    path = snapshot / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _bad(path, "missing") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _bad(path, "not valid JSON") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _bad(path, "not a relatedcontent manifest")
+    version = manifest.get("format_version")
+    if not isinstance(version, int):
+        raise _bad(path, "has no format_version")
+    if version > FORMAT_VERSION:
+        msg = (
+            f"{os.fspath(path)}: index format version {version} was written by relatedcontent "
+            f"{manifest.get('relatedcontent_version', '?')}; this relatedcontent {_version()} reads "
+            f"format {FORMAT_VERSION} at most. Upgrade relatedcontent, or rebuild the index."
+        )
+        raise IndexFormatError(msg)
+    for key in ("files", "params", "vectorizer", "n_articles", "X_shape"):
+        if key not in manifest:
+            raise _bad(path, f"has no {key!r}")
+    return manifest
+
+
+def _verify_file(path: Path, expected: dict[str, Any]) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise _bad(path, "missing") from None
+    if size != expected.get("bytes"):
+        raise _bad(path, f"has {size} bytes, the manifest says {expected.get('bytes')} (truncated or altered)")
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected.get("sha256"):
+        raise _bad(path, "checksum does not match the manifest (altered or damaged)")
+
+
+def _load_array(path: Path, mmap: bool) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise _bad(path, "missing") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise _bad(path, f"is not a readable array ({exc})") from None
+
+
+def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True) -> RelatedContent:
+    """Load an index saved with :meth:`RelatedContent.save`.
+
+    Nothing in the files is executed: JSON is parsed and arrays are read with
+    ``allow_pickle=False``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The index folder.
+    mmap : bool, default=False
+        Memory-map the arrays instead of reading them, for fast cold starts of
+        web workers sharing one index.
+    verify : bool, default=True
+        Check every file's size and SHA-256 against the manifest (reads each
+        file once). Structure checks are always made.
+
+    Raises
+    ------
+    IndexFormatError
+        (a ``ValueError``) if the index is missing, damaged, altered or of a
+        newer format version.
+    """
+    from ._recommender import RelatedContent
+
+    root = Path(path)
+    for attempt in range(3):
+        snapshot = _snapshot_dir(root)
+        if snapshot.is_dir():
+            break
+        time.sleep(0.05 * (attempt + 1))  # a writer just replaced CURRENT
+    manifest = _read_manifest(snapshot)
+    files = manifest["files"]
+    expected = {f"{name}.npy" for name in _ARRAYS} | {"vocabulary.json", "articles.jsonl"}
+    if not isinstance(files, dict) or set(files) != expected:
+        raise _bad(snapshot / "manifest.json", "lists unexpected files")
+    if verify:
+        for name, meta in files.items():
+            _verify_file(snapshot / name, meta if isinstance(meta, dict) else {})
+    arrays = {name: _load_array(snapshot / f"{name}.npy", mmap) for name in _ARRAYS}
+    try:
+        terms = json.loads((snapshot / "vocabulary.json").read_text(encoding="utf-8"))
+        with (snapshot / "articles.jsonl").open(encoding="utf-8") as handle:
+            articles = [_article_from_json(json.loads(line)) for line in handle if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise _bad(snapshot, f"has an unreadable vocabulary or article file ({exc})") from None
+    _check_structure(snapshot, manifest, arrays, terms, articles)
+
+    params = dict(manifest["params"])
+    params["field_map"] = FieldMap(**params["field_map"]) if params.get("field_map") else None
+    params["ngram_range"] = tuple(params.get("ngram_range", (1, 1)))
+    try:
+        model = RelatedContent(**params)
+    except TypeError as exc:
+        raise _bad(snapshot / "manifest.json", f"has unknown parameters ({exc})") from None
+    vec_params = dict(manifest["vectorizer"])
+    vec_params["ngram_range"] = tuple(vec_params["ngram_range"])
+    vectorizer = FieldWeightedVectorizer(**vec_params).set_fitted(terms, np.asarray(arrays["idf"]))
+    X = sp.csr_matrix(
+        (arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
+        shape=tuple(manifest["X_shape"]),
+        copy=False,
+    )
+    model._set_state(articles, vectorizer, X)
+    model.neighbors_ = arrays["neighbors"]
+    model.scores_ = arrays["scores"]
+    return model
+
+
+def _check_structure(snapshot: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray],
+                     terms: Any, articles: list[Article]) -> None:
+    def fail(what: str) -> IndexFormatError:
+        return _bad(snapshot, what)
+
+    n = manifest["n_articles"]
+    shape = manifest["X_shape"]
+    if not (isinstance(terms, list) and all(isinstance(t, str) for t in terms)):
+        raise fail("vocabulary.json is not a list of terms")
+    if len(articles) != n or not (isinstance(shape, list) and shape == [n, len(terms)]):
+        raise fail("article count, vocabulary and matrix shape disagree")
+    if len({a.id for a in articles}) != n:
+        raise fail("articles.jsonl repeats an id")
+    idf, data, indices, indptr = (arrays[k] for k in ("idf", "X_data", "X_indices", "X_indptr"))
+    nb, sc = arrays["neighbors"], arrays["scores"]
+    checks = [
+        (idf.ndim == 1 and idf.shape[0] == len(terms), "idf length differs from the vocabulary"),
+        (indptr.ndim == 1 and indptr.shape[0] == n + 1, "X_indptr has the wrong length"),
+        (data.ndim == 1 and indices.shape == data.shape, "X_data and X_indices differ in length"),
+        (nb.ndim == 2 and nb.shape[0] == n and sc.shape == nb.shape, "neighbour arrays have the wrong shape"),
+        (np.issubdtype(indices.dtype, np.integer) and np.issubdtype(nb.dtype, np.integer),
+         "index arrays are not integers"),
+        (np.issubdtype(data.dtype, np.floating) and np.issubdtype(sc.dtype, np.floating),
+         "score arrays are not floats"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise fail(what)
+    if n and (indptr[0] != 0 or indptr[-1] != data.shape[0] or np.any(np.diff(indptr) < 0)):
+        raise fail("X_indptr is not a valid row pointer")
+    if indices.size and (indices.min() < 0 or indices.max() >= len(terms)):
+        raise fail("X_indices point outside the vocabulary")
+    if nb.size and (nb.min() < -1 or nb.max() >= n):
+        raise fail("neighbors point outside the articles")

@@ -1,0 +1,253 @@
+"""Neighbours: exact top-k cosine neighbours of every row of a sparse matrix.
+
+This stage knows nothing about text. It multiplies row blocks of ``X`` by
+``X.T`` (scipy's sparse product, which releases the GIL), keeps the ``k`` best
+other rows of each row, and never holds more than one block of products per
+worker, so the memory used is set by ``memory_budget`` rather than by ``N**2``.
+Blocks run in parallel through joblib.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed, effective_n_jobs
+
+__all__ = ["top_k_neighbors", "parse_memory", "plan_blocks", "select_top_k"]
+
+#: Bytes of working memory per stored product entry in one block: the product's
+#: value and column, plus the sort keys and permutation used for selection.
+BYTES_PER_ENTRY = 48
+DEFAULT_MEMORY_BUDGET = 512 * 2**20
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20,
+          "mib": 2**20, "g": 2**30, "gb": 2**30, "gib": 2**30}
+
+
+def parse_memory(value: int | str | None) -> int:
+    """Parse a memory size such as ``512MiB``, ``2G`` or a number of bytes.
+
+    Examples
+    --------
+    >>> parse_memory("512MiB")
+    536870912
+    >>> parse_memory(1000)
+    1000
+    """
+    if value is None:
+        return DEFAULT_MEMORY_BUDGET
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value <= 0:
+            msg = f"memory_budget must be positive, got {value}"
+            raise ValueError(msg)
+        return int(value)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+        if match and match.group(2).lower() in _UNITS:
+            size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+            if size > 0:
+                return size
+    msg = f"memory_budget must be a number of bytes or a size like '512MiB' or '2GiB', got {value!r}"
+    raise ValueError(msg)
+
+
+def _check_matrix(X: Any) -> sp.csr_matrix:
+    if not sp.issparse(X):
+        X = np.asarray(X)
+        if X.ndim != 2:
+            msg = f"X must be a 2-D matrix, got an array of shape {X.shape}"
+            raise ValueError(msg)
+    X = sp.csr_matrix(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.nnz and not np.all(np.isfinite(X.data)):
+        msg = "X contains NaN or infinite values"
+        raise ValueError(msg)
+    return X
+
+
+def _normalized(X: sp.csr_matrix) -> sp.csr_matrix:
+    """Return ``X`` with unit-length rows (all-zero rows stay zero)."""
+    sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+    if np.allclose(sq[sq > 0], 1.0, rtol=0, atol=1e-6):
+        return X
+    norms = np.sqrt(sq)
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags((1.0 / norms).astype(X.dtype)) @ X)
+
+
+def plan_blocks(X: sp.csr_matrix, budget_entries: int) -> list[tuple[int, int]]:
+    """Split the rows of ``X`` into blocks whose products fit ``budget_entries``.
+
+    The number of stored products of row ``i`` with all rows is at most
+    ``min(N, sum of df(t) over the terms t of row i)``; blocks are cut so that
+    the sum of these bounds stays within the budget (a single row always forms
+    a block, whatever its bound).
+    """
+    n = X.shape[0]
+    if n == 0:
+        return []
+    df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64)
+    pattern = sp.csr_matrix((np.ones_like(X.data, dtype=np.int64), X.indices, X.indptr), X.shape)
+    bound = np.minimum(pattern @ df, n)
+    ends = np.cumsum(bound)
+    blocks = []
+    start = 0
+    while start < n:
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + budget_entries, side="right"))
+        stop = min(max(stop, start + 1), n)
+        blocks.append((start, stop))
+        start = stop
+    return blocks
+
+
+def select_top_k(
+    S: sp.csr_matrix, k: int, offset: int, tie_rank: np.ndarray, exclude_self: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pick the ``k`` best columns of each row of a block of products ``S``.
+
+    Rows of ``S`` are rows ``offset ...`` of the full matrix. Entries must be
+    positive to count; ties are broken by ``tie_rank`` of the column (lower
+    first). Returns ``(indices, scores)`` padded with -1 / 0.0.
+    """
+    rows_in_block = S.shape[0]
+    out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
+    out_val = np.zeros((rows_in_block, k), dtype=np.float64)
+    if S.nnz == 0 or k == 0:
+        return out_idx, out_val
+    rows = np.repeat(np.arange(rows_in_block), np.diff(S.indptr))
+    cols = S.indices
+    vals = S.data
+    keep = vals > 0
+    if exclude_self:
+        keep &= cols != rows + offset
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    order = np.lexsort((tie_rank[cols], -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    starts = np.searchsorted(rows, np.arange(rows_in_block))
+    rank = np.arange(rows.size) - starts[rows]
+    top = rank < k
+    out_idx[rows[top], rank[top]] = cols[top]
+    out_val[rows[top], rank[top]] = vals[top]
+    return out_idx, out_val
+
+
+def _block(X: sp.csr_matrix, XT: sp.csr_matrix, start: int, stop: int, k: int,
+           tie_rank: np.ndarray, exclude_self: bool) -> tuple[int, np.ndarray, np.ndarray]:
+    S = sp.csr_matrix(X[start:stop] @ XT)
+    idx, val = select_top_k(S, k, start, tie_rank, exclude_self)
+    return start, idx, val
+
+
+def top_k_neighbors(
+    X: Any,
+    k: int,
+    *,
+    n_jobs: int | None = None,
+    memory_budget: int | str | None = None,
+    tie_rank: np.ndarray | None = None,
+    exclude_self: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` cosine neighbours of every row of ``X``, never itself.
+
+    Parameters
+    ----------
+    X : sparse matrix of shape (n_rows, n_features)
+        Rows are L2-normalised here if they are not already unit length.
+    k : int
+        Neighbours per row.
+    n_jobs : int, default=None
+        Blocks computed in parallel (joblib threads; ``None`` means 1, ``-1``
+        all cores). The result does not depend on it.
+    memory_budget : int or str, default="512MiB"
+        Working memory for products, shared by the parallel jobs; blocks are
+        sized to fit it. A lower budget means more, smaller blocks.
+    tie_rank : array of int of shape (n_rows,), optional
+        Equal scores are ordered by this rank (lower first); by default, by row
+        number.
+    exclude_self : bool, default=True
+        Leave each row out of its own list.
+    progress : callable, optional
+        Called as ``progress(rows_done, n_rows)`` after each block.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (n_rows, k)
+        Row numbers of the neighbours, best first; -1 where a row has fewer
+        than ``k`` neighbours with a positive score.
+    scores : ndarray of float64, shape (n_rows, k)
+        Their cosine similarities, non-increasing along each row; 0.0 in padding.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> X = sp.csr_matrix([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    >>> idx, scores = top_k_neighbors(X, 2)
+    >>> idx.tolist()
+    [[1, -1], [0, 2], [1, -1]]
+    """
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
+        msg = f"k must be a non-negative int, got {k!r}"
+        raise ValueError(msg)
+    X = _normalized(_check_matrix(X))
+    n = X.shape[0]
+    k = int(k)
+    if tie_rank is None:
+        tie_rank = np.arange(n, dtype=np.int64)
+    else:
+        tie_rank = np.asarray(tie_rank, dtype=np.int64)
+        if tie_rank.shape != (n,):
+            msg = f"tie_rank must have shape ({n},), got {tie_rank.shape}"
+            raise ValueError(msg)
+    indices = np.full((n, k), -1, dtype=np.int64)
+    scores = np.zeros((n, k), dtype=np.float64)
+    if n == 0 or k == 0:
+        return indices, scores
+    workers = max(1, effective_n_jobs(n_jobs))
+    budget = parse_memory(memory_budget) // workers
+    blocks = plan_blocks(X, max(1, budget // BYTES_PER_ENTRY))
+    XT = sp.csr_matrix(X.T)
+    tasks = (delayed(_block)(X, XT, a, b, k, tie_rank, exclude_self) for a, b in blocks)
+    done = 0
+    runner = Parallel(n_jobs=workers, prefer="threads", return_as="generator_unordered")
+    for start, idx, val in runner(tasks):
+        stop = start + idx.shape[0]
+        indices[start:stop] = idx
+        scores[start:stop] = val
+        done += stop - start
+        if progress is not None:
+            progress(done, n)
+    return indices, scores
+
+
+class ProgressPrinter:
+    """A ``progress`` callback that prints rows done and an ETA to a stream."""
+
+    def __init__(self, stream: Any, label: str = "neighbours", every: float = 1.0) -> None:
+        self.stream = stream
+        self.label = label
+        self.every = every
+        self._start = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < self.every:
+            return
+        self._last = now
+        elapsed = now - self._start
+        eta = elapsed / done * (total - done) if done else 0.0
+        self.stream.write(
+            f"\r{self.label}: {done}/{total} rows ({100 * done / total:.0f}%), "
+            f"{elapsed:.0f}s elapsed, ETA {eta:.0f}s"
+        )
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()

@@ -1,0 +1,223 @@
+"""Vectors: field-weighted TF-IDF over title, body and tags.
+
+Each field is tokenised once with one shared scikit-learn analyzer. Term counts
+are combined with per-field weights (a word in the title counts ``title_weight``
+times), document frequencies are pruned with ``min_df``/``max_df``, and
+scikit-learn's :class:`~sklearn.feature_extraction.text.TfidfTransformer` turns
+the weighted counts into L2-normalised TF-IDF rows. New text (drafts, added
+articles) is vectorised with the fitted vocabulary and IDF.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+from ._corpus import Article
+
+__all__ = ["FieldWeightedVectorizer", "resolve_df_limits"]
+
+#: Corpora smaller than this get ``min_df=1`` and ``max_df=1.0`` under "auto":
+#: with a handful of articles, pruning would empty the vocabulary.
+SMALL_CORPUS = 20
+
+
+def resolve_df_limits(min_df: Any, max_df: Any, n_docs: int) -> tuple[int, float]:
+    """Turn ``min_df``/``max_df`` (numbers or ``"auto"``) into absolute limits.
+
+    ``min_df`` becomes a minimum document count and ``max_df`` a maximum share
+    of documents. ``"auto"`` means 2 and 0.5 on corpora of at least
+    :data:`SMALL_CORPUS` articles, and no pruning on smaller ones.
+    """
+    small = n_docs < SMALL_CORPUS
+    if min_df == "auto":
+        min_count = 1 if small else 2
+    elif isinstance(min_df, numbers.Integral):
+        min_count = int(min_df)
+    else:
+        min_count = int(np.ceil(float(min_df) * n_docs))
+    if max_df == "auto":
+        max_share = 1.0 if small else 0.5
+    elif isinstance(max_df, numbers.Integral) and not isinstance(max_df, bool) and max_df > 1:
+        max_share = max_df / max(n_docs, 1)
+    else:
+        max_share = float(max_df)
+    return max(min_count, 1), max_share
+
+
+class FieldWeightedVectorizer:
+    """TF-IDF vectors whose term counts are weighted by the field they occur in.
+
+    Parameters
+    ----------
+    title_weight, body_weight, tags_weight : float
+        Multipliers of a term's count in each field.
+    stop_words, ngram_range, strip_accents, lowercase, max_features :
+        As in :class:`~sklearn.feature_extraction.text.CountVectorizer`.
+    min_df, max_df : int, float or "auto"
+        Document-frequency pruning; see :func:`resolve_df_limits`.
+    sublinear_tf : bool
+        Use ``1 + log(tf)`` instead of raw weighted counts.
+    dtype : numpy dtype
+        Of the returned matrix.
+    """
+
+    def __init__(
+        self,
+        *,
+        title_weight: float = 2.0,
+        body_weight: float = 1.0,
+        tags_weight: float = 1.0,
+        stop_words: str | Sequence[str] | None = "english",
+        ngram_range: tuple[int, int] = (1, 1),
+        strip_accents: str | None = "unicode",
+        lowercase: bool = True,
+        min_df: Any = "auto",
+        max_df: Any = "auto",
+        max_features: int | None = None,
+        sublinear_tf: bool = True,
+        dtype: Any = np.float64,
+    ) -> None:
+        self.title_weight = title_weight
+        self.body_weight = body_weight
+        self.tags_weight = tags_weight
+        self.stop_words = stop_words
+        self.ngram_range = tuple(ngram_range)
+        self.strip_accents = strip_accents
+        self.lowercase = lowercase
+        self.min_df = min_df
+        self.max_df = max_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.dtype = dtype
+
+    # -- helpers -------------------------------------------------------------
+    def _counter(self, vocabulary: dict[str, int] | None = None) -> CountVectorizer:
+        return CountVectorizer(
+            stop_words=self.stop_words,
+            ngram_range=self.ngram_range,
+            strip_accents=self.strip_accents,
+            lowercase=self.lowercase,
+            vocabulary=vocabulary,
+            dtype=np.float64,
+        )
+
+    def _weights(self) -> list[float]:
+        return [float(self.title_weight), float(self.body_weight), float(self.tags_weight)]
+
+    @staticmethod
+    def _fields(articles: Sequence[Article]) -> list[list[str]]:
+        titles = [a.title for a in articles]
+        bodies = [a.body for a in articles]
+        tags = [" . ".join(a.tags + a.categories) for a in articles]
+        return [titles, bodies, tags]
+
+    def _weighted_counts(self, counts: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
+        total = None
+        for weight, matrix in zip(self._weights(), counts):
+            if weight == 0:
+                continue
+            term = matrix * weight if weight != 1 else matrix
+            total = term if total is None else total + term
+        if total is None:
+            total = sp.csr_matrix(counts[0].shape, dtype=np.float64)
+        return sp.csr_matrix(total)
+
+    # -- fitting -------------------------------------------------------------
+    def fit_transform(self, articles: Sequence[Article]) -> sp.csr_matrix:
+        """Learn vocabulary and IDF from ``articles`` and return their vectors."""
+        n = len(articles)
+        fields = self._fields(articles)
+        counter = self._counter()
+        try:
+            stacked = counter.fit_transform([text for field in fields for text in field])
+        except ValueError:
+            # Nothing but stop words or punctuation anywhere: no vocabulary.
+            self._set_vocabulary([], np.zeros(0))
+            return sp.csr_matrix((n, 0), dtype=self.dtype)
+        stacked = sp.csr_matrix(stacked)
+        counts = [stacked[i * n : (i + 1) * n] for i in range(3)]
+        # Only fields that are weighted count towards document frequency.
+        present = sum(
+            (c > 0).astype(np.int32) for c, w in zip(counts, self._weights()) if w != 0
+        )
+        if isinstance(present, int):
+            present = sp.csr_matrix((n, stacked.shape[1]), dtype=np.int32)
+        df = np.asarray((present > 0).sum(axis=0)).ravel()
+        min_count, max_share = resolve_df_limits(self.min_df, self.max_df, n)
+        keep = (df >= min_count) & (df <= max_share * n)
+        if self.max_features is not None and keep.sum() > self.max_features:
+            order = np.lexsort((np.arange(df.size), -df))
+            order = order[keep[order]][: self.max_features]
+            keep = np.zeros_like(keep)
+            keep[order] = True
+        terms = counter.get_feature_names_out()
+        columns = np.flatnonzero(keep)
+        counts = [c[:, columns] for c in counts]
+        weighted = self._weighted_counts(counts)
+        if columns.size == 0:
+            self._set_vocabulary([], np.zeros(0))
+            return sp.csr_matrix((n, 0), dtype=self.dtype)
+        idf = TfidfTransformer().fit(weighted).idf_
+        self._set_vocabulary(list(terms[columns]), idf)
+        return self._finish(weighted)
+
+    def _set_vocabulary(self, terms: list[str], idf: np.ndarray) -> None:
+        self.terms_ = list(terms)
+        self.vocabulary_ = {term: i for i, term in enumerate(self.terms_)}
+        self.idf_ = np.asarray(idf, dtype=np.float64)
+        self._counter_ = self._counter(self.vocabulary_) if self.terms_ else None
+        self._transformer_ = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2")
+        if self.terms_:
+            self._transformer_.idf_ = self.idf_
+
+    def set_fitted(self, terms: list[str], idf: np.ndarray) -> FieldWeightedVectorizer:
+        """Restore a fitted state (used when loading a saved index)."""
+        self._set_vocabulary(terms, idf)
+        return self
+
+    def _finish(self, weighted: sp.csr_matrix) -> sp.csr_matrix:
+        X = sp.csr_matrix(self._transformer_.transform(weighted))
+        X.sort_indices()
+        X.eliminate_zeros()
+        return X.astype(self.dtype, copy=False)
+
+    def transform(self, articles: Sequence[Article]) -> sp.csr_matrix:
+        """Vectorise ``articles`` with the fitted vocabulary and IDF."""
+        n = len(articles)
+        if not self.terms_:
+            return sp.csr_matrix((n, 0), dtype=self.dtype)
+        counts = [sp.csr_matrix(self._counter_.transform(f)) for f in self._fields(articles)]
+        return self._finish(self._weighted_counts(counts))
+
+    def unknown_token_share(self, articles: Sequence[Article]) -> float:
+        """Share of (non-stop-word) tokens of ``articles`` that are not in the vocabulary."""
+        analyze = self._counter().build_analyzer()
+        total = known = 0
+        for field in self._fields(articles):
+            for text in field:
+                tokens = analyze(text)
+                total += len(tokens)
+                known += sum(1 for t in tokens if t in self.vocabulary_)
+        return 0.0 if total == 0 else 1.0 - known / total
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor parameters (JSON-ready)."""
+        return {
+            "title_weight": self.title_weight,
+            "body_weight": self.body_weight,
+            "tags_weight": self.tags_weight,
+            "stop_words": self.stop_words,
+            "ngram_range": list(self.ngram_range),
+            "strip_accents": self.strip_accents,
+            "lowercase": self.lowercase,
+            "min_df": self.min_df,
+            "max_df": self.max_df,
+            "max_features": self.max_features,
+            "sublinear_tf": self.sublinear_tf,
+        }

@@ -1,0 +1,284 @@
+"""Command-line interface: a thin layer over the public API.
+
+Every handler parses, calls the API and formats. Exit codes: 0 ok, 1 data error
+(one line on stderr naming the file, line and field), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from typing import Any, TextIO
+
+from . import __version__
+from ._corpus import Article, FieldMap
+from ._persistence import load
+from ._readers import FORMATS, read_articles
+from ._recommender import Recommendation, RelatedContent
+from .exceptions import RelatedContentError
+
+__all__ = ["main"]
+
+DEMO_CORPUS = "council_news.jsonl"
+
+
+def _memory(text: str) -> str:
+    from ._similarity import parse_memory
+
+    try:
+        parse_memory(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _df(text: str) -> Any:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'auto', an integer or a fraction, got {text!r}") from None
+
+
+def _add_field_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("input fields (for CMS exports with other names)")
+    group.add_argument("--format", choices=FORMATS, help="input format (default: from the file name)")
+    group.add_argument("--id-field", default="id", metavar="NAME")
+    group.add_argument("--title-field", default="title", metavar="NAME")
+    group.add_argument("--text-fields", default="body", metavar="A,B",
+                       help="comma-separated fields joined into the body (default: body)")
+    group.add_argument("--url-field", default="url", metavar="NAME")
+    group.add_argument("--tags-fields", default="tags,categories", metavar="A,B")
+    group.add_argument("--section-field", default="section", metavar="NAME")
+    group.add_argument("--published-field", default="published", metavar="NAME")
+
+
+def _field_map(args: argparse.Namespace) -> FieldMap:
+    tags = [f for f in args.tags_fields.split(",") if f]
+    return FieldMap(
+        id=args.id_field,
+        title=args.title_field,
+        body=tuple(f for f in args.text_fields.split(",") if f),
+        url=args.url_field,
+        tags=tuple(tags[:1]),
+        categories=tuple(tags[1:]),
+        section=args.section_field,
+        published=args.published_field,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relatedcontent",
+        description='Exact "You might also like" lists for a site\'s articles.',
+    )
+    parser.add_argument("--version", action="version", version=f"relatedcontent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", help="index articles from files and save the index")
+    p.add_argument("corpus", nargs="+", metavar="CORPUS", help=".jsonl[.gz], .json or .csv file(s)")
+    p.add_argument("-o", "--output", required=True, metavar="INDEX", help="index folder to write")
+    p.add_argument("--n-neighbors", type=_positive_int, default=10, help="related items kept per article")
+    p.add_argument("--title-weight", type=float, default=2.0)
+    p.add_argument("--tags-weight", type=float, default=1.0)
+    p.add_argument("--min-df", type=_df, default="auto")
+    p.add_argument("--max-df", type=_df, default="auto")
+    p.add_argument("--empty-text", choices=("keep", "drop", "error"), default="keep")
+    p.add_argument("--memory-budget", type=_memory, default="512MiB",
+                   help="working memory of the neighbour step, e.g. 256MiB or 2GiB")
+    p.add_argument("--n-jobs", type=int, default=None, help="parallel jobs (-1: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_field_options(p)
+    p.set_defaults(handler=_cmd_build)
+
+    p = sub.add_parser("related", help="print the related list of an article (or of all)")
+    p.add_argument("index", metavar="INDEX")
+    p.add_argument("id", nargs="?", metavar="ID")
+    p.add_argument("--all", action="store_true", help="every article, one JSON object per line")
+    p.add_argument("-n", type=_positive_int, default=None, help="items per list (default 5, 10 with --all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_related)
+
+    p = sub.add_parser("similar", help="related articles for a draft that is not indexed")
+    p.add_argument("index", metavar="INDEX")
+    p.add_argument("--text", help="draft text (default: read from stdin)")
+    p.add_argument("--title", default="", help="draft title (counts more than body text)")
+    p.add_argument("-n", type=_positive_int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_similar)
+
+    p = sub.add_parser("demo", help="build an index over a shipped sample site and show lists")
+    p.add_argument("-n", type=_positive_int, default=5)
+    p.add_argument("--articles", type=_positive_int, default=3, help="how many article pages to show")
+    p.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+class _Progress:
+    def __init__(self, quiet: bool, stream: TextIO) -> None:
+        self.quiet = quiet
+        self.stream = stream
+        self.start = time.monotonic()
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            self.stream.write(f"[{time.monotonic() - self.start:6.1f}s] {message}\n")
+            self.stream.flush()
+
+
+def _chain_files(args: argparse.Namespace) -> Iterator[Article]:
+    field_map = _field_map(args)
+    return itertools.chain.from_iterable(
+        read_articles(path, field_map, format=args.format) for path in args.corpus
+    )
+
+
+def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    progress = _Progress(args.quiet, err)
+    progress.say(f"reading {', '.join(args.corpus)}")
+    articles = list(_chain_files(args))
+    progress.say(f"read {len(articles)} articles; vectorising and finding neighbours")
+    model = RelatedContent(
+        n_neighbors=args.n_neighbors,
+        title_weight=args.title_weight,
+        tags_weight=args.tags_weight,
+        min_df=args.min_df,
+        max_df=args.max_df,
+        empty_text=args.empty_text,
+        memory_budget=args.memory_budget,
+        n_jobs=args.n_jobs,
+        verbose=not args.quiet,
+    ).fit(articles)
+    report = model.report_
+    progress.say(
+        f"indexed {report['n_articles']} articles, {report['n_terms']} terms"
+        + (f", {report['n_without_vector']} without any indexed term" if report["n_without_vector"] else "")
+    )
+    model.save(args.output)
+    progress.say(f"saved index to {args.output}")
+    return 0
+
+
+def _resolve_id(model: RelatedContent, text: str) -> Any:
+    """CLI ids are strings; fall back to the integer id when the index holds ints."""
+    if text in model or not text.lstrip("-").isdigit():
+        return text
+    return int(text) if int(text) in model else text
+
+
+def _print_list(items: Sequence[Recommendation], out: TextIO) -> None:
+    if not items:
+        out.write("  (no related articles)\n")
+    for rank, item in enumerate(items, start=1):
+        out.write(f"  {rank}. {item.title}  [{item.score:.3f}]\n")
+        if item.teaser:
+            out.write(f"     {item.teaser}\n")
+        if item.url:
+            out.write(f"     Read more: {item.url}\n")
+
+
+def _cmd_related(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.all == (args.id is not None):
+        err.write("relatedcontent related: error: give an article ID or --all (not both)\n")
+        return 2
+    model = load(args.index)
+    if args.all:
+        n = args.n or 10
+        for article_id, items in model.related_all(n):
+            line = {"id": article_id, "related": [item.to_dict() for item in items]}
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return 0
+    article_id = _resolve_id(model, args.id)
+    items = model.related(article_id, n=args.n or 5)
+    if args.json:
+        out.write(json.dumps({"id": article_id, "related": [i.to_dict() for i in items]},
+                             ensure_ascii=False) + "\n")
+    else:
+        article = model.article(article_id)
+        out.write(f"{article.title or article_id}\nYou might also like:\n")
+        _print_list(items, out)
+    return 0
+
+
+def _cmd_similar(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    text = args.text if args.text is not None else sys.stdin.read()
+    if not (text.strip() or args.title.strip()):
+        err.write("relatedcontent similar: error: the draft is empty; pass --text or pipe text on stdin\n")
+        return 2
+    model = load(args.index)
+    items = model.similar({"title": args.title, "body": text}, n=args.n)
+    if args.json:
+        out.write(json.dumps({"related": [i.to_dict() for i in items]}, ensure_ascii=False) + "\n")
+    else:
+        out.write("You might also like:\n")
+        _print_list(items, out)
+    return 0
+
+
+def demo_articles() -> Iterator[Article]:
+    """Stream the sample council news site shipped with the package."""
+    ref = resources.files("relatedcontent").joinpath("data", DEMO_CORPUS)
+    with resources.as_file(ref) as path:
+        yield from read_articles(path)
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    started = time.perf_counter()
+    model = RelatedContent().fit(demo_articles())
+    elapsed = time.perf_counter() - started
+    out.write(
+        f"Indexed {len(model)} articles of the sample council site "
+        f"({model.report_['n_terms']} terms) in {elapsed:.2f}s.\n"
+    )
+    step = max(1, len(model) // args.articles)
+    for article_id in model.ids_[::step][: args.articles]:
+        article = model.article(article_id)
+        out.write("\n" + "=" * 72 + "\n")
+        out.write(f"{article.title}\n{article.url or ''}\n\nYou might also like\n")
+        _print_list(model.related(article_id, n=args.n), out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    try:
+        return int(args.handler(args, out, err))
+    except RelatedContentError as exc:
+        message = str(exc)
+        if isinstance(exc, KeyError):  # KeyError's str() adds quotes
+            message = exc.__str__()
+        err.write(f"relatedcontent {args.command}: error: {message}\n")
+        return 1
+    except ValueError as exc:
+        err.write(f"relatedcontent {args.command}: error: {exc}\n")
+        return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0

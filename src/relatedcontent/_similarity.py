@@ -128,6 +128,8 @@ def select_top_k(
     if exclude_self:
         keep &= cols != rows + offset
     rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    if rows.size > 8 * k * rows_in_block:
+        rows, cols, vals = _prefilter(rows, cols, vals, rows_in_block, k)
     order = np.lexsort((tie_rank[cols], -vals, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     starts = np.searchsorted(rows, np.arange(rows_in_block))
@@ -136,6 +138,32 @@ def select_top_k(
     out_idx[rows[top], rank[top]] = cols[top]
     out_val[rows[top], rank[top]] = vals[top]
     return out_idx, out_val
+
+
+#: Score buckets used to find, per row, a threshold below which no entry can
+#: make the top k (see ``_prefilter``).
+_BUCKETS = 128
+
+
+def _prefilter(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
+               k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop entries that cannot be in their row's top ``k``, without sorting.
+
+    Scores are cosines in (0, 1]; each entry falls in one of ``_BUCKETS`` equal
+    score buckets. Counting entries per (row, bucket) gives, for each row, the
+    lowest bucket that still holds one of its ``k`` best entries; everything in
+    lower buckets goes. Only the few survivors are sorted afterwards.
+    """
+    bucket = np.minimum((vals * _BUCKETS).astype(np.int64), _BUCKETS - 1)
+    counts = np.bincount(rows * _BUCKETS + bucket, minlength=n_rows * _BUCKETS)
+    from_top = np.cumsum(counts.reshape(n_rows, _BUCKETS)[:, ::-1], axis=1)
+    # First bucket (from the top) at which k entries are reached; rows with
+    # fewer than k entries keep everything (argmax of all-False is 0 -> top).
+    reached = from_top >= k
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1), _BUCKETS - 1)
+    threshold = (_BUCKETS - 1) - first
+    keep = bucket >= threshold[rows]
+    return rows[keep], cols[keep], vals[keep]
 
 
 def _block(X: sp.csr_matrix, XT: sp.csr_matrix, start: int, stop: int, k: int,

@@ -24,6 +24,10 @@ __all__ = ["top_k_neighbors", "parse_memory", "plan_blocks", "select_top_k"]
 #: value and column, plus the sort keys and permutation used for selection.
 BYTES_PER_ENTRY = 48
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
+#: Scores equal to this many decimals are ties, ordered by ``tie_rank``. The
+#: same cosine computed in a different order can differ in its last bits; this
+#: keeps the order of equal scores independent of how they were computed.
+TIE_DECIMALS = 12
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20,
           "mib": 2**20, "g": 2**30, "gb": 2**30, "gib": 2**30}
@@ -113,8 +117,8 @@ def select_top_k(
     """Pick the ``k`` best columns of each row of a block of products ``S``.
 
     Rows of ``S`` are rows ``offset ...`` of the full matrix. Entries must be
-    positive to count; ties are broken by ``tie_rank`` of the column (lower
-    first). Returns ``(indices, scores)`` padded with -1 / 0.0.
+    positive to count; scores equal to :data:`TIE_DECIMALS` decimals are
+    ties, broken by ``tie_rank`` of the column (lower first). Returns ``(indices, scores)`` padded with -1 / 0.0.
     """
     rows_in_block = S.shape[0]
     out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
@@ -130,7 +134,7 @@ def select_top_k(
     rows, cols, vals = rows[keep], cols[keep], vals[keep]
     if rows.size > 8 * k * rows_in_block:
         rows, cols, vals = _prefilter(rows, cols, vals, rows_in_block, k)
-    order = np.lexsort((tie_rank[cols], -vals, rows))
+    order = np.lexsort((tie_rank[cols], -np.round(vals, TIE_DECIMALS), rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     starts = np.searchsorted(rows, np.arange(rows_in_block))
     rank = np.arange(rows.size) - starts[rows]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import pytest
+
+from relatedcontent import Article, CorpusError, FieldMap
+from relatedcontent._corpus import build_corpus, iter_articles, to_article
+
+
+def test_mapping_to_article_keeps_extra_fields():
+    a = to_article({"id": "a1", "title": "T", "body": "<p>Hello &amp; bye</p>", "url": "/a1",
+                    "tags": ["x", "y"], "section": "news", "published": "2026-03-14T09:30:00Z",
+                    "language": "en", "author": "Press office", "image": "/i.png"})
+    assert a.body == "Hello & bye"
+    assert a.tags == ("x", "y")
+    assert a.extra == {"author": "Press office", "image": "/i.png"}
+    assert a.published == "2026-03-14T09:30:00Z"
+
+
+def test_field_map_for_cms_export():
+    fm = FieldMap(id="post_id", title="post_title", body=("excerpt", "post_content"), url="permalink",
+                  tags="post_tags")
+    a = to_article({"post_id": 7, "post_title": "Hi", "excerpt": "Short.", "post_content": "Long text.",
+                    "permalink": "/p/7", "post_tags": "bins, recycling"}, fm)
+    assert a.id == 7
+    assert a.body == "Short.\n\nLong text."
+    assert a.url == "/p/7"
+    assert a.tags == ("bins", "recycling")
+    assert a.extra == {}
+
+
+def test_article_objects_are_cleaned():
+    a = to_article(Article(id="x", title="<b>Bold</b>", body="<p>Para</p>"))
+    assert (a.title, a.body) == ("Bold", "Para")
+
+
+@pytest.mark.parametrize("bad_id", [None, "", "  ", True, [1], 1.5])
+def test_bad_ids_are_named(bad_id):
+    with pytest.raises(CorpusError, match="id") as info:
+        to_article({"id": bad_id, "title": "t"}, source="f.jsonl", line=3)
+    assert info.value.line == 3
+    assert "f.jsonl" in str(info.value) and "line 3" in str(info.value)
+
+
+def test_integral_float_id_becomes_int():
+    assert to_article({"id": 4.0}).id == 4
+
+
+def test_missing_id_names_the_record():
+    with pytest.raises(CorpusError, match=r"line 2.*no id"):
+        list(iter_articles([{"id": 1}, {"title": "no id here"}]))
+
+
+def test_duplicate_ids_are_all_named():
+    articles = list(iter_articles([{"id": 1}, {"id": 2}, {"id": 1}, {"id": "b"}, {"id": "b"}]))
+    with pytest.raises(CorpusError, match=r"duplicate article ids: 1, 'b'"):
+        build_corpus(articles)
+
+
+def test_string_and_int_ids_are_distinct():
+    articles = build_corpus(iter_articles([{"id": 7}, {"id": "7"}]))
+    assert [a.id for a in articles] == [7, "7"]
+
+
+def test_bad_date_and_bad_tags():
+    with pytest.raises(CorpusError, match="published"):
+        to_article({"id": 1, "published": "last Tuesday"})
+    with pytest.raises(CorpusError, match="tags"):
+        to_article({"id": 1, "tags": [{"nested": 1}]})
+    with pytest.raises(CorpusError, match="title"):
+        to_article({"id": 1, "title": {"a": 1}})
+
+
+def test_single_mapping_is_not_a_corpus():
+    with pytest.raises(CorpusError, match="iterable"):
+        list(iter_articles({"id": 1, "title": "x"}))
+    with pytest.raises(CorpusError, match="mapping"):
+        list(iter_articles(["just a string"]))
+
+
+def test_to_dict_round_trip():
+    a = to_article({"id": 1, "title": "T", "body": "B", "tags": ["t"], "extra_field": 3})
+    d = a.to_dict()
+    assert d == {"id": 1, "title": "T", "body": "B", "tags": ["t"], "extra_field": 3}

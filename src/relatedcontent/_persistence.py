@@ -37,6 +37,7 @@ import sklearn
 
 from ._corpus import Article, FieldMap
 from ._vectorize import FieldWeightedVectorizer
+from ._journal import append_changes, read_changes, writer_lock
 from .exceptions import IndexFormatError
 
 if TYPE_CHECKING:
@@ -116,12 +117,12 @@ def snapshot_payload(model: RelatedContent) -> dict[str, bytes]:
     }
     files: dict[str, bytes] = {f"{name}.npy": _npy_bytes(a) for name, a in arrays.items()}
     files["vocabulary.json"] = json.dumps(model.vectorizer_.terms_, ensure_ascii=False).encode()
-    lines = [json.dumps(_article_json(a), ensure_ascii=False) for a in model.articles_]
+    lines = [json.dumps(article_json(a), ensure_ascii=False) for a in model.articles_]
     files["articles.jsonl"] = ("\n".join(lines) + ("\n" if lines else "")).encode()
     return files
 
 
-def _article_json(article: Article) -> dict[str, Any]:
+def article_json(article: Article) -> dict[str, Any]:
     out: dict[str, Any] = {"id": article.id, "title": article.title, "body": article.body}
     for name in ("url", "section", "published", "language"):
         value = getattr(article, name)
@@ -136,7 +137,7 @@ def _article_json(article: Article) -> dict[str, Any]:
     return out
 
 
-def _article_from_json(record: dict[str, Any]) -> Article:
+def article_from_json(record: dict[str, Any]) -> Article:
     return Article(
         id=record["id"],
         title=record.get("title", ""),
@@ -151,8 +152,21 @@ def _article_from_json(record: dict[str, Any]) -> Article:
     )
 
 
-def save_index(model: RelatedContent, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to the index folder ``path`` as a new snapshot, atomically."""
+#: An append-only save rewrites the snapshot instead once the journal is larger
+#: than this, so that loading never replays an unbounded history.
+COMPACT_JOURNAL_BYTES = 64 * 2**20
+
+
+def save_index(model: RelatedContent, path: str | os.PathLike[str], *,
+               compact: bool | None = None) -> Path:
+    """Persist ``model`` to the index folder ``path``.
+
+    If ``model`` was loaded from (or last saved to) ``path`` and that snapshot
+    is still the live one, only the changes made since are appended to the
+    snapshot's journal. Otherwise (or with ``compact=True``, or once the
+    journal outgrows :data:`COMPACT_JOURNAL_BYTES`) a new snapshot is written
+    and switched to atomically. Returns the live snapshot folder.
+    """
     root = Path(path)
     if root.exists() and not root.is_dir():
         msg = f"{os.fspath(root)!r} exists and is not an index folder; choose another path"
@@ -162,7 +176,30 @@ def save_index(model: RelatedContent, path: str | os.PathLike[str]) -> Path:
     except ValueError as exc:
         raise IndexFormatError(str(exc)) from None
     root.mkdir(parents=True, exist_ok=True)
-    previous = _read_current(root)
+    key = os.fspath(root.resolve())
+    with writer_lock(root):
+        current = _read_current(root)
+        origin = model._origin
+        if origin is not None and origin[0] == key and current is not None and origin[1] != current:
+            msg = (
+                f"the index at {os.fspath(root)!r} was replaced by another writer after this "
+                "model was loaded; load it again and re-apply your changes"
+            )
+            raise IndexFormatError(msg)
+        if compact is not True and origin == (key, current) and not model._needs_snapshot:
+            size = append_changes(root / current, model.pending_changes()) if model._pending else 0
+            model._pending = []
+            if compact is False or size <= COMPACT_JOURNAL_BYTES:
+                return root / current
+        final = _write_snapshot(model, root, params)
+    model._origin = (key, final.name)
+    model._pending = []
+    model._needs_snapshot = False
+    return final
+
+
+def _write_snapshot(model: RelatedContent, root: Path, params: dict[str, Any]) -> Path:
+    model._compact()
     stamp = time.strftime("%Y%m%dT%H%M%S")
     snapshot = Path(tempfile.mkdtemp(prefix=f".tmp-snapshot-{stamp}-", dir=root))
     try:
@@ -176,13 +213,14 @@ def save_index(model: RelatedContent, path: str | os.PathLike[str]) -> Path:
             "relatedcontent_version": _version(),
             "sklearn_version": sklearn.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "n_articles": len(model.ids_),
+            "n_articles": len(model._ids),
             "n_terms": len(model.vectorizer_.terms_),
             "n_neighbors": int(model.neighbors_.shape[1]),
             "X_shape": list(model.X_.shape),
             "X_dtype": str(model.X_.dtype),
             "params": params,
             "vectorizer": model.vectorizer_.get_params(),
+            "drift": model.drift_,
             "files": checksums,
         }
         _write_file(snapshot / "manifest.json", json.dumps(manifest, indent=2).encode())
@@ -196,11 +234,11 @@ def save_index(model: RelatedContent, path: str | os.PathLike[str]) -> Path:
         shutil.rmtree(snapshot, ignore_errors=True)
         raise
     # The new snapshot is live; older ones and leftovers of crashed saves go.
+    # (A reader that already opened an old snapshot's files keeps them open.)
     for entry in root.iterdir():
         stale = entry.name.startswith(("snapshot-", ".tmp-snapshot-")) and entry.name != final.name
         if stale and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
-    del previous
     return final
 
 
@@ -324,7 +362,7 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     try:
         terms = json.loads((snapshot / "vocabulary.json").read_text(encoding="utf-8"))
         with (snapshot / "articles.jsonl").open(encoding="utf-8") as handle:
-            articles = [_article_from_json(json.loads(line)) for line in handle if line.strip()]
+            articles = [article_from_json(json.loads(line)) for line in handle if line.strip()]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise _bad(snapshot, f"has an unreadable vocabulary or article file ({exc})") from None
     _check_structure(snapshot, manifest, arrays, terms, articles)
@@ -347,6 +385,14 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     model._set_state(articles, vectorizer, X)
     model.neighbors_ = arrays["neighbors"]
     model.scores_ = arrays["scores"]
+    drift = manifest.get("drift")
+    if isinstance(drift, dict) and set(drift) == set(model.drift_):
+        model.drift_ = dict(drift)
+    changes = read_changes(snapshot)
+    if changes:
+        model._replay(changes)
+    if snapshot != root:  # loaded through the index folder: later saves may append
+        model._origin = (os.fspath(root.resolve()), snapshot.name)
     return model
 
 

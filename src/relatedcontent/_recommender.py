@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from ._corpus import Article, ArticleId, FieldMap, build_corpus, iter_articles, to_article
+from ._incremental import IncrementalMixin, id_sort_key, new_drift
 from ._similarity import parse_memory, select_top_k, top_k_neighbors
 from ._text import make_teaser
 from ._vectorize import FieldWeightedVectorizer
@@ -87,12 +88,7 @@ def check_n(n: Any, method: str) -> int:
     return int(n)
 
 
-def id_sort_key(article_id: ArticleId) -> tuple[int, Any]:
-    """Order ids deterministically: integers first (numerically), then strings."""
-    return (1, article_id) if isinstance(article_id, str) else (0, article_id)
-
-
-class RelatedContent(BaseEstimator):
+class RelatedContent(IncrementalMixin, BaseEstimator):
     """"You might also like" lists for a site's articles.
 
     Articles are vectorised with field-weighted TF-IDF; the exact top
@@ -304,20 +300,26 @@ class RelatedContent(BaseEstimator):
         return corpus
 
     def _set_state(self, corpus: list[Article], vectorizer: FieldWeightedVectorizer, X: sp.csr_matrix) -> None:
-        self.articles_ = corpus
-        self.ids_ = [a.id for a in corpus]
-        self._row = {article_id: row for row, article_id in enumerate(self.ids_)}
-        order = sorted(range(len(corpus)), key=lambda r: id_sort_key(self.ids_[r]))
+        self.articles_ = list(corpus)
+        self._ids = [a.id for a in corpus]
+        self._row = {article_id: row for row, article_id in enumerate(self._ids)}
+        order = sorted(range(len(corpus)), key=lambda r: id_sort_key(self._ids[r]))
+        self._sorted_keys = [id_sort_key(self._ids[r]) for r in order]
         self._tie_rank = np.empty(len(corpus), dtype=np.int64)
         self._tie_rank[order] = np.arange(len(corpus))
+        self._alive = np.ones(len(corpus), dtype=bool)
         self.vectorizer_ = vectorizer
         self.X_ = X
+        self.drift_ = new_drift(len(corpus))
+        self._pending = []
+        self._origin = None
+        self._needs_snapshot = False
         empty_rows = np.flatnonzero(np.diff(X.indptr) == 0)
         self.report_ = {
             "n_articles": len(corpus),
             "n_terms": len(vectorizer.terms_),
             "n_without_vector": int(empty_rows.size),
-            "ids_without_vector": [self.ids_[r] for r in empty_rows[:20]],
+            "ids_without_vector": [self._ids[r] for r in empty_rows[:20]],
         }
 
     def _compute_neighbors(self) -> None:
@@ -330,7 +332,7 @@ class RelatedContent(BaseEstimator):
             progress = ProgressPrinter(sys.stderr)
         self.neighbors_, self.scores_ = top_k_neighbors(
             self.X_,
-            min(int(self.n_neighbors), max(len(self.ids_) - 1, 0)) or 0,
+            min(int(self.n_neighbors), max(len(self._ids) - 1, 0)) or 0,
             n_jobs=self.n_jobs,
             memory_budget=self.memory_budget,
             tie_rank=self._tie_rank,
@@ -338,9 +340,17 @@ class RelatedContent(BaseEstimator):
         )
 
     # -- queries ---------------------------------------------------------------
+    @property
+    def ids_(self) -> list[ArticleId]:
+        """Ids of the indexed articles, in row order."""
+        self._check_fitted()
+        if self._alive.all():
+            return list(self._ids)
+        return [i for i, alive in zip(self._ids, self._alive) if alive]
+
     def __len__(self) -> int:
         self._check_fitted()
-        return len(self.ids_)
+        return len(self._row)
 
     def __contains__(self, article_id: object) -> bool:
         self._check_fitted()
@@ -410,7 +420,9 @@ class RelatedContent(BaseEstimator):
         """Yield ``(id, related list)`` for every article, in index order."""
         self._check_fitted()
         n = check_n(n, "related_all")
-        for row, article_id in enumerate(self.ids_):
+        for row, article_id in enumerate(self._ids):
+            if not self._alive[row]:
+                continue
             idx, val = self._row_neighbors(row, n)
             yield article_id, [self._recommendation(int(r), s) for r, s in zip(idx, val) if r >= 0]
 
@@ -444,12 +456,17 @@ class RelatedContent(BaseEstimator):
         return [self._recommendation(int(r), s) for r, s in zip(idx, val) if r >= 0]
 
     # -- persistence -------------------------------------------------------------
-    def save(self, path: Any) -> None:
-        """Save the fitted index to the folder ``path``, atomically.
+    def save(self, path: Any, *, compact: bool | None = None) -> None:
+        """Save the index to the folder ``path``, atomically.
 
-        See :func:`relatedcontent.load` and the README for the format.
+        The first save (or ``compact=True``) writes a full snapshot. Saving a
+        loaded index back to its own folder after :meth:`add`, :meth:`update`
+        or :meth:`remove` appends just those changes to a journal, which is
+        folded into a new snapshot when it grows large. Either way a crash at
+        any point leaves the old state or the new one, never a mix. See
+        :func:`relatedcontent.load` and the README for the format.
         """
         from ._persistence import save_index
 
         self._check_fitted()
-        save_index(self, path)
+        save_index(self, path, compact=compact)

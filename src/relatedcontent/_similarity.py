@@ -112,11 +112,12 @@ def plan_blocks(X: sp.csr_matrix, budget_entries: int) -> list[tuple[int, int]]:
 
 
 def select_top_k(
-    S: sp.csr_matrix, k: int, offset: int, tie_rank: np.ndarray, exclude_self: bool
+    S: sp.csr_matrix, k: int, offset: int | np.ndarray, tie_rank: np.ndarray, exclude_self: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick the ``k`` best columns of each row of a block of products ``S``.
 
-    Rows of ``S`` are rows ``offset ...`` of the full matrix. Entries must be
+    Rows of ``S`` are rows ``offset ...`` of the full matrix (or, if ``offset``
+    is an array, rows ``offset[0], offset[1], ...``). Entries must be
     positive to count; scores equal to :data:`TIE_DECIMALS` decimals are
     ties, broken by ``tie_rank`` of the column (lower first). Returns ``(indices, scores)`` padded with -1 / 0.0.
     """
@@ -130,7 +131,9 @@ def select_top_k(
     vals = S.data
     keep = vals > 0
     if exclude_self:
-        keep &= cols != rows + offset
+        # offset: first row number of a contiguous block, or each row's own number
+        own = rows + offset if np.isscalar(offset) else np.asarray(offset)[rows]
+        keep &= cols != own
     rows, cols, vals = rows[keep], cols[keep], vals[keep]
     if rows.size > 8 * k * rows_in_block:
         rows, cols, vals = _prefilter(rows, cols, vals, rows_in_block, k)

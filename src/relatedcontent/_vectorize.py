@@ -195,8 +195,9 @@ class FieldWeightedVectorizer:
         counts = [sp.csr_matrix(self._counter_.transform(f)) for f in self._fields(articles)]
         return self._finish(self._weighted_counts(counts))
 
-    def unknown_token_share(self, articles: Sequence[Article]) -> float:
-        """Share of (non-stop-word) tokens of ``articles`` that are not in the vocabulary."""
+    def token_counts(self, articles: Sequence[Article]) -> tuple[int, int]:
+        """Return ``(tokens, unknown)``: indexable tokens of ``articles`` and how
+        many of them are not in the fitted vocabulary (stop words not counted)."""
         analyze = self._counter().build_analyzer()
         total = known = 0
         for field in self._fields(articles):
@@ -204,7 +205,7 @@ class FieldWeightedVectorizer:
                 tokens = analyze(text)
                 total += len(tokens)
                 known += sum(1 for t in tokens if t in self.vocabulary_)
-        return 0.0 if total == 0 else 1.0 - known / total
+        return total, total - known
 
     def get_params(self) -> dict[str, Any]:
         """Return the constructor parameters (JSON-ready)."""

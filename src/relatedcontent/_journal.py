@@ -1,0 +1,123 @@
+"""Durable changes: an append-only journal of adds, updates and removes.
+
+Each snapshot folder of an index may hold ``journal.jsonl``: one change per
+line, ``<json>\\t<sha256 of the json>\\n``, appended and synced by
+:meth:`RelatedContent.save` instead of rewriting the snapshot. Loading replays
+the journal on top of the snapshot. A line is only complete once its newline
+and checksum are written, so a crash mid-append leaves a torn last line that
+loading ignores (with a warning) while keeping every earlier change; the next
+append cuts the torn tail off first. A damaged line that is *not* the last is
+real corruption and is an error.
+
+Writers take an exclusive lock on ``INDEX/.lock`` (POSIX ``flock``) so that two
+processes never append or replace the snapshot at the same time; readers take
+no lock and always see a prefix of complete changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .exceptions import IndexFormatError
+
+__all__ = ["JOURNAL", "append_changes", "read_changes", "writer_lock"]
+
+JOURNAL = "journal.jsonl"
+
+
+def _encode(change: dict[str, Any]) -> bytes:
+    body = json.dumps(change, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return f"{body}\t{digest}\n".encode()
+
+
+def _decode(line: bytes) -> dict[str, Any] | None:
+    """Return the change on a complete, intact line, else None."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        body, digest = line[:-1].decode("utf-8").rsplit("\t", 1)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if hashlib.sha256(body.encode()).hexdigest() != digest:
+        return None
+    try:
+        change = json.loads(body)
+    except json.JSONDecodeError:
+        return None
+    return change if isinstance(change, dict) and "op" in change else None
+
+
+def _scan(path: Path) -> tuple[list[dict[str, Any]], int, bool]:
+    """Return (changes, byte length of the intact prefix, torn tail seen)."""
+    changes: list[dict[str, Any]] = []
+    good = 0
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return changes, 0, False
+    lines = data.splitlines(keepends=True)
+    for number, line in enumerate(lines, start=1):
+        change = _decode(line)
+        if change is None:
+            if number < len(lines):
+                msg = (
+                    f"{os.fspath(path)}, line {number}: damaged change record in the middle of "
+                    "the journal; restore the index from a backup or rebuild it"
+                )
+                raise IndexFormatError(msg)
+            return changes, good, True
+        changes.append(change)
+        good += len(line)
+    return changes, good, False
+
+
+def read_changes(snapshot: Path) -> list[dict[str, Any]]:
+    """Return the intact changes recorded in ``snapshot``'s journal, in order."""
+    path = snapshot / JOURNAL
+    changes, _, torn = _scan(path)
+    if torn:
+        warnings.warn(
+            f"{os.fspath(path)}: ignored an incomplete last change (a save was interrupted); "
+            f"the {len(changes)} earlier change(s) were loaded",
+            stacklevel=3,
+        )
+    return changes
+
+
+def append_changes(snapshot: Path, changes: list[dict[str, Any]]) -> int:
+    """Append ``changes`` to the journal durably; return the journal's size in bytes."""
+    path = snapshot / JOURNAL
+    _, good, torn = _scan(path)
+    with path.open("ab") as handle:
+        if torn:
+            handle.truncate(good)
+        handle.seek(0, os.SEEK_END)
+        handle.write(b"".join(_encode(change) for change in changes))
+        handle.flush()
+        os.fsync(handle.fileno())
+        return handle.tell()
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path) -> Iterator[None]:
+    """Hold the index's writer lock (a no-op where ``fcntl`` is unavailable)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

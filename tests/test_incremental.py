@@ -1,0 +1,324 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from relatedcontent import CorpusError, RelatedContent, UnknownArticleError, load, top_k_neighbors
+from relatedcontent._incremental import id_sort_key
+
+WORDS = "bins recycling school term roads potholes vote election park festival library tax housing".split()
+
+
+def fresh_lists(model, k):
+    """Lists a from-scratch computation gives on the model's current articles (same vocabulary/IDF)."""
+    ids = model.ids_
+    articles = [model.article(i) for i in ids]
+    X = model.vectorizer_.transform(articles)
+    order = sorted(range(len(ids)), key=lambda r: id_sort_key(ids[r]))
+    tie = np.empty(len(ids), dtype=np.int64)
+    tie[order] = np.arange(len(ids))
+    idx, val = top_k_neighbors(X, k, tie_rank=tie)
+    return {ids[r]: [(ids[j], s) for j, s in zip(idx[r], val[r]) if j >= 0] for r in range(len(ids))}
+
+
+def assert_exact(model, k):
+    want = fresh_lists(model, k)
+    assert set(want) == set(model.ids_)
+    for article_id, expected in want.items():
+        got = [(r.id, r.score) for r in model.related(article_id, n=k)]
+        assert [g[0] for g in got] == [e[0] for e in expected], article_id
+        np.testing.assert_allclose([g[1] for g in got], [e[1] for e in expected], atol=1e-9)
+
+
+def article(i, words, rng=None):
+    return {"id": i, "title": " ".join(words[:2]), "body": " ".join(words)}
+
+
+@pytest.fixture
+def base(council_records):
+    return RelatedContent(n_neighbors=5).fit(council_records)
+
+
+def test_new_article_enters_older_lists(base):
+    draft = {"id": "christmas-bins-2", "title": "Christmas bin collections: the new dates",
+             "body": "Bin collections over Christmas and New Year move by one or two days. Recycling too."}
+    base.add([draft])
+    assert "christmas-bins-2" in base
+    assert "christmas-bins-2" in [r.id for r in base.related("bin-collection-changes-christmas", n=5)]
+    assert base.related("christmas-bins-2", n=1)[0].id == "bin-collection-changes-christmas"
+    assert_exact(base, 5)
+
+
+def test_removed_article_leaves_every_list(base):
+    target = "bin-collection-changes-christmas"
+    holders = [i for i in base.ids_ if target in [r.id for r in base.related(i, n=5)]]
+    assert holders
+    base.remove([target])
+    assert target not in base and len(base) == 63
+    for i in base.ids_:
+        assert target not in [r.id for r in base.related(i, n=5)]
+    for i in holders:
+        assert len(base.related(i, n=5)) == 5  # refilled with the next true neighbour
+    assert_exact(base, 5)
+    with pytest.raises(UnknownArticleError):
+        base.related(target)
+
+
+def test_update_changes_text_and_metadata(base):
+    target = "bin-collection-changes-christmas"
+    base.update([{"id": target, "title": "Polling stations for the by-election",
+                  "body": "Where to vote, polling station opening hours and voter ID.", "url": "/new"}])
+    assert base.article(target).url == "/new"
+    assert base.related(target, n=1)[0].id != "contaminated-recycling-bins"
+    assert_exact(base, 5)
+
+
+def test_bad_changes_leave_the_index_unchanged(base):
+    before = {i: [r.id for r in base.related(i)] for i in base.ids_}
+    with pytest.raises(CorpusError, match="already in the index: 'missed-bin-reporting'.*upsert"):
+        base.add([{"id": "missed-bin-reporting", "title": "x"}])
+    with pytest.raises(UnknownArticleError, match="nope"):
+        base.remove(["nope"])
+    with pytest.raises(UnknownArticleError, match="nope"):
+        base.update([{"id": "nope", "title": "x"}])
+    with pytest.raises(CorpusError, match="duplicate"):
+        base.add([{"id": "n1"}, {"id": "n1"}])
+    assert {i: [r.id for r in base.related(i)] for i in base.ids_} == before
+    base.remove(["nope"], missing_ok=True)
+    base.add([{"id": "missed-bin-reporting", "title": "Missed bins", "body": "report a missed bin"}], upsert=True)
+    assert base.article("missed-bin-reporting").title == "Missed bins"
+    assert_exact(base, 5)
+
+
+def test_empty_article_follows_policy(base):
+    with pytest.warns(UserWarning, match="no text"):
+        base.add([{"id": "blank", "body": "<p></p>"}])
+    assert base.related("blank") == []
+    strict = RelatedContent(empty_text="error").fit([article(1, WORDS[:4]), article(2, WORDS[2:6])])
+    with pytest.raises(CorpusError, match="no text"):
+        strict.add([{"id": 3, "body": " "}])
+
+
+def test_drift_and_refit(base):
+    assert base.refit_advice() is None
+    base.add([{"id": f"n{i}", "title": "Quantum zebra marmalade", "body": "xylophone quokka zeppelin"} for i in range(20)])
+    advice = base.refit_advice()
+    assert "changes since the fit" in advice and "not in the vocabulary" in advice
+    assert base.drift_["added"] == 20
+    base.refit()
+    assert base.refit_advice() is None
+    assert "quokka" in base.vectorizer_.vocabulary_
+    assert base.related("n0", n=1)[0].id.startswith("n")
+
+
+def test_tiny_index_grows_its_lists():
+    model = RelatedContent(n_neighbors=3).fit([article(1, ["bins", "recycling"])])
+    assert model.related(1) == []
+    model.add([article(2, ["bins", "recycling", "tax"]), article(3, ["bins", "tax"])])
+    assert [r.id for r in model.related(1)] == [2, 3]
+    assert_exact(model, 3)
+
+
+def test_memory_usage(base):
+    usage = base.memory_usage()
+    assert usage["vectors"] == base.X_.data.nbytes + base.X_.indices.nbytes + base.X_.indptr.nbytes
+    assert usage["lists"] > 0
+
+
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "update", "remove", "upsert"]),
+        st.integers(0, 25),
+        st.lists(st.sampled_from(WORDS), min_size=0, max_size=6),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), sequence=ops, k=st.integers(1, 6))
+def test_property_any_sequence_equals_fresh_computation(seed, sequence, k):
+    rng = np.random.default_rng(seed)
+    start = [article(i if i % 3 else f"s{i}", list(rng.choice(WORDS, 4))) for i in range(12)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RelatedContent(n_neighbors=k, stop_words=None, min_df=1, max_df=1.0).fit(start)
+        for op, number, words in sequence:
+            article_id = number if number % 3 else f"s{number}"
+            record = article(article_id, words)
+            if op == "add" and article_id not in model:
+                model.add([record])
+            elif op == "upsert":
+                model.add([record], upsert=True)
+            elif op == "update" and article_id in model:
+                model.update([record])
+            elif op == "remove" and article_id in model and len(model) > 1:
+                model.remove([article_id])
+    assert_exact(model, k)
+
+
+def test_changes_are_journaled_and_replayed(tmp_path, base):
+    base.save(tmp_path / "idx")
+    loaded = load(tmp_path / "idx")
+    snapshot = (tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text())
+    loaded.add([{"id": "new-1", "title": "Christmas bins", "body": "bin collections at christmas"}])
+    loaded.remove(["missed-bin-reporting"])
+    loaded.update([{"id": "summer-festival-line-up", "title": "Festival", "body": "festival music park"}])
+    loaded.save(tmp_path / "idx")
+    # appended, not rewritten
+    assert (tmp_path / "idx" / "CURRENT").read_text() == snapshot.name
+    assert len((snapshot / "journal.jsonl").read_text().splitlines()) == 3
+    again = load(tmp_path / "idx")
+    assert again.ids_ == loaded.ids_
+    for i in again.ids_:
+        assert [r.to_dict() for r in again.related(i)] == [r.to_dict() for r in loaded.related(i)]
+    assert again.drift_ == loaded.drift_
+    # compaction folds the journal into a new snapshot with the same lists
+    again.save(tmp_path / "idx", compact=True)
+    compacted = load(tmp_path / "idx")
+    assert not snapshot.exists()
+    for i in compacted.ids_:
+        assert [r.id for r in compacted.related(i)] == [r.id for r in loaded.related(i)]
+    assert_exact(compacted, 5)
+
+
+def test_mmap_loaded_index_accepts_changes(tmp_path, base):
+    base.save(tmp_path / "idx")
+    loaded = load(tmp_path / "idx", mmap=True)
+    loaded.add([{"id": "new-1", "title": "Christmas bins", "body": "bin collections at christmas"}])
+    loaded.save(tmp_path / "idx")
+    assert "new-1" in load(tmp_path / "idx", mmap=True)
+
+
+def test_torn_last_record_is_ignored(tmp_path, base):
+    base.save(tmp_path / "idx")
+    loaded = load(tmp_path / "idx")
+    loaded.add([{"id": "a1", "title": "Bins", "body": "bins"}])
+    loaded.save(tmp_path / "idx")
+    loaded.add([{"id": "a2", "title": "Bins", "body": "bins"}])
+    loaded.save(tmp_path / "idx")
+    snapshot = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text()
+    journal = snapshot / "journal.jsonl"
+    journal.write_bytes(journal.read_bytes()[:-20])
+    with pytest.warns(UserWarning, match="incomplete last change"):
+        recovered = load(tmp_path / "idx")
+    assert "a1" in recovered and "a2" not in recovered
+    # the next append cuts the torn tail off first
+    recovered.add([{"id": "a3", "title": "Bins", "body": "bins"}])
+    recovered.save(tmp_path / "idx")
+    final = load(tmp_path / "idx")
+    assert "a1" in final and "a3" in final and "a2" not in final
+
+
+def test_damaged_middle_record_is_an_error(tmp_path, base):
+    from relatedcontent import IndexFormatError
+
+    base.save(tmp_path / "idx")
+    loaded = load(tmp_path / "idx")
+    for i in range(2):
+        loaded.add([{"id": f"a{i}", "title": "Bins", "body": "bins"}])
+        loaded.save(tmp_path / "idx")
+    snapshot = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text()
+    lines = (snapshot / "journal.jsonl").read_text().splitlines(keepends=True)
+    lines[0] = lines[0].replace("Bins", "Bonz")
+    (snapshot / "journal.jsonl").write_text("".join(lines))
+    with pytest.raises(IndexFormatError, match="line 1: damaged"):
+        load(tmp_path / "idx")
+
+
+def test_stale_writer_is_refused(tmp_path, base):
+    from relatedcontent import IndexFormatError
+
+    base.save(tmp_path / "idx")
+    one = load(tmp_path / "idx")
+    two = load(tmp_path / "idx")
+    one.add([{"id": "x1", "title": "Bins", "body": "bins"}])
+    one.save(tmp_path / "idx", compact=True)
+    two.add([{"id": "x2", "title": "Bins", "body": "bins"}])
+    with pytest.raises(IndexFormatError, match="another writer"):
+        two.save(tmp_path / "idx")
+
+
+KILL_SCRIPT = r"""
+import os, sys, json
+import relatedcontent._journal as j
+from relatedcontent import load
+real_open = open
+index, kill_after = sys.argv[1], int(sys.argv[2])
+written = [0]
+from pathlib import Path
+orig_write_bytes = None
+class Killer:
+    def __init__(self, handle): self.h = handle
+    def __getattr__(self, name): return getattr(self.h, name)
+    def __enter__(self): return self
+    def __exit__(self, *a): return self.h.__exit__(*a)
+    def write(self, data):
+        part = data[:kill_after]
+        self.h.write(part); self.h.flush(); os.fsync(self.h.fileno())
+        os._exit(9)
+orig = Path.open
+def patched(self, mode="r", *a, **k):
+    h = orig(self, mode, *a, **k)
+    return Killer(h) if self.name == "journal.jsonl" and "a" in mode else h
+Path.open = patched
+model = load(index)
+model.add([{"id": "killed", "title": "Christmas bins", "body": "bins at christmas"}])
+model.save(index)
+"""
+
+
+@pytest.mark.parametrize("kill_after", [0, 10, 150, 10_000])
+def test_killed_mid_append_loads_old_or_new_state(tmp_path, base, kill_after):
+    base.save(tmp_path / "idx")
+    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "idx"), str(kill_after)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 9, proc.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = load(tmp_path / "idx")
+    if "killed" in loaded:  # the whole record reached the disk before the kill
+        assert kill_after == 10_000 and len(loaded) == len(base) + 1
+        assert_exact(loaded, 5)
+    else:
+        assert kill_after < 10_000 and len(loaded) == len(base)
+
+
+READER_SCRIPT = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from relatedcontent import load
+seen = set()
+for _ in range(int(sys.argv[2])):
+    m = load(sys.argv[1])
+    n = len(m)
+    # every state is whole: each indexed article has a consistent list
+    for i in m.ids_[-3:]:
+        for r in m.related(i):
+            if r.id not in m:
+                print("TORN", i, r.id); sys.exit(1)
+    seen.add(n)
+print(json.dumps(sorted(seen)))
+"""
+
+
+def test_reader_never_sees_a_torn_index(tmp_path, base):
+    base.save(tmp_path / "idx")
+    reader = subprocess.Popen([sys.executable, "-c", READER_SCRIPT, str(tmp_path / "idx"), "25"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = load(tmp_path / "idx")
+    for i in range(12):
+        writer.add([{"id": f"w{i}", "title": "Christmas bins", "body": "bins at christmas"}])
+        writer.save(tmp_path / "idx", compact=(i % 4 == 3))
+    out, err = reader.communicate(timeout=300)
+    assert reader.returncode == 0, err + out
+    sizes = json.loads(out.strip().splitlines()[-1])
+    assert all(len(base) <= s <= len(base) + 12 for s in sizes)

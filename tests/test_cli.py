@@ -130,3 +130,31 @@ def test_usage_errors_exit_2(argv, capsys):
 def test_related_needs_id_or_all(index):
     assert run("related", str(index))[0] == 2
     assert run("related", str(index), "x", "--all")[0] == 2
+
+
+def test_publishing_workflow(index, tmp_path):
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"id": "christmas-bins-2", "title": "Christmas bin dates confirmed",
+                               "body": "Bin collections over Christmas and New Year move by a day."}) + "\n",
+                   encoding="utf-8")
+    code, _, err = run("add", str(index), str(new))
+    assert code == 0 and "the index holds 65" in err
+    code, out, _ = run("related", str(index), "bin-collection-changes-christmas", "--json")
+    assert "christmas-bins-2" in [r["id"] for r in json.loads(out)["related"]]
+    code, _, err = run("add", str(index), str(new))
+    assert code == 1 and "already in the index" in err
+    assert run("add", str(index), str(new), "--upsert")[0] == 0
+    assert run("update", str(index), str(new))[0] == 0
+    code, _, err = run("remove", str(index), "christmas-bins-2", "missed-bin-reporting")
+    assert code == 0 and "removed 2" in err
+    code, _, err = run("remove", str(index), "christmas-bins-2")
+    assert code == 1 and "christmas-bins-2" in err
+    assert run("remove", str(index), "christmas-bins-2", "--missing-ok")[0] == 0
+    code, out, _ = run("status", str(index), "--json")
+    status = json.loads(out)
+    assert status["articles"] == 63 and status["drift"]["removed"] == 2
+    code, out, _ = run("status", str(index))
+    assert "refit:" in out
+    assert run("compact", str(index))[0] == 0
+    assert run("refit", str(index))[0] == 0
+    assert len(load(index)) == 63

@@ -217,3 +217,16 @@ def test_title_weight_changes_ranking():
     light = RelatedContent(title_weight=0.2).fit(records)
     assert heavy.related("q", n=1)[0].id == "t"
     assert light.related("q", n=1)[0].id == "b"
+
+
+def test_vectors_equal_scikit_learn_tfidf(council_records):
+    """The direct TF-IDF arithmetic matches TfidfTransformer on the same weighted counts."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rc = RelatedContent().fit(council_records)
+    vec = rc.vectorizer_
+    counts = [sp.csr_matrix(vec._counter_.transform(f)) for f in vec._fields(rc.articles_)]
+    weighted = vec._weighted_counts(counts)
+    reference = TfidfTransformer(sublinear_tf=True)
+    reference.idf_ = vec.idf_
+    np.testing.assert_allclose(rc.X_.toarray(), reference.transform(weighted).toarray(), atol=1e-12)

@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._corpus import Article, ArticleId, build_corpus, iter_articles
+from ._rowstore import GrowableArray, GrowableRows
 from ._similarity import select_top_k
 from .exceptions import CorpusError, UnknownArticleError
 
@@ -244,14 +245,22 @@ class IncrementalMixin:
         self._pending.append({"op": op, "items": payload, **options})
 
     def _writable(self) -> None:
-        """Copy memory-mapped or read-only arrays before the first change."""
-        X = self.X_
-        if not (X.data.flags.writeable and X.indices.flags.writeable and X.indptr.flags.writeable):
-            self.X_ = sp.csr_matrix((np.array(X.data), np.array(X.indices), np.array(X.indptr)),
-                                    shape=X.shape)
-        if not self.neighbors_.flags.writeable or isinstance(self.neighbors_, np.memmap):
-            self.neighbors_ = np.array(self.neighbors_, dtype=np.int64)
-            self.scores_ = np.array(self.scores_, dtype=np.float64)
+        """Move the arrays into growable, writable storage before the first change.
+
+        Memory-mapped arrays of a loaded index are copied here, once.
+        """
+        if getattr(self, "_store", None) is not None:
+            return
+        self._store = GrowableRows(self.X_)
+        self._grow = {
+            "neighbors_": GrowableArray(np.asarray(self.neighbors_, dtype=np.int64)),
+            "scores_": GrowableArray(np.asarray(self.scores_, dtype=np.float64)),
+            "_alive": GrowableArray(self._alive),
+            "_tie_rank": GrowableArray(self._tie_rank),
+        }
+        self.X_ = self._store.matrix
+        for name, array in self._grow.items():
+            setattr(self, name, array.view)
 
     def _insert_rank(self, article_id: ArticleId) -> int:
         key = id_sort_key(article_id)
@@ -265,28 +274,31 @@ class IncrementalMixin:
         return rank
 
     def _kill(self, rows: list[int]) -> None:
-        X = self.X_
         for row in rows:
             article_id = self._ids[row]
             del self._row[article_id]
             key = id_sort_key(article_id)
             del self._sorted_keys[bisect.bisect_left(self._sorted_keys, key)]
-            X.data[X.indptr[row]:X.indptr[row + 1]] = 0.0
             self._alive[row] = False
             self.articles_[row] = None
             self.neighbors_[row] = -1
             self.scores_[row] = 0.0
+        self._store.zero_rows(rows)
 
     def _append(self, batch: list[Article]) -> np.ndarray:
         start = self.X_.shape[0]
-        Q = self.vectorizer_.transform(batch).astype(self.X_.dtype)
-        self.X_ = sp.csr_matrix(sp.vstack([self.X_, Q], format="csr"))
         m = len(batch)
+        self._store.append(self.vectorizer_.transform(batch))
+        self.X_ = self._store.matrix
         k = self.neighbors_.shape[1]
-        self.neighbors_ = np.concatenate([self.neighbors_, np.full((m, k), -1, np.int64)])
-        self.scores_ = np.concatenate([self.scores_, np.zeros((m, k))])
-        self._alive = np.concatenate([self._alive, np.ones(m, dtype=bool)])
-        self._tie_rank = np.concatenate([self._tie_rank, np.zeros(m, dtype=np.int64)])
+        grown = {
+            "neighbors_": np.full((m, k), -1, np.int64),
+            "scores_": np.zeros((m, k)),
+            "_alive": np.ones(m, dtype=bool),
+            "_tie_rank": np.zeros(m, dtype=np.int64),
+        }
+        for name, rows in grown.items():
+            setattr(self, name, self._grow[name].append(rows))
         for offset, article in enumerate(batch):
             row = start + offset
             self._ids.append(article.id)
@@ -312,7 +324,7 @@ class IncrementalMixin:
             return
         recompute = np.flatnonzero(stale)
         if recompute.size:
-            S = sp.csr_matrix(self.X_[recompute] @ self.X_.T)
+            S = self._store.scores(sp.csr_matrix(self.X_[recompute]), self._alive)
             self._set_lists(recompute, S)
             if new_rows.size:
                 self._offer(new_rows, S[np.isin(recompute, new_rows)], stale)
@@ -358,9 +370,14 @@ class IncrementalMixin:
     def _compute_neighbors_alive(self, k: int) -> None:
         from ._similarity import top_k_neighbors
 
-        self.neighbors_, self.scores_ = top_k_neighbors(
+        neighbors, scores = top_k_neighbors(
             self.X_, k, tie_rank=self._tie_rank, n_jobs=getattr(self, "n_jobs", None),
         )
+        self._grow["neighbors_"] = GrowableArray(neighbors)
+        self._grow["scores_"] = GrowableArray(scores)
+        self.neighbors_, self.scores_ = neighbors, scores
+        self.neighbors_ = self._grow["neighbors_"].view
+        self.scores_ = self._grow["scores_"].view
 
     def _compact(self) -> None:
         """Drop the rows of removed articles (renumbering rows); lists are unchanged."""

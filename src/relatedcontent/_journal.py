@@ -79,23 +79,35 @@ def _scan(path: Path) -> tuple[list[dict[str, Any]], int, bool]:
     return changes, good, False
 
 
-def read_changes(snapshot: Path) -> list[dict[str, Any]]:
-    """Return the intact changes recorded in ``snapshot``'s journal, in order."""
+def read_changes(snapshot: Path) -> tuple[list[dict[str, Any]], int]:
+    """Return the intact changes in ``snapshot``'s journal and their byte length."""
     path = snapshot / JOURNAL
-    changes, _, torn = _scan(path)
+    changes, good, torn = _scan(path)
     if torn:
         warnings.warn(
             f"{os.fspath(path)}: ignored an incomplete last change (a save was interrupted); "
             f"the {len(changes)} earlier change(s) were loaded",
             stacklevel=3,
         )
-    return changes
+    return changes, good
 
 
-def append_changes(snapshot: Path, changes: list[dict[str, Any]]) -> int:
-    """Append ``changes`` to the journal durably; return the journal's size in bytes."""
+def append_changes(snapshot: Path, changes: list[dict[str, Any]], known_good: int | None = None) -> int:
+    """Append ``changes`` to the journal durably; return the journal's new size.
+
+    ``known_good`` is the size the caller last saw intact; when the file still
+    has that size nothing needs re-reading, otherwise the journal is scanned
+    and a torn tail cut off before appending.
+    """
     path = snapshot / JOURNAL
-    _, good, torn = _scan(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    if known_good is None or size != known_good:
+        _, good, torn = _scan(path)
+    else:
+        good, torn = size, False
     with path.open("ab") as handle:
         if torn:
             handle.truncate(good)

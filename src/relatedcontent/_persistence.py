@@ -187,12 +187,17 @@ def save_index(model: RelatedContent, path: str | os.PathLike[str], *,
             )
             raise IndexFormatError(msg)
         if compact is not True and origin == (key, current) and not model._needs_snapshot:
-            size = append_changes(root / current, model.pending_changes()) if model._pending else 0
-            model._pending = []
+            if model._pending:
+                model._journal_bytes = append_changes(
+                    root / current, model.pending_changes(), getattr(model, "_journal_bytes", None)
+                )
+                model._pending = []
+            size = getattr(model, "_journal_bytes", 0) or 0
             if compact is False or size <= COMPACT_JOURNAL_BYTES:
                 return root / current
         final = _write_snapshot(model, root, params)
     model._origin = (key, final.name)
+    model._journal_bytes = 0
     model._pending = []
     model._needs_snapshot = False
     return final
@@ -388,7 +393,7 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     drift = manifest.get("drift")
     if isinstance(drift, dict) and set(drift) == set(model.drift_):
         model.drift_ = dict(drift)
-    changes = read_changes(snapshot)
+    changes, model._journal_bytes = read_changes(snapshot)
     if changes:
         model._replay(changes)
     if snapshot != root:  # loaded through the index folder: later saves may append

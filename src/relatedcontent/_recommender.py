@@ -310,6 +310,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self._alive = np.ones(len(corpus), dtype=bool)
         self.vectorizer_ = vectorizer
         self.X_ = X
+        self._store = None  # growable storage, made on the first incremental change
         self.drift_ = new_drift(len(corpus))
         self._pending = []
         self._origin = None

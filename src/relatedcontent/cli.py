@@ -127,6 +127,38 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_similar)
 
+    p = sub.add_parser("add", help="add articles from a file to an index (no rebuild)")
+    p.add_argument("index", metavar="INDEX")
+    p.add_argument("corpus", nargs="+", metavar="FILE")
+    p.add_argument("--upsert", action="store_true", help="replace articles whose id exists")
+    _add_field_options(p)
+    p.set_defaults(handler=_cmd_change, change="add")
+
+    p = sub.add_parser("update", help="replace articles (same id, new text or metadata)")
+    p.add_argument("index", metavar="INDEX")
+    p.add_argument("corpus", nargs="+", metavar="FILE")
+    _add_field_options(p)
+    p.set_defaults(handler=_cmd_change, change="update")
+
+    p = sub.add_parser("remove", help="remove articles from an index and from every list")
+    p.add_argument("index", metavar="INDEX")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--missing-ok", action="store_true", help="ignore ids that are not indexed")
+    p.set_defaults(handler=_cmd_remove)
+
+    p = sub.add_parser("status", help="size, memory and drift of an index; whether to refit")
+    p.add_argument("index", metavar="INDEX")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_status)
+
+    p = sub.add_parser("compact", help="fold the change journal into a new snapshot")
+    p.add_argument("index", metavar="INDEX")
+    p.set_defaults(handler=_cmd_compact)
+
+    p = sub.add_parser("refit", help="rebuild vocabulary, IDF and lists from the stored articles")
+    p.add_argument("index", metavar="INDEX")
+    p.set_defaults(handler=_cmd_refit)
+
     p = sub.add_parser("demo", help="build an index over a shipped sample site and show lists")
     p.add_argument("-n", type=_positive_int, default=5)
     p.add_argument("--articles", type=_positive_int, default=3, help="how many article pages to show")
@@ -232,6 +264,78 @@ def _cmd_similar(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write("You might also like:\n")
         _print_list(items, out)
+    return 0
+
+
+def _cmd_change(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    model = load(args.index)
+    articles = list(_chain_files(args))
+    if args.change == "add":
+        model.add(articles, upsert=args.upsert)
+    else:
+        model.update(articles)
+    model.save(args.index)
+    err.write(f"{args.change}: {len(articles)} article(s); the index holds {len(model)}\n")
+    _advise(model, err)
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    model = load(args.index)
+    ids = [_resolve_id(model, text) for text in args.ids]
+    before = len(model)
+    model.remove(ids, missing_ok=args.missing_ok)
+    model.save(args.index)
+    err.write(f"removed {before - len(model)} article(s); the index holds {len(model)}\n")
+    _advise(model, err)
+    return 0
+
+
+def _advise(model: RelatedContent, err: TextIO) -> None:
+    advice = model.refit_advice()
+    if advice:
+        err.write(f"note: a refit is advisable ({advice}); run 'relatedcontent refit INDEX'\n")
+
+
+def _cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    model = load(args.index)
+    drift = model.drift_
+    status = {
+        "articles": len(model),
+        "terms": len(model.vectorizer_.terms_),
+        "n_neighbors": int(model.neighbors_.shape[1]),
+        "memory_bytes": model.memory_usage(),
+        "drift": drift,
+        "refit_advice": model.refit_advice(),
+    }
+    if args.json:
+        out.write(json.dumps(status) + "\n")
+        return 0
+    unknown = drift["unknown_tokens"] / drift["new_tokens"] if drift["new_tokens"] else 0.0
+    out.write(
+        f"articles: {status['articles']} ({status['terms']} terms, {status['n_neighbors']} related each)\n"
+        f"memory: vectors {status['memory_bytes']['vectors'] / 2**20:.1f} MiB, "
+        f"lists {status['memory_bytes']['lists'] / 2**20:.1f} MiB\n"
+        f"since the fit on {drift['fitted_articles']} articles: {drift['added']} added, "
+        f"{drift['updated']} updated, {drift['removed']} removed; "
+        f"{100 * unknown:.1f}% of new words not in the vocabulary\n"
+        f"refit: {status['refit_advice'] or 'not needed'}\n"
+    )
+    return 0
+
+
+def _cmd_compact(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    model = load(args.index)
+    model.save(args.index, compact=True)
+    err.write(f"compacted {args.index}: {len(model)} articles in a new snapshot\n")
+    return 0
+
+
+def _cmd_refit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    model = load(args.index)
+    model.refit()
+    model.save(args.index)
+    err.write(f"refitted {args.index}: {len(model)} articles, {len(model.vectorizer_.terms_)} terms\n")
     return 0
 
 

@@ -30,18 +30,47 @@ def test_demo_command_runs_the_installed_script():
     assert proc.stdout.count("You might also like") == 3
 
 
-def test_cli_examples(tmp_path, council_path):
-    block = re.search(r"## Command line\n\n```sh\n(.*?)```", README, re.S).group(1)
-    commands = [line for line in block.splitlines() if line.strip()]
+def sh_block(heading):
+    block = re.search(rf"## {heading}\n.*?```sh\n(.*?)```", README, re.S).group(1)
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def python_block(heading):
+    return re.search(rf"## {heading}\n.*?```python\n(.*?)```", README, re.S).group(1)
+
+
+@pytest.fixture
+def site(tmp_path, council_path):
     shutil.copy(council_path, tmp_path / "articles.jsonl")
+    (tmp_path / "new-article.jsonl").write_text(
+        '{"id": "new-1", "title": "Christmas bin dates confirmed", "body": "Bins move by a day."}\n',
+        encoding="utf-8")
+    (tmp_path / "edited-article.jsonl").write_text(
+        '{"id": "missed-bin-reporting", "title": "Report a missed bin", "body": "Use the online form."}\n',
+        encoding="utf-8")
+    return tmp_path
+
+
+def run_commands(commands, cwd):
     script = shutil.which("relatedcontent", path=str(Path(sys.executable).parent))
     if script is None:
         pytest.skip("the relatedcontent console script is not installed in this environment")
     for command in commands:
-        command = command.split("  #")[0].replace("relatedcontent", script)
-        proc = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True,  # noqa: S602
+        command = command.replace("relatedcontent", script, 1)
+        proc = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True,  # noqa: S602
                               timeout=120, check=False)
         assert proc.returncode == 0, (command, proc.stderr)
+
+
+def test_cli_examples(site):
+    run_commands(sh_block("Command line"), site)
+
+
+def test_publishing_workflow_examples(site, monkeypatch):
+    run_commands(sh_block("Keeping lists fresh: publish, edit, unpublish"), site)
+    monkeypatch.chdir(site)
+    code = "from relatedcontent import load\n" + python_block("Keeping lists fresh: publish, edit, unpublish")
+    exec(compile(code, "README publishing", "exec"), {})  # noqa: S102 - our own README
 
 
 def test_python_quickstart(tmp_path, council_path, monkeypatch):

@@ -16,13 +16,17 @@ from __future__ import annotations
 import logging
 
 from ._corpus import Article, FieldMap
+from ._export import export_files, safe_filename
 from ._persistence import load
 from ._readers import read_articles
 from ._recommender import Recommendation, RelatedContent
 from ._similarity import top_k_neighbors
+from ._sql import SQLExportReport, export_sql, read_sql
 from ._text import html_to_text, make_teaser
 from .exceptions import (
     CorpusError,
+    DependencyError,
+    ExportError,
     IndexFormatError,
     NotFittedError,
     RelatedContentError,
@@ -34,22 +38,29 @@ __version__ = "0.1.0"
 __all__ = [
     "Article",
     "CorpusError",
+    "DependencyError",
+    "ExportError",
     "FieldMap",
     "IndexFormatError",
     "NotFittedError",
     "Recommendation",
     "RelatedContent",
     "RelatedContentError",
+    "SQLExportReport",
     "UnknownArticleError",
     "__version__",
+    "export_files",
+    "export_sql",
     "html_to_text",
     "load",
     "make_teaser",
     "read_articles",
+    "read_sql",
+    "safe_filename",
     "top_k_neighbors",
 ]
 
-for _obj in (Article, FieldMap, Recommendation, RelatedContent):
+for _obj in (Article, FieldMap, Recommendation, RelatedContent, SQLExportReport):
     _obj.__module__ = __name__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

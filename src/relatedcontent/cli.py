@@ -95,8 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"relatedcontent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="index articles from files and save the index")
-    p.add_argument("corpus", nargs="+", metavar="CORPUS", help=".jsonl[.gz], .json or .csv file(s)")
+    p = sub.add_parser("build", help="index articles from files (or a SQL query) and save the index")
+    p.add_argument("corpus", nargs="*", metavar="CORPUS", help=".jsonl[.gz], .json or .csv file(s)")
+    p.add_argument("--from-sql", metavar="URL", help="read the articles from this database (SQLAlchemy URL) "
+                   "instead of files, e.g. sqlite:///blog.db; needs --query")
+    p.add_argument("--query", metavar="SQL", help="with --from-sql: SELECT returning one row per article")
     p.add_argument("-o", "--output", required=True, metavar="INDEX", help="index folder to write")
     p.add_argument("--n-neighbors", type=_positive_int, default=10, help="related items kept per article")
     p.add_argument("--title-weight", type=float, default=2.0)
@@ -159,6 +162,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("index", metavar="INDEX")
     p.set_defaults(handler=_cmd_refit)
 
+    p = sub.add_parser("export", help="write every related list to a SQL table or to data files")
+    p.add_argument("index", metavar="INDEX")
+    dest = p.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--to-sql", metavar="URL", help="database URL; the table is synced in one transaction")
+    dest.add_argument("--out", metavar="PATH", help="file to write (or folder with --per-article)")
+    p.add_argument("--table", default="related_articles", help="with --to-sql (default: related_articles)")
+    p.add_argument("--format", choices=("json", "jsonl", "csv"), help="with --out (default: from PATH)")
+    p.add_argument("--per-article", action="store_true", help="with --out: one file per article in PATH")
+    p.add_argument("-n", type=_positive_int, default=None,
+                   help="items per list (default: all kept for SQL, 5 for files)")
+    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    p.set_defaults(handler=_cmd_export)
+
     p = sub.add_parser("demo", help="build an index over a shipped sample site and show lists")
     p.add_argument("-n", type=_positive_int, default=5)
     p.add_argument("--articles", type=_positive_int, default=3, help="how many article pages to show")
@@ -187,8 +203,17 @@ def _chain_files(args: argparse.Namespace) -> Iterator[Article]:
 
 def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     progress = _Progress(args.quiet, err)
-    progress.say(f"reading {', '.join(args.corpus)}")
-    articles = list(_chain_files(args))
+    if bool(args.corpus) == bool(args.from_sql) or bool(args.from_sql) != bool(args.query):
+        err.write("relatedcontent build: error: give CORPUS file(s), or --from-sql URL with --query SQL\n")
+        return 2
+    if args.from_sql:
+        from ._sql import read_sql
+
+        progress.say("reading the query's rows")
+        articles = list(read_sql(args.from_sql, args.query, _field_map(args)))
+    else:
+        progress.say(f"reading {', '.join(args.corpus)}")
+        articles = list(_chain_files(args))
     progress.say(f"read {len(articles)} articles; vectorising and finding neighbours")
     model = RelatedContent(
         n_neighbors=args.n_neighbors,
@@ -336,6 +361,27 @@ def _cmd_refit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model.refit()
     model.save(args.index)
     err.write(f"refitted {args.index}: {len(model)} articles, {len(model.vectorizer_.terms_)} terms\n")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    sql_only = args.table != "related_articles"
+    file_only = args.format is not None or args.per_article
+    if (args.to_sql and file_only) or (args.out and sql_only):
+        err.write("relatedcontent export: error: --table goes with --to-sql; --format and --per-article with --out\n")
+        return 2
+    if args.to_sql:
+        from ._sql import export_sql
+
+        report = export_sql(args.index, args.to_sql, table=args.table, n=args.n)
+        message = report.summary()
+    else:
+        from ._export import export_files
+
+        path = export_files(args.index, args.out, format=args.format, per_article=args.per_article, n=args.n or 5)
+        message = f"wrote {path}"
+    if not args.quiet:
+        err.write(message + "\n")
     return 0
 
 

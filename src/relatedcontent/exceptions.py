@@ -16,6 +16,8 @@ __all__ = [
     "UnknownArticleError",
     "CorpusError",
     "IndexFormatError",
+    "ExportError",
+    "DependencyError",
 ]
 
 
@@ -83,3 +85,27 @@ class CorpusError(RelatedContentError, ValueError):
 
 class IndexFormatError(RelatedContentError, ValueError):
     """A saved index is missing, damaged, tampered with or of an unsupported version."""
+
+
+class ExportError(RelatedContentError, RuntimeError):
+    """Related lists could not be written to a database table or to files.
+
+    Raised when the destination is unusable (a table of another schema, a
+    folder that was not written by an export, ids that collide once written as
+    text) or when the database fails during the write. The destination is
+    then left as it was before the export.
+
+    Attributes
+    ----------
+    target : str or None
+        The table or path that was being written.
+    """
+
+    def __init__(self, message: str, *, target: str | None = None) -> None:
+        self.message = message
+        self.target = target
+        super().__init__(f"{target}: {message}" if target else message)
+
+
+class DependencyError(RelatedContentError, ImportError):
+    """An optional dependency (SQLAlchemy, a database driver, Django) is not installed."""

@@ -512,6 +512,13 @@ def export_sql(
                 exists = sa.inspect(conn).has_table(table, schema=schema)
                 if exists:
                     id_type, length = _check_existing(sa, conn, table, schema, label)
+                    text_ids = [i for i in model.ids_ if type(i) is not int]
+                    if id_type == "integer" and text_ids:
+                        msg = (
+                            f"the table has integer id columns but the index has text ids such as "
+                            f"{text_ids[0]!r}; export to another table (--table NAME) or drop this one yourself"
+                        )
+                        raise ExportError(msg, target=target)
                 else:
                     id_type = "integer" if all(type(i) is int for i in model.ids_) else "text"
                     length = ID_LENGTH if id_type == "text" else None

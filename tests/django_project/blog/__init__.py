@@ -1,0 +1,1 @@
+"""A blog app: the articles that feed the related-articles index in the tests."""

@@ -1,0 +1,252 @@
+"""relatedcontent.contrib.django under Django's own test runner (SQLite or PostgreSQL).
+
+Run by tests/test_django.py as ``python -m django test blog --settings=testsite.settings``.
+The settings come from the README's snippet and the template from the README's
+template snippet, so the README's Django path is what is tested.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from contextlib import ExitStack
+from unittest import mock
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.db import transaction
+from django.template import Context, Template
+from django.test import TestCase, override_settings
+
+from relatedcontent import RelatedContent, load
+from relatedcontent.cli import demo_articles
+from relatedcontent.contrib.django import service
+from relatedcontent.contrib.django.conf import get_config
+
+from .models import Post, Tag
+
+TEMPLATE = re.search(r"<!-- django-template -->\s*```django\n(.*?)```",
+                     settings.README.read_text(encoding="utf-8"), re.S).group(1)
+INDEX = settings.RELATEDCONTENT["INDEX"]
+NATIVE_INCREMENTAL = service.supports_incremental()
+
+
+def build(**options):
+    out = io.StringIO()
+    call_command("relatedcontent_build", stdout=out, **options)
+    return out.getvalue()
+
+
+def render(post, text=TEMPLATE):
+    return Template(text).render(Context({"post": post}))
+
+
+class FakeIncremental:
+    """add/update/remove with the signatures of issue 4, by refitting; records the calls.
+
+    Used only when this relatedcontent has no incremental methods of its own,
+    so that the handlers' calls are checked either way.
+    """
+
+    def __init__(self):
+        self.calls = []
+
+    def patches(self):
+        fake = self
+
+        def add(self, articles, *, upsert=False):
+            articles = list(articles)
+            fake.calls.append(("add", [a.id for a in articles], upsert))
+            merged = {a.id: a for a in self.articles_}
+            for a in articles:
+                if a.id in merged and not upsert:
+                    raise ValueError(a.id)
+                merged[a.id] = a
+            return self.fit(list(merged.values()))
+
+        def update(self, articles):
+            articles = list(articles)
+            fake.calls.append(("update", [a.id for a in articles]))
+            merged = {a.id: a for a in self.articles_}
+            merged.update({a.id: a for a in articles})
+            return self.fit(list(merged.values()))
+
+        def remove(self, ids, *, missing_ok=False):
+            ids = list(ids)
+            fake.calls.append(("remove", ids, missing_ok))
+            gone = set(ids)
+            return self.fit([a for a in self.articles_ if a.id not in gone])
+
+        return [mock.patch.object(RelatedContent, name, func, create=True)
+                for name, func in (("add", add), ("update", update), ("remove", remove))]
+
+
+class SiteTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.records = list(demo_articles())[:30]
+        for article in cls.records:
+            post = Post.objects.create(title=article.title, slug=article.id, body=article.body)
+            post.tags.set([Tag.objects.get_or_create(name=t)[0] for t in article.tags])
+        Post.objects.create(title="Draft about bins", slug="draft", body="Bins bins bins.", published=False)
+
+    def setUp(self):
+        shutil.rmtree(INDEX, ignore_errors=True)
+        service._forget()
+
+
+class BuildAndTemplateTests(SiteTestCase):
+    def test_build_command_and_readme_template(self):
+        out = build()
+        self.assertIn(f"indexed 30 articles", out)  # the unpublished draft is filtered out
+        model = load(INDEX)
+        post = Post.objects.get(slug="bin-collection-changes-christmas")
+        expected = model.related(post.pk, n=5)
+        html = render(post)
+        self.assertEqual(html.count("<li>"), 5)
+        for item in expected:
+            self.assertIn(f'<a href="{item.url}">{item.title}</a>', html.replace("&#x27;", "'"))
+        self.assertTrue(all(item.url.startswith("/posts/") for item in expected))
+        self.assertTrue(model.article(post.pk).tags)  # many-to-many tags were read
+
+    def test_tag_items_are_recommendation_dicts(self):
+        build()
+        post = Post.objects.get(slug="bin-collection-changes-christmas")
+        html = render(post, "{% load relatedcontent %}{% related_articles post.pk 3 as items %}"
+                            "{% for i in items %}{{ i.id }}|{{ i.title }}|{{ i.url }}|{{ i.teaser|length }}|"
+                            "{{ i.score }};{% endfor %}")
+        rows = [r.split("|") for r in html.split(";") if r]
+        self.assertEqual(len(rows), 3)
+        self.assertEqual([int(r[0]) for r in rows], [r.id for r in load(INDEX).related(post.pk, n=3)])
+        self.assertTrue(all(int(r[3]) > 0 and 0 < float(r[4]) <= 1 for r in rows))
+
+    def test_tag_is_empty_without_index_or_article(self):
+        post = Post.objects.get(slug="bin-collection-changes-christmas")
+        with self.assertLogs("relatedcontent.django", "WARNING"):
+            self.assertNotIn("<li>", render(post))  # no index yet: no list, no error
+        build()
+        self.assertNotIn("<li>", render(Post.objects.get(slug="draft")))  # not indexed
+        self.assertEqual(render(None, "{% load relatedcontent %}{% related_articles 'nope' as x %}{{ x|length }}"),
+                         "0")
+
+    def test_if_stale(self):
+        build()
+        self.assertIn("up to date", build(if_stale=True))
+        service.mark_stale("testing")
+        self.assertIn("it was stale: testing", build(if_stale=True))
+        self.assertIsNone(service.stale_info())
+
+
+class SignalTests(SiteTestCase):
+    def new_post(self, **fields):
+        with self.captureOnCommitCallbacks(execute=True):
+            post = Post.objects.create(**fields)
+        return post
+
+    def test_without_incremental_methods_the_index_is_marked_stale(self):
+        build()
+        before = (INDEX / "CURRENT").read_text()
+        with ExitStack() as stack:
+            for name in ("add", "update", "remove"):
+                stack.enter_context(mock.patch.object(RelatedContent, name, None, create=True))
+            with self.assertLogs("relatedcontent.django", "WARNING") as logs:
+                post = self.new_post(title="Garden waste bins collected", slug="gw", body="Garden waste bins.")
+        self.assertIn("relatedcontent_build --if-stale", logs.output[0])
+        self.assertIn("cannot add or remove articles in place", service.stale_info()["reason"])
+        self.assertEqual((INDEX / "CURRENT").read_text(), before)
+        self.assertIn("it was stale", build(if_stale=True))
+        self.assertIn(post.pk, load(INDEX))
+
+    def test_saves_and_deletes_change_the_index(self):
+        build()
+        fake = FakeIncremental()
+        with ExitStack() as stack:
+            if not NATIVE_INCREMENTAL:
+                for patch in fake.patches():
+                    stack.enter_context(patch)
+            source = Post.objects.get(slug="bin-collection-changes-christmas")
+            twin = self.new_post(title=source.title, slug="twin", body=source.body)
+            model = load(INDEX)
+            self.assertIn(twin.pk, model)
+            self.assertEqual(model.related(source.pk, n=1)[0].id, twin.pk)  # a near-duplicate comes first
+            self.assertIn('href="/posts/twin/"', render(source))  # templates see the saved index
+
+            with self.captureOnCommitCallbacks(execute=True):
+                twin.title = "Renamed twin"
+                twin.save()
+            self.assertEqual(load(INDEX).article(twin.pk).title, "Renamed twin")
+
+            with self.captureOnCommitCallbacks(execute=True):
+                twin.published = False
+                twin.save()
+            self.assertNotIn(twin.pk, load(INDEX))  # filtered out: removed
+
+            gone = Post.objects.get(slug="garden-waste-subscriptions-open")
+            gone_pk = gone.pk
+            with self.captureOnCommitCallbacks(execute=True):
+                gone.delete()
+            self.assertNotIn(gone_pk, load(INDEX))
+            self.assertIsNone(service.stale_info())
+        if not NATIVE_INCREMENTAL:
+            self.assertEqual(fake.calls, [
+                ("add", [twin.pk], True), ("add", [twin.pk], True),
+                ("remove", [twin.pk], True), ("remove", [gone_pk], True),
+            ])
+
+    def test_rolled_back_save_leaves_the_index(self):
+        build()
+        before = (INDEX / "CURRENT").read_text()
+        with self.captureOnCommitCallbacks(execute=True) as callbacks:
+            try:
+                with transaction.atomic():
+                    Post.objects.create(title="Never committed", slug="never", body="x")
+                    raise RuntimeError("rollback")
+            except RuntimeError:
+                pass
+        self.assertEqual(callbacks, [])
+        self.assertEqual((INDEX / "CURRENT").read_text(), before)
+        self.assertIsNone(service.stale_info())
+
+    def test_a_failing_update_never_fails_the_save(self):
+        build()
+        with mock.patch.object(service, "load", side_effect=OSError("disk gone")), \
+                mock.patch.object(service, "supports_incremental", return_value=True), \
+                self.assertLogs("relatedcontent.django", "ERROR"):
+            post = self.new_post(title="Saved anyway", slug="saved", body="Bins.")
+        self.assertTrue(Post.objects.filter(pk=post.pk).exists())
+        self.assertIn("disk gone", service.stale_info()["reason"])
+
+    def test_first_save_before_any_build_marks_stale(self):
+        with self.assertLogs("relatedcontent.django", "WARNING"):
+            self.new_post(title="Early", slug="early", body="Bins.")
+        self.assertIn("not been built yet", service.stale_info()["reason"])
+        self.assertIn("indexed 31 articles", build(if_stale=True))
+
+
+class ConfigTests(TestCase):
+    def test_errors_name_the_key(self):
+        cases = [
+            (None, "is missing or not a dict"),
+            ({"INDEX": str(INDEX), "MODEL": "Post"}, '"MODEL" must be "app_label.ModelName"'),
+            ({"INDEX": str(INDEX), "FIELDS": {"title": 3}}, 'FIELDS["title"] must be an attribute name'),
+            ({"INDEX": str(INDEX), "FILETR": {}}, "unknown key(s) 'FILETR'"),
+            ({"MODEL": "blog.Post"}, '"INDEX" must be the path'),
+        ]
+        for value, message in cases:
+            with self.subTest(value=value), override_settings(RELATEDCONTENT=value):
+                with self.assertRaisesMessage(ImproperlyConfigured, message):
+                    get_config()
+        with override_settings(RELATEDCONTENT={"INDEX": str(INDEX), "MODEL": "blog.Nope"}):
+            with self.assertRaisesMessage(ImproperlyConfigured, "is not an installed model"):
+                get_config().model_class()
+
+    def test_extra_fields_and_json_values(self):
+        with override_settings(RELATEDCONTENT={**settings.RELATEDCONTENT,
+                                               "FIELDS": {**settings.RELATEDCONTENT["FIELDS"], "slug": "slug"}}):
+            post = Post.objects.create(title="T", slug="s-1", body="B")
+            article = service.article_from_instance(post)
+        self.assertEqual((article.id, article.url, article.extra), (post.pk, "/posts/s-1/", {"slug": "s-1"}))
+        json.dumps(article.to_dict())

@@ -1,0 +1,1 @@
+"""Minimal Django project for testing relatedcontent.contrib.django."""

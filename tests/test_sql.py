@@ -374,3 +374,13 @@ def test_cli_build_from_sql_with_field_options(db_url, council_records, tmp_path
     assert "read 64 articles" in err
     code, out, _ = run("related", tmp_path / "idx", "1", "--json")
     assert code == 0 and '"url": "https://www.harrowfield.gov.uk/news/' in out
+
+
+def test_mysql_table_definition():
+    """MySQL is not run in CI; the table it would get is checked: binary-collated text keys, doubles."""
+    from sqlalchemy.dialects import mysql
+    from sqlalchemy.schema import CreateTable
+
+    ddl = str(CreateTable(sqlmod._table_object(sa, "related_articles", None, "text")).compile(dialect=mysql.dialect()))
+    assert "source_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL" in ddl
+    assert "score DOUBLE NOT NULL" in ddl and "PRIMARY KEY (source_id, `rank`)" in ddl

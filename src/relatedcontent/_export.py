@@ -124,7 +124,16 @@ def _json(value: Any, *, indent: int | None) -> str:
 def _csv_rows(source_id: Any, items: list[Recommendation]) -> Iterator[list[Any]]:
     for rank, item in enumerate(items, start=1):
         d = item.to_dict()
-        yield [source_id, rank, item.id, d["score"], _reason(item), d["title"], d["url"] or "", d["teaser"]]
+        yield [
+            source_id,
+            rank,
+            item.id,
+            d["score"],
+            _reason(item),
+            d["title"],
+            d["url"] or "",
+            d["teaser"],
+        ]
 
 
 def _write_csv_rows(handle: IO[str], rows: Iterator[list[Any]], header: bool) -> None:
@@ -154,7 +163,8 @@ def _check_keys(model: RelatedContent, target: str) -> None:
         if key in seen:
             msg = (
                 f"ids {seen[key]!r} and {article_id!r} both become {key!r} as a key or file name; "
-                "give the articles distinct ids, or use --format jsonl (one file), which keeps id types"
+                "give the articles distinct ids, or use --format jsonl (one file), "
+                "which keeps id types"
             )
             raise ExportError(msg, target=target)
         seen[key] = article_id
@@ -202,7 +212,8 @@ def export_files(
     --------
     >>> import tempfile, os, json
     >>> from relatedcontent import RelatedContent
-    >>> rc = RelatedContent().fit([{"id": "a", "title": "Bin day"}, {"id": "b", "title": "Bin day moves"}])
+    >>> rc = RelatedContent().fit([{"id": "a", "title": "Bin day"},
+    ...                            {"id": "b", "title": "Bin day moves"}])
     >>> out = export_files(rc, os.path.join(tempfile.mkdtemp(), "related.json"))
     >>> [item["id"] for item in json.loads(out.read_text())["a"]]
     ['b']
@@ -217,11 +228,17 @@ def export_files(
         else:
             suffix = target.suffix.lower().lstrip(".")
             if suffix not in EXPORT_FORMATS:
-                msg = f"cannot tell the format from {os.fspath(target)!r}; name it .json, .jsonl or .csv, or pass format="
+                msg = (
+                    f"cannot tell the format from {os.fspath(target)!r}; "
+                    "name it .json, .jsonl or .csv, or pass format="
+                )
                 raise ValueError(msg)
             format = suffix  # noqa: A001
     if format not in EXPORT_FORMATS:
-        msg = f"The 'format' parameter of export_files must be one of json, jsonl, csv. Got {format!r} instead."
+        msg = (
+            "The 'format' parameter of export_files must be one of json, jsonl, csv. "
+            f"Got {format!r} instead."
+        )
         raise ValueError(msg)
     model = _model(index)
     label = os.fspath(target)
@@ -243,7 +260,11 @@ def _export_file(model: RelatedContent, target: Path, fmt: str, n: int) -> None:
     try:
         with handle:
             if fmt == "csv":
-                rows = (row for source_id, items in model.related_all(n) for row in _csv_rows(source_id, items))
+                rows = (
+                    row
+                    for source_id, items in model.related_all(n)
+                    for row in _csv_rows(source_id, items)
+                )
                 _write_csv_rows(handle, rows, header=True)
             elif fmt == "jsonl":
                 for source_id, items in model.related_all(n):
@@ -252,8 +273,13 @@ def _export_file(model: RelatedContent, target: Path, fmt: str, n: int) -> None:
             else:
                 handle.write("{")
                 for number, (source_id, items) in enumerate(model.related_all(n)):
-                    entry = _json([item.to_dict() for item in items], indent=2).replace("\n", "\n  ")
-                    handle.write(("," if number else "") + f"\n  {_json(str(source_id), indent=None)}: {entry}")
+                    entry = _json([item.to_dict() for item in items], indent=2).replace(
+                        "\n", "\n  "
+                    )
+                    handle.write(
+                        ("," if number else "")
+                        + f"\n  {_json(str(source_id), indent=None)}: {entry}"
+                    )
                 handle.write("\n}\n")
             _commit_file(handle, tmp, target)
     except BaseException:
@@ -264,11 +290,14 @@ def _export_file(model: RelatedContent, target: Path, fmt: str, n: int) -> None:
 def _export_folder(model: RelatedContent, target: Path, fmt: str, n: int) -> None:
     if target.exists():
         if not target.is_dir():
-            msg = "exists and is not a folder; per-article output needs a folder (e.g. data/related)"
+            msg = (
+                "exists and is not a folder; per-article output needs a folder (e.g. data/related)"
+            )
             raise ExportError(msg, target=os.fspath(target))
         if not (target / MARKER).is_file() and any(target.iterdir()):
             msg = (
-                f"the folder exists, is not empty and was not written by 'relatedcontent export' (no {MARKER} "
+                "the folder exists, is not empty and was not written by 'relatedcontent export' "
+                f"(no {MARKER} "
                 "file), so it is not replaced; give a folder of its own such as data/related"
             )
             raise ExportError(msg, target=os.fspath(target))
@@ -282,19 +311,28 @@ def _export_folder(model: RelatedContent, target: Path, fmt: str, n: int) -> Non
             except FileExistsError:
                 other = next((i for k, i in names.items() if k.casefold() == name.casefold()), "?")
                 msg = (
-                    f"ids {other!r} and {source_id!r} give the same file name {name!r} on this file "
+                    f"ids {other!r} and {source_id!r} give the same file name {name!r} "
+                    "on this file "
                     "system (it ignores case); export to one file instead"
                 )
                 raise ExportError(msg, target=os.fspath(target)) from None
             names[name] = source_id
             with handle:
                 if fmt == "json":
-                    handle.write(_json({"id": source_id, "related": [i.to_dict() for i in items]}, indent=2) + "\n")
+                    handle.write(
+                        _json({"id": source_id, "related": [i.to_dict() for i in items]}, indent=2)
+                        + "\n"
+                    )
                 elif fmt == "jsonl":
                     handle.writelines(_json(i.to_dict(), indent=None) + "\n" for i in items)
                 else:
                     _write_csv_rows(handle, _csv_rows(source_id, items), header=True)
-        marker = {"written_by": "relatedcontent export", "format": fmt, "articles": len(names), "n": n}
+        marker = {
+            "written_by": "relatedcontent export",
+            "format": fmt,
+            "articles": len(names),
+            "n": n,
+        }
         (tmp / MARKER).write_text(_json(marker, indent=None) + "\n", encoding="utf-8")
         for entry in tmp.iterdir():
             entry.chmod(0o644)
@@ -326,7 +364,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _exchange(a: Path, b: Path) -> bool:
-    """Atomically exchange two paths with Linux ``renameat2(RENAME_EXCHANGE)``; False if unavailable."""
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False if unavailable."""
     try:
         import ctypes
 
@@ -355,4 +393,3 @@ def _swap_in(tmp: Path, target: Path) -> None:
             raise
         os.rename(old, tmp)
     _fsync_dir(target.parent)
-

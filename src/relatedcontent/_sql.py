@@ -108,7 +108,10 @@ def _engine(url_or_engine: Any, *, for_reading: bool) -> tuple[Any, bool]:
         )
         raise DependencyError(msg) from None
     except sa.exc.NoSuchModuleError:
-        msg = f"unknown database kind {url.drivername!r} in the URL; use sqlite, postgresql+psycopg or mysql+pymysql"
+        msg = (
+            f"unknown database kind {url.drivername!r} in the URL; "
+            "use sqlite, postgresql+psycopg or mysql+pymysql"
+        )
         raise ValueError(msg) from None
 
 
@@ -192,29 +195,45 @@ def read_sql(
     if isinstance(field_map, Mapping):
         field_map = FieldMap(**field_map)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        msg = f"The 'batch_size' parameter of read_sql must be an int in [1, inf). Got {batch_size!r} instead."
+        msg = (
+            "The 'batch_size' parameter of read_sql must be an int in [1, inf). "
+            f"Got {batch_size!r} instead."
+        )
         raise ValueError(msg)
     engine, owned = _engine(url_or_engine, for_reading=True)
-    return _stream_rows(sa, engine, owned, query, field_map or FieldMap(), dict(params or {}), batch_size)
+    return _stream_rows(
+        sa, engine, owned, query, field_map or FieldMap(), dict(params or {}), batch_size
+    )
 
 
-def _stream_rows(sa: Any, engine: Any, owned: bool, query: str, fm: FieldMap,
-                 params: dict[str, Any], batch_size: int) -> Iterator[Article]:
+def _stream_rows(
+    sa: Any,
+    engine: Any,
+    owned: bool,
+    query: str,
+    fm: FieldMap,
+    params: dict[str, Any],
+    batch_size: int,
+) -> Iterator[Article]:
     label = _label(engine)
     try:
         try:
             conn = engine.connect()
         except sa.exc.SQLAlchemyError as exc:
-            msg = f"cannot connect ({_db_message(exc)}); check the URL and that the server is running"
+            msg = (
+                f"cannot connect ({_db_message(exc)}); check the URL and that the server is running"
+            )
             raise CorpusError(msg, source=label) from None
         with conn:
             try:
                 result = conn.execute(
-                    sa.text(query), params,
+                    sa.text(query),
+                    params,
                     execution_options={"stream_results": True, "yield_per": batch_size},
                 )
             except sa.exc.SQLAlchemyError as exc:
-                raise CorpusError(f"the query failed: {_db_message(exc)}", source=label) from None
+                msg = f"the query failed: {_db_message(exc)}"
+                raise CorpusError(msg, source=label) from None
             if not result.returns_rows:
                 msg = "the query returned no rows object; give a SELECT statement"
                 raise CorpusError(msg, source=label)
@@ -225,30 +244,37 @@ def _stream_rows(sa: Any, engine: Any, owned: bool, query: str, fm: FieldMap,
             try:
                 for number, row in enumerate(result, start=1):
                     record = {}
-                    for name, value in zip(columns, row):
+                    for name, value in zip(columns, row, strict=True):
                         try:
                             record[name] = jsonable(value)
                         except TypeError as exc:
-                            raise _RowError(str(exc), source=label, line=number, field=name) from None
+                            raise _RowError(
+                                str(exc), source=label, line=number, field=name
+                            ) from None
                     try:
                         article = to_article(record, fm, source=label, line=number)
                     except CorpusError as exc:
-                        raise _RowError(exc.message, source=label, line=number, field=exc.field) from None
+                        raise _RowError(
+                            exc.message, source=label, line=number, field=exc.field
+                        ) from None
                     seen = first_row.setdefault(article.id, number)
                     if seen != number:
                         repeated.setdefault(article.id, [seen]).append(number)
                         continue
                     yield article
             except sa.exc.SQLAlchemyError as exc:
-                raise CorpusError(f"reading the rows failed: {_db_message(exc)}", source=label) from None
+                msg = f"reading the rows failed: {_db_message(exc)}"
+                raise CorpusError(msg, source=label) from None
             if repeated:
                 shown = "; ".join(
-                    f"{article_id!r} (rows {', '.join(map(str, rows[:5]))}{', ...' if len(rows) > 5 else ''})"
+                    f"{article_id!r} (rows {', '.join(map(str, rows[:5]))}"
+                    f"{', ...' if len(rows) > 5 else ''})"
                     for article_id, rows in itertools.islice(repeated.items(), 10)
                 )
                 more = f" and {len(repeated) - 10} more" if len(repeated) > 10 else ""
                 msg = (
-                    f"the query returned {len(repeated)} duplicate id(s) in column {fm.id!r}: {shown}{more}. "
+                    f"the query returned {len(repeated)} duplicate id(s) in column {fm.id!r}: "
+                    f"{shown}{more}. "
                     "Return one row per article: drop the join that repeats rows, or aggregate it "
                     "(GROUP BY with string_agg / group_concat for tags)"
                 )
@@ -270,7 +296,8 @@ def _check_columns(columns: Sequence[str], fm: FieldMap, label: str) -> None:
         shown = ", ".join(columns) if columns else "(none)"
         msg = (
             f"the query has no id column {fm.id!r} (its columns are: {shown}); select it "
-            f"(SELECT post_id AS {fm.id}, ...) or name the id column with --id-field / FieldMap(id=...)"
+            f"(SELECT post_id AS {fm.id}, ...) or name the id column with --id-field / "
+            "FieldMap(id=...)"
         )
         raise _RowError(msg, source=label, field=fm.id)
 
@@ -328,7 +355,9 @@ def _model(index: Any) -> RelatedContent:
 def _has_reason() -> bool:
     from ._recommender import Recommendation
 
-    return "reason" in getattr(Recommendation, "__dataclass_fields__", {}) or hasattr(Recommendation, "reason")
+    return "reason" in getattr(Recommendation, "__dataclass_fields__", {}) or hasattr(
+        Recommendation, "reason"
+    )
 
 
 class _Lists:
@@ -336,7 +365,9 @@ class _Lists:
 
     def __init__(self, model: RelatedContent, n: int | None, id_type: str, table: str) -> None:
         self.model = model
-        kept = int(model.neighbors_.shape[1]) if getattr(model, "neighbors_", None) is not None else 0
+        kept = (
+            int(model.neighbors_.shape[1]) if getattr(model, "neighbors_", None) is not None else 0
+        )
         self.n = n if n is not None else max(kept, 1)
         self.reason = _has_reason()
         self.id_type = id_type
@@ -345,7 +376,8 @@ class _Lists:
             key = self.key(article_id)
             if key in self.by_key:
                 msg = (
-                    f"ids {self.by_key[key]!r} and {article_id!r} are both written as {key!r} in the "
+                    f"ids {self.by_key[key]!r} and {article_id!r} are both written as {key!r} "
+                    "in the "
                     "text id columns; give the articles distinct ids"
                 )
                 raise ExportError(msg, target=table)
@@ -363,7 +395,9 @@ class _Lists:
             (
                 self.key(item.id),
                 round(float(item.score), SCORE_DECIMALS),
-                str(getattr(item, "reason", None) or DEFAULT_REASON) if self.reason else DEFAULT_REASON,
+                str(getattr(item, "reason", None) or DEFAULT_REASON)
+                if self.reason
+                else DEFAULT_REASON,
             )
             for item in items
         ]
@@ -389,7 +423,9 @@ def _table_object(sa: Any, name: str, schema: str | None, id_type: str) -> Any:
     )
 
 
-def _check_existing(sa: Any, conn: Any, name: str, schema: str | None, label: str) -> tuple[str, int | None]:
+def _check_existing(
+    sa: Any, conn: Any, name: str, schema: str | None, label: str
+) -> tuple[str, int | None]:
     """Return the id type and id length of an existing table, or raise if its schema differs."""
     inspector = sa.inspect(conn)
     columns = {c["name"]: c for c in inspector.get_columns(name, schema=schema)}
@@ -500,7 +536,10 @@ def export_sql(
 
         n = check_n(n, "export_sql (n)")
     if not isinstance(table, str) or not table or len(table) > 63:
-        msg = f"The 'table' parameter of export_sql must be a table name of 1 to 63 characters. Got {table!r} instead."
+        msg = (
+            "The 'table' parameter of export_sql must be a table name of 1 to 63 characters. "
+            f"Got {table!r} instead."
+        )
         raise ValueError(msg)
     model = _model(index)
     engine, owned = _engine(url_or_engine, for_reading=False)
@@ -516,7 +555,8 @@ def export_sql(
                     if id_type == "integer" and text_ids:
                         msg = (
                             f"the table has integer id columns but the index has text ids such as "
-                            f"{text_ids[0]!r}; export to another table (--table NAME) or drop this one yourself"
+                            f"{text_ids[0]!r}; export to another table (--table NAME) or drop "
+                            "this one yourself"
                         )
                         raise ExportError(msg, target=target)
                 else:
@@ -553,7 +593,9 @@ def _sync(sa: Any, conn: Any, table: Any, lists: _Lists, batch_size: int) -> dic
     """Diff the table against ``lists`` and apply the difference; return the counts."""
     c = table.c
     current = conn.execute(
-        sa.select(c.source_id, c.rank, c.target_id, c.score, c.reason).order_by(c.source_id, c.rank),
+        sa.select(c.source_id, c.rank, c.target_id, c.score, c.reason).order_by(
+            c.source_id, c.rank
+        ),
         execution_options={"stream_results": True, "yield_per": batch_size},
     )
     gone_sources: list[dict[str, Any]] = []
@@ -600,14 +642,20 @@ def _sync(sa: Any, conn: Any, table: Any, lists: _Lists, batch_size: int) -> dic
             updates,
         ),
         (
-            table.insert().values(source_id=bp("s"), rank=bp("r"), target_id=bp("t"),
-                                  score=bp("sc"), reason=bp("re")),
+            table.insert().values(
+                source_id=bp("s"), rank=bp("r"), target_id=bp("t"), score=bp("sc"), reason=bp("re")
+            ),
             inserts,
         ),
     ]
     for statement, rows in statements:
         for start in range(0, len(rows), batch_size):
-            _execute_batch(conn, statement, rows[start:start + batch_size])
+            _execute_batch(conn, statement, rows[start : start + batch_size])
     total = unchanged + len(updates) + len(inserts)
-    return {"rows": total, "inserted": len(inserts), "updated": len(updates),
-            "deleted": deleted, "unchanged": unchanged}
+    return {
+        "rows": total,
+        "inserted": len(inserts),
+        "updated": len(updates),
+        "deleted": deleted,
+        "unchanged": unchanged,
+    }

@@ -57,7 +57,10 @@ def jsonable(value: Any) -> Any:
         try:
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            msg = "binary data that is not UTF-8 text; leave this column out of the query or cast it to text"
+            msg = (
+                "binary data that is not UTF-8 text; leave this column out of the query "
+                "or cast it to text"
+            )
             raise TypeError(msg) from None
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}

@@ -39,7 +39,17 @@ from django.core.exceptions import ImproperlyConfigured
 __all__ = ["Config", "get_config", "DEFAULT_FIELDS", "STANDARD_FIELDS"]
 
 DEFAULT_FIELDS = {"id": "pk", "title": "title", "body": "body", "url": "get_absolute_url"}
-STANDARD_FIELDS = ("id", "title", "body", "url", "tags", "categories", "section", "published", "language")
+STANDARD_FIELDS = (
+    "id",
+    "title",
+    "body",
+    "url",
+    "tags",
+    "categories",
+    "section",
+    "published",
+    "language",
+)
 _KEYS = ("INDEX", "MODEL", "FIELDS", "FILTER", "PARAMS", "SIGNALS")
 
 
@@ -64,7 +74,10 @@ class Config:
         try:
             return apps.get_model(self.model)
         except (LookupError, ValueError) as exc:
-            msg = f'RELATEDCONTENT["MODEL"] = {self.model!r} is not an installed model ({exc}); use "app_label.ModelName"'
+            msg = (
+                f'RELATEDCONTENT["MODEL"] = {self.model!r} is not an installed model ({exc}); '
+                'use "app_label.ModelName"'
+            )
             raise ImproperlyConfigured(msg) from None
 
     def queryset(self) -> Any:
@@ -90,33 +103,44 @@ def get_config() -> Config:
     """
     raw = getattr(settings, "RELATEDCONTENT", None)
     if not isinstance(raw, Mapping):
-        raise _fail('is missing or not a dict; set at least RELATEDCONTENT = {"INDEX": BASE_DIR / "related-index"}')
+        msg = (
+            "is missing or not a dict; set at least "
+            'RELATEDCONTENT = {"INDEX": BASE_DIR / "related-index"}'
+        )
+        raise _fail(msg)
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
-        raise _fail(f"unknown key(s) {', '.join(map(repr, unknown))}; the keys are {', '.join(_KEYS)}")
+        msg = f"unknown key(s) {', '.join(map(repr, unknown))}; the keys are {', '.join(_KEYS)}"
+        raise _fail(msg)
     index = raw.get("INDEX")
     if not isinstance(index, (str, Path)) or not str(index):
-        raise _fail('"INDEX" must be the path of the index folder, e.g. BASE_DIR / "related-index"')
+        msg = '"INDEX" must be the path of the index folder, e.g. BASE_DIR / "related-index"'
+        raise _fail(msg)
     model = raw.get("MODEL")
     if model is not None and (not isinstance(model, str) or model.count(".") != 1):
-        raise _fail(f'"MODEL" must be "app_label.ModelName", got {model!r}')
+        msg = f'"MODEL" must be "app_label.ModelName", got {model!r}'
+        raise _fail(msg)
     fields = dict(DEFAULT_FIELDS)
     given = raw.get("FIELDS", {})
     if not isinstance(given, Mapping):
-        raise _fail('"FIELDS" must be a dict of article field -> model attribute')
+        msg = '"FIELDS" must be a dict of article field -> model attribute'
+        raise _fail(msg)
     fields.update(given)
     for name, attribute in fields.items():
         ok = isinstance(attribute, str) and attribute
         if name == "body" and isinstance(attribute, (list, tuple)):
             ok = bool(attribute) and all(isinstance(a, str) and a for a in attribute)
         if not ok:
-            raise _fail(f'FIELDS["{name}"] must be an attribute name such as "title", got {attribute!r}')
+            msg = f'FIELDS["{name}"] must be an attribute name such as "title", got {attribute!r}'
+            raise _fail(msg)
     for key in ("FILTER", "PARAMS"):
         if not isinstance(raw.get(key, {}), Mapping):
-            raise _fail(f'"{key}" must be a dict')
+            msg = f'"{key}" must be a dict'
+            raise _fail(msg)
     signals_on = raw.get("SIGNALS", True)
     if not isinstance(signals_on, bool):
-        raise _fail(f'"SIGNALS" must be True or False, got {signals_on!r}')
+        msg = f'"SIGNALS" must be True or False, got {signals_on!r}'
+        raise _fail(msg)
     return Config(
         index=Path(index),
         model=model,

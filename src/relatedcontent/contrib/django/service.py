@@ -173,15 +173,20 @@ def mark_stale(reason: str, config: Config | None = None) -> None:
     config = config or get_config()
     config.index.mkdir(parents=True, exist_ok=True)
     path = config.index / STALE_FILE
-    info = stale_info(config) or {"since": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                                  "changes": 0}
+    info = stale_info(config) or {
+        "since": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "changes": 0,
+    }
     info["changes"] = int(info.get("changes", 0)) + 1
     info["reason"] = reason
     tmp = path.with_name(f".{STALE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(info) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    logger.warning("relatedcontent index %s is stale (%s); run 'manage.py relatedcontent_build --if-stale'",
-                   config.index, reason)
+    logger.warning(
+        "relatedcontent index %s is stale (%s); run 'manage.py relatedcontent_build --if-stale'",
+        config.index,
+        reason,
+    )
 
 
 def stale_info(config: Config | None = None) -> dict[str, Any] | None:
@@ -194,8 +199,9 @@ def stale_info(config: Config | None = None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {"reason": "unreadable marker"}
 
 
-def apply_changes(saved_pks: Iterable[Any] = (), removed_ids: Iterable[Any] = (),
-                  config: Config | None = None) -> bool:
+def apply_changes(
+    saved_pks: Iterable[Any] = (), removed_ids: Iterable[Any] = (), config: Config | None = None
+) -> bool:
     """Bring the index up to date after objects were saved or deleted.
 
     Parameters

@@ -27,7 +27,9 @@ _UID_SAVE = "relatedcontent.post_save"
 _UID_DELETE = "relatedcontent.post_delete"
 
 
-def on_save(sender: Any, instance: Any, raw: bool = False, using: str | None = None, **kwargs: Any) -> None:
+def on_save(
+    sender: Any, instance: Any, raw: bool = False, using: str | None = None, **kwargs: Any
+) -> None:
     """After a save commits, add or replace the object's article (or remove it if filtered out)."""
     if raw:
         return
@@ -40,8 +42,12 @@ def on_delete(sender: Any, instance: Any, using: str | None = None, **kwargs: An
     try:
         article_id = service.article_id_of(instance)
     except Exception:  # noqa: BLE001 - e.g. a FIELDS["id"] attribute that needs a deleted relation
-        service.logger.exception("relatedcontent: cannot tell the article id of a deleted %s", sender.__name__)
-        transaction.on_commit(lambda: service.mark_stale("a deleted object's id could not be read"), using=using)
+        service.logger.exception(
+            "relatedcontent: cannot tell the article id of a deleted %s", sender.__name__
+        )
+        transaction.on_commit(
+            lambda: service.mark_stale("a deleted object's id could not be read"), using=using
+        )
         return
     transaction.on_commit(lambda: service.apply_changes(removed_ids=[article_id]), using=using)
 

@@ -52,7 +52,10 @@ def related_articles(article: Any, n: int = 5) -> list[dict[str, Any]]:
     try:
         model = service.get_index(config)
         if model is None:
-            logger.warning("relatedcontent: no index at %s yet; run 'manage.py relatedcontent_build'", config.index)
+            logger.warning(
+                "relatedcontent: no index at %s yet; run 'manage.py relatedcontent_build'",
+                config.index,
+            )
             return []
         return [item.to_dict() for item in model.related(_article_id(article, model), n=int(n))]
     except UnknownArticleError:

@@ -23,7 +23,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         """Add ``--if-stale``."""
         parser.add_argument(
-            "--if-stale", action="store_true",
+            "--if-stale",
+            action="store_true",
             help="do nothing when the index exists and no change has marked it stale",
         )
 
@@ -39,7 +40,8 @@ class Command(BaseCommand):
         try:
             model = service.build_index(config)
         except RelatedContentError as exc:
-            raise CommandError(f"relatedcontent_build: {exc}") from None
+            msg = f"relatedcontent_build: {exc}"
+            raise CommandError(msg) from None
         if options["verbosity"] >= 1:
             report = model.report_
             why = f" (it was stale: {stale.get('reason')})" if stale else ""

@@ -20,7 +20,7 @@ from ._databases import _admin_engine
 pytest.importorskip("django", reason="Django is not installed (pip install -e '.[test]')")
 
 PROJECT = Path(__file__).resolve().parent / "django_project"
-MIN_TESTS = 11
+MIN_TESTS = 12
 
 
 def run_django_tests(tmp_path: Path, database_url: str | None = None) -> str:

@@ -384,3 +384,28 @@ def test_mysql_table_definition():
     ddl = str(CreateTable(sqlmod._table_object(sa, "related_articles", None, "text")).compile(dialect=mysql.dialect()))
     assert "source_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL" in ddl
     assert "score DOUBLE NOT NULL" in ddl and "PRIMARY KEY (source_id, `rank`)" in ddl
+
+
+def test_export_after_add_update_remove_touches_only_changed_lists(sqlite_url, tmp_path, council_records):
+    """The real incremental path: change a saved index in place, export again, audit the writes."""
+    from relatedcontent import load
+
+    if not callable(getattr(RelatedContent, "add", None)):
+        pytest.skip("this relatedcontent has no RelatedContent.add/update/remove")
+    RelatedContent(n_neighbors=6).fit(council_records).save(tmp_path / "idx")
+    export_sql(tmp_path / "idx", sqlite_url)
+    touched = audited(sqlite_url)
+    model = load(tmp_path / "idx")
+    model.add([{"id": "new-library-opening", "title": "New library opens in the town centre",
+                "body": "The new central library opens with study spaces and a children's area."}])
+    model.update([dict(council_records[3], title="Bulky waste: book a collection online")])
+    model.remove([council_records[40]["id"]])
+    model.save(tmp_path / "idx")
+    old = {r[:2]: r for r in table_rows(sqlite_url)}
+    new = {r[:2]: r for r in expected_rows(load(tmp_path / "idx"), 6)}
+    differ = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+    report = export_sql(tmp_path / "idx", sqlite_url)
+    assert {(s, r) for _, s, r in touched()} == differ
+    assert report.inserted + report.updated + report.deleted == len(differ)
+    assert 0 < len(differ) < len(old) / 4  # only the lists that the change reached
+    assert table_rows(sqlite_url) == sorted(new.values())

@@ -4,8 +4,8 @@
   ``QuerySet.iterator``), fits :class:`relatedcontent.RelatedContent`, saves
   the index and clears the stale marker.
 * :func:`get_index` returns the loaded index, memory-mapped, and reloads it
-  when another process saved a new snapshot (it compares the index's
-  ``CURRENT`` file, a few bytes, on each call).
+  when another process saved it (it reads the index's ``CURRENT`` file and
+  stats the snapshot's journal on each call).
 * :func:`apply_changes` brings the index up to date after objects were saved
   or deleted, with ``RelatedContent.add(..., upsert=True)`` and
   ``RelatedContent.remove(..., missing_ok=True)`` followed by ``save``, under a
@@ -49,7 +49,7 @@ __all__ = [
 logger = logging.getLogger("relatedcontent.django")
 
 STALE_FILE = "STALE.json"
-LOCK_FILE = "LOCK"
+LOCK_FILE = ".django.lock"
 INCREMENTAL_METHODS = ("add", "update", "remove")
 _cache: dict[str, Any] = {}
 _cache_lock = threading.Lock()
@@ -139,6 +139,15 @@ def _current(index: Path) -> str | None:
         return None
 
 
+def _version(index: Path, current: str) -> tuple[Any, ...]:
+    """Identify the index's state: its live snapshot and that snapshot's change journal."""
+    try:
+        stat = (index / current / "journal.jsonl").stat()
+    except OSError:
+        return (str(index), current)
+    return (str(index), current, stat.st_size, stat.st_mtime_ns)
+
+
 def _forget() -> None:
     with _cache_lock:
         _cache.clear()
@@ -147,19 +156,21 @@ def _forget() -> None:
 def get_index(config: Config | None = None) -> RelatedContent | None:
     """Return the loaded index, or ``None`` if it has not been built yet.
 
-    The index is loaded memory-mapped once per process and reloaded when its
-    ``CURRENT`` snapshot changes (another process saved it).
+    The index is loaded memory-mapped once per process and reloaded when
+    another process saved it: when its ``CURRENT`` snapshot or that
+    snapshot's change journal (appended by incremental saves) changes.
     """
     config = config or get_config()
     current = _current(config.index)
     if current is None:
         return None
+    key = _version(config.index, current)
     with _cache_lock:
-        if _cache.get("key") == (str(config.index), current):
+        if _cache.get("key") == key:
             return _cache["model"]  # type: ignore[no-any-return]
     model = load(config.index, mmap=True)
     with _cache_lock:
-        _cache.update(key=(str(config.index), current), model=model)
+        _cache.update(key=key, model=model)
     return model
 
 

@@ -409,3 +409,21 @@ def test_export_after_add_update_remove_touches_only_changed_lists(sqlite_url, t
     assert report.inserted + report.updated + report.deleted == len(differ)
     assert 0 < len(differ) < len(old) / 4  # only the lists that the change reached
     assert table_rows(sqlite_url) == sorted(new.values())
+
+
+def test_fast_list_reading_matches_related(tmp_path, council_records):
+    """export_sql reads lists from the neighbour arrays; they must be what related() returns."""
+    from relatedcontent import load
+
+    model = RelatedContent(n_neighbors=6).fit(council_records)
+    if callable(getattr(RelatedContent, "remove", None)):
+        model.save(tmp_path / "idx")
+        model = load(tmp_path / "idx")
+        model.remove([council_records[7]["id"], council_records[30]["id"]])
+        model.add([{"id": "extra", "title": "Bins and recycling", "body": "Bin day moves."}])
+    for n in (3, 6):
+        lists = sqlmod._Lists(model, n, "text", "t")
+        assert lists._fast_rows(model.ids_[0]) is not None
+        for key in lists.by_key:
+            slow = [(item.id, round(item.score, 6), "similar") for item in model.related(key, n=n)]
+            assert lists.rows(key) == slow

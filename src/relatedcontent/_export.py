@@ -346,10 +346,31 @@ def _export_folder(model: RelatedContent, target: Path, fmt: str, n: int) -> Non
 
 
 def _sync_tree(folder: Path) -> None:
-    for entry in folder.iterdir():
-        with entry.open("rb") as handle:
-            os.fsync(handle.fileno())
+    """Make the folder's files durable: one ``syncfs`` on Linux, else an fsync per file."""
+    if not _syncfs(folder):
+        for entry in folder.iterdir():
+            with entry.open("rb") as handle:
+                os.fsync(handle.fileno())
     _fsync_dir(folder)
+
+
+def _syncfs(folder: Path) -> bool:
+    """Flush the file system holding ``folder`` (Linux ``syncfs``); False if unavailable.
+
+    Thousands of per-file fsyncs take minutes on some disks; one syncfs takes
+    well under a second.
+    """
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return bool(syncfs(fd) == 0)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -388,8 +388,26 @@ class _Lists:
             return article_id
         return str(article_id)
 
+    def _fast_rows(self, key: Any) -> list[tuple[Any, float, str]] | None:
+        """Read the list from the neighbour arrays, as ``related`` does, without teasers."""
+        model = self.model
+        row_of, all_ids = getattr(model, "_row", None), getattr(model, "_ids", None)
+        if self.reason or row_of is None or all_ids is None or self.n > model.neighbors_.shape[1]:
+            return None
+        row = row_of[self.by_key[key]]
+        targets = model.neighbors_[row, : self.n]
+        scores = model.scores_[row, : self.n]
+        return [
+            (self.key(all_ids[int(t)]), round(float(s), SCORE_DECIMALS), DEFAULT_REASON)
+            for t, s in zip(targets.tolist(), scores.tolist(), strict=True)
+            if t >= 0
+        ]
+
     def rows(self, key: Any) -> list[tuple[Any, float, str]]:
         """Return ``[(target_key, score, reason), ...]`` for ranks 1, 2, ..."""
+        fast = self._fast_rows(key)
+        if fast is not None:
+            return fast
         items = self.model.related(self.by_key[key], n=self.n)
         return [
             (

@@ -427,3 +427,15 @@ def test_fast_list_reading_matches_related(tmp_path, council_records):
         for key in lists.by_key:
             slow = [(item.id, round(item.score, 6), "similar") for item in model.related(key, n=n)]
             assert lists.rows(key) == slow
+
+
+def test_failed_first_export_leaves_no_table(db_url, council_model, monkeypatch):
+    def failing(conn, statement, rows):
+        raise sa.exc.OperationalError("INSERT ...", {}, Exception("disk full"))
+
+    monkeypatch.setattr(sqlmod, "_execute_batch", failing)
+    with pytest.raises(ExportError, match="disk full"):
+        export_sql(council_model, db_url)
+    engine = sa.create_engine(db_url)
+    assert not sa.inspect(engine).has_table("related_articles")
+    engine.dispose()

@@ -482,16 +482,26 @@ def _execute_batch(conn: Any, statement: Any, rows: list[dict[str, Any]]) -> Non
     conn.execute(statement, rows)
 
 
-def _lock(sa: Any, conn: Any, table: Any) -> None:
-    """Keep other writers out of the table until commit; readers are not blocked."""
+#: Databases whose CREATE TABLE is part of the transaction: a first export that
+#: fails leaves no table there. (MySQL commits DDL at once; its table is made first.)
+_TRANSACTIONAL_DDL = ("postgresql", "sqlite")
+
+
+def _begin(conn: Any, table: Any, create: bool) -> None:
+    """Start the export's transaction: create the table if asked, keep other writers out.
+
+    Readers are not blocked: they see the previous rows until the commit.
+    """
     name = conn.dialect.name
-    if name == "postgresql":
-        quoted = conn.dialect.identifier_preparer.format_table(table)
-        conn.exec_driver_sql(f"LOCK TABLE {quoted} IN SHARE ROW EXCLUSIVE MODE")
-    elif name == "sqlite":
+    if name == "sqlite":
         dbapi = conn.connection.dbapi_connection
         if not getattr(dbapi, "in_transaction", True):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if create:
+        table.create(conn)
+    if name == "postgresql":
+        quoted = conn.dialect.identifier_preparer.format_table(table)
+        conn.exec_driver_sql(f"LOCK TABLE {quoted} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def export_sql(
@@ -590,10 +600,11 @@ def export_sql(
                         )
                         raise ExportError(msg, target=target)
                 sa_table = _table_object(sa, table, schema, id_type)
-                if not exists:
+                create_now = not exists and engine.dialect.name not in _TRANSACTIONAL_DDL
+                if create_now:
                     sa_table.create(conn)
             with engine.connect() as conn, conn.begin():
-                _lock(sa, conn, sa_table)
+                _begin(conn, sa_table, create=not exists and not create_now)
                 counts = _sync(sa, conn, sa_table, lists, batch_size)
         except sa.exc.SQLAlchemyError as exc:
             msg = (

@@ -1,5 +1,6 @@
 """Database fixtures for the SQL tests: a SQLite file, and PostgreSQL when one runs.
 
+MySQL/MariaDB comes from ``RELATEDCONTENT_TEST_MYSQL_URL`` (CI has none).
 PostgreSQL comes from ``RELATEDCONTENT_TEST_POSTGRES_URL`` (``.ci/postgres.sh``
 starts a throwaway server and exports it). Each test gets a schema of its
 own in a database of the session's own, both dropped afterwards. Without the variable, or when the server does not
@@ -15,6 +16,7 @@ import uuid
 import pytest
 
 POSTGRES_ENV = "RELATEDCONTENT_TEST_POSTGRES_URL"
+MYSQL_ENV = "RELATEDCONTENT_TEST_MYSQL_URL"
 
 
 def _admin_engine():
@@ -67,6 +69,34 @@ def postgres_url(_postgres_database):
 
 
 @pytest.fixture
+def mysql_url():
+    """URL of a fresh MySQL/MariaDB database (dropped after the test), when one is configured.
+
+    Not started by CI: set RELATEDCONTENT_TEST_MYSQL_URL (a user that may create databases,
+    e.g. mysql+pymysql://root:secret@127.0.0.1:3306/mysql) to run these cases.
+    """
+    sa = pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')")
+    url = os.environ.get(MYSQL_ENV)
+    if not url:
+        pytest.skip(f"{MYSQL_ENV} is not set: no MySQL/MariaDB server to test against (CI starts none)")
+    pytest.importorskip("pymysql", reason="PyMySQL is not installed (pip install -e '.[test]')")
+    admin = sa.create_engine(url)
+    name = f"rc_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"the MySQL server of {MYSQL_ENV} does not answer ({str(exc.orig).strip()[:200]})")
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path):
     pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')")
     """URL of an empty SQLite database file."""
@@ -74,7 +104,8 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'site.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def db_url(request):
-    """Each SQL test runs on SQLite and on PostgreSQL (skipped if none runs)."""
-    return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param])
+    """Each SQL test runs on SQLite, PostgreSQL and MySQL (the last two skip without a server)."""
+    names = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mysql": "mysql_url"}
+    return request.getfixturevalue(names[request.param])

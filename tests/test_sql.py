@@ -24,7 +24,7 @@ from relatedcontent import (  # noqa: E402
 )
 from relatedcontent.cli import main  # noqa: E402
 
-from ._databases import _postgres_database, db_url, postgres_url, sqlite_url  # noqa: E402,F401
+from ._databases import _postgres_database, db_url, mysql_url, postgres_url, sqlite_url  # noqa: E402,F401
 
 POSTS = """CREATE TABLE posts (
     post_id INTEGER PRIMARY KEY, post_title VARCHAR(200), content TEXT, permalink VARCHAR(200),
@@ -437,5 +437,8 @@ def test_failed_first_export_leaves_no_table(db_url, council_model, monkeypatch)
     with pytest.raises(ExportError, match="disk full"):
         export_sql(council_model, db_url)
     engine = sa.create_engine(db_url)
-    assert not sa.inspect(engine).has_table("related_articles")
+    if engine.dialect.name == "mysql":  # MySQL commits CREATE TABLE at once: the table is empty
+        assert table_rows(db_url) == []
+    else:
+        assert not sa.inspect(engine).has_table("related_articles")
     engine.dispose()

@@ -238,7 +238,11 @@ def _stream_rows(
                 msg = "the query returned no rows object; give a SELECT statement"
                 raise CorpusError(msg, source=label)
             columns = list(result.keys())
-            _check_columns(columns, fm, label)
+            try:
+                _check_columns(columns, fm, label)
+            except CorpusError:
+                result.close()  # an unbuffered (server-side) result must be closed before reuse
+                raise
             first_row: dict[Any, int] = {}
             repeated: dict[Any, list[int]] = {}
             try:

@@ -30,6 +30,8 @@ path, so ties (score equal, ``tie_rank`` lower first) resolve the same way.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
 import numpy as np
 from numba import njit
 
@@ -236,8 +238,6 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
     Same contract as :func:`relatedcontent._similarity.top_k_neighbors`;
     see the module docstring for the method.
     """
-    from joblib import Parallel, delayed
-
     if not X.has_canonical_format:
         X = X.copy()
         X.sum_duplicates()
@@ -272,10 +272,25 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
                    exclude_self, tie_rank, indices_out[a:b], scores_out[a:b])
         return a, b
 
-    runner = Parallel(n_jobs=workers, prefer="threads", return_as="generator_unordered")
     done = 0
-    for a, b in runner(delayed(run)(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])):
-        done += b - a
-        if progress is not None:
-            progress(done, n)
+    spans = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    if workers == 1:
+        finished = (run(a, b) for a, b in spans)
+        for a, b in finished:
+            done += b - a
+            if progress is not None:
+                progress(done, n)
+        return indices_out, scores_out
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run, a, b) for a, b in spans]
+        try:
+            for future in as_completed(futures):
+                a, b = future.result()
+                done += b - a
+                if progress is not None:
+                    progress(done, n)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     return indices_out, scores_out

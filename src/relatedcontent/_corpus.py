@@ -162,7 +162,7 @@ def _as_text(value: Any, *, name: str, source: str | None, line: int | None) -> 
 
 
 def _as_terms(value: Any, *, name: str, source: str | None, line: int | None) -> tuple[str, ...]:
-    if value is None or value == "":
+    if value is None or value == "" or value == ():
         return ()
     if isinstance(value, str):
         # CSV and many exports store lists as "a, b, c".
@@ -230,17 +230,22 @@ def to_article(
     """
     fm = field_map or FieldMap()
     if isinstance(record, Article):
-        article_id = _check_id(record.id, source=source, line=line, id_field="id")
-        return replace(
-            record,
-            id=article_id,
-            title=html_to_text(record.title),
-            body=html_to_text(record.body),
-            tags=_as_terms(record.tags, name="tags", source=source, line=line),
-            categories=_as_terms(record.categories, name="categories", source=source, line=line),
-            published=_as_date(record.published, name="published", source=source, line=line),
-            extra=dict(record.extra),
+        cleaned = {
+            "id": _check_id(record.id, source=source, line=line, id_field="id"),
+            "title": html_to_text(record.title),
+            "body": html_to_text(record.body),
+            "tags": _as_terms(record.tags, name="tags", source=source, line=line),
+            "categories": _as_terms(record.categories, name="categories", source=source, line=line),
+            "published": _as_date(record.published, name="published", source=source, line=line),
+        }
+        unchanged = cleaned["id"] is record.id and all(
+            type(getattr(record, name)) is type(value) and getattr(record, name) == value
+            for name, value in cleaned.items()
         )
+        if unchanged and type(record.extra) is dict:
+            # Already clean (e.g. read by read_articles): no copy needed.
+            return record
+        return replace(record, extra=dict(record.extra), **cleaned)
     if not isinstance(record, Mapping):
         msg = (
             f"expected a mapping (dict) or an Article, got {type(record).__name__}; "

@@ -25,7 +25,9 @@ Exactness
 ---------
 Sums are accumulated in the input dtype, term by term in column order, which
 is the order of scipy's sparse product: scores are bit-identical to the scipy
-path, so ties (score equal, ``tie_rank`` lower first) resolve the same way.
+path. Ties are decided as there: scores equal once rounded to
+``TIE_DECIMALS`` decimals (``np.round``'s arithmetic) are ordered by
+``tie_rank``, lower first.
 """
 
 from __future__ import annotations
@@ -39,25 +41,37 @@ __all__ = ["rows_top_k", "top_k_numba", "plan_tiles", "warm_up"]
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _insert(top_j, top_s, top_r, filled, k, j, s, r):  # pragma: no cover - compiled
-    """Insert ``(j, s, rank r)`` into a row's sorted top-k; return the new fill."""
+def _insert(top_j, top_s, top_key, top_r, filled, k, j, s, key, r):  # pragma: no cover
+    """Insert ``j`` (score ``s``, tie key ``key``, rank ``r``) into a row's sorted top-k."""
     pos = filled if filled < k else k - 1
-    while pos > 0 and (s > top_s[pos - 1] or (s == top_s[pos - 1] and r < top_r[pos - 1])):
+    while pos > 0 and (key > top_key[pos - 1] or (key == top_key[pos - 1] and r < top_r[pos - 1])):
         if pos < k:
             top_j[pos] = top_j[pos - 1]
             top_s[pos] = top_s[pos - 1]
+            top_key[pos] = top_key[pos - 1]
             top_r[pos] = top_r[pos - 1]
         pos -= 1
     top_j[pos] = j
     top_s[pos] = s
+    top_key[pos] = key
     top_r[pos] = r
     return filled + 1 if filled < k else k
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale):  # pragma: no cover
+    """Offer ``j`` with score ``s`` to a row's top-k; return the new fill."""
+    # Scores equal after rounding to TIE_DECIMALS are ties (as np.round does it).
+    key = np.rint(s * scale) / scale
+    if filled == k and (key < top_key[k - 1] or (key == top_key[k - 1] and r > top_r[k - 1])):
+        return filled
+    return _insert(top_j, top_s, top_key, top_r, filled, k, j, s, key, r)
 
 
 @njit(nogil=True, cache=True)
 def rows_top_k(
     r0, r1, indptr, indices, data, tindptr_tiles, tindices, tdata, tile_starts, k,
-    exclude_self, tie_rank, out_idx, out_val,
+    exclude_self, tie_rank, scale, out_idx, out_val,
 ):  # pragma: no cover - compiled
     """Top-``k`` neighbours of rows ``r0 .. r1-1``, written to ``out_*[r - r0]``.
 
@@ -81,6 +95,9 @@ def rows_top_k(
     k : int
     exclude_self : bool
     tie_rank : int64 array of shape (n_rows,)
+    scale : scalar of ``data``'s dtype
+        ``10 ** TIE_DECIMALS``: scores equal once rounded to that many
+        decimals are ties, ordered by ``tie_rank``.
     out_idx, out_val : arrays of shape (r1 - r0, k)
         Prefilled with -1 / 0.
     """
@@ -94,14 +111,19 @@ def rows_top_k(
     tiny = np.nextafter(zero, acc[0] + 1)
     top_j = np.empty(k, dtype=np.int64)
     top_s = np.empty(k, dtype=data.dtype)
+    top_key = np.empty(k, dtype=data.dtype)
     top_r = np.empty(k, dtype=np.int64)
+    # A score this far under the k-th best's tie key cannot round up to it.
+    eps = np.finfo(data.dtype).eps
+    margin = 2 / scale
     for i in range(r0, r1):
         p0 = indptr[i]
         p1 = indptr[i + 1]
         if p0 == p1 or k == 0:
             continue
         filled = 0
-        # Scores must be positive; once the list is full, the k-th best is the bar.
+        # Scores must be positive (>= tiny); once the list is full, a score must
+        # also reach about the k-th best's tie key (>= lo) to be looked at.
         bar = zero
         lo = tiny
         for t_ in range(n_tiles):
@@ -128,18 +150,16 @@ def rows_top_k(
                         if s == zero:
                             continue
                         acc[jl] = zero
-                        if s < bar or (filled < k and s <= zero):
+                        if s < lo:
                             continue
                         j = jl + c0
                         if exclude_self and j == i:
                             continue
-                        r = tie_rank[j]
-                        if filled == k and s == bar and r > top_r[k - 1]:
-                            continue
-                        filled = _insert(top_j, top_s, top_r, filled, k, j, s, r)
+                        filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s,
+                                        tie_rank[j], scale)
                         if filled == k:
-                            bar = top_s[k - 1]
-                            lo = max(bar, tiny)
+                            bar = top_key[k - 1]
+                            lo = max(bar - margin - 8 * eps * bar, tiny)
             else:
                 # Many products: scan the tile in chunks, skipping chunks under the bar
                 # (the count below vectorises; the bar is the smallest positive value
@@ -157,18 +177,23 @@ def rows_top_k(
                         j = u + c0
                         if exclude_self and j == i:
                             continue
-                        r = tie_rank[j]
-                        if filled == k and s == bar and r > top_r[k - 1]:
-                            continue
-                        filled = _insert(top_j, top_s, top_r, filled, k, j, s, r)
+                        filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s,
+                                        tie_rank[j], scale)
                         if filled == k:
-                            bar = top_s[k - 1]
-                            lo = max(bar, tiny)
+                            bar = top_key[k - 1]
+                            lo = max(bar - margin - 8 * eps * bar, tiny)
                 acc[:tw] = zero
         row = i - r0
         for c in range(filled):
             out_idx[row, c] = top_j[c]
             out_val[row, c] = top_s[c]
+
+
+def _scale(dtype):
+    """``10 ** TIE_DECIMALS`` in ``dtype``, as ``np.round`` uses it."""
+    from ._similarity import TIE_DECIMALS
+
+    return np.dtype(dtype).type(10.0**TIE_DECIMALS)
 
 
 def warm_up() -> None:
@@ -184,7 +209,7 @@ def warm_up() -> None:
         out_val = np.zeros((2, 1), dtype=np.float64)
         rows_top_k(0, 2, X.indptr.astype(np.int64), X.indices.astype(np.int32), X.data, tptr,
                    XT.indices.astype(np.int32), XT.data, tiles, 1, True,
-                   np.arange(2, dtype=np.int64), out_idx, out_val)
+                   np.arange(2, dtype=np.int64), _scale(X.dtype), out_idx, out_val)
 
 
 #: Documents per tile: a float64 accumulator of this many documents (512 KiB)
@@ -263,13 +288,14 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
     cuts = np.searchsorted(ends, ends[-1] * np.arange(1, n_blocks) / n_blocks)
     edges = np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
 
+    scale = _scale(data.dtype)
     indices_out = np.full((n, k), -1, dtype=np.int64)
     scores_out = np.zeros((n, k), dtype=np.float64)
     tie_rank = np.ascontiguousarray(tie_rank, dtype=np.int64)
 
     def run(a: int, b: int) -> tuple[int, int]:
         rows_top_k(a, b, indptr, indices, data, tptr, tindices, tdata, tiles, k,
-                   exclude_self, tie_rank, indices_out[a:b], scores_out[a:b])
+                   exclude_self, tie_rank, scale, indices_out[a:b], scores_out[a:b])
         return a, b
 
     done = 0

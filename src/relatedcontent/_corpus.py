@@ -9,6 +9,7 @@ and the errors that name the offending record and field.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -133,6 +134,15 @@ class FieldMap:
         }
 
 
+_DEFAULT_FIELD_MAP = FieldMap()
+
+
+@functools.lru_cache(maxsize=64)
+def _mapped_names(field_map: FieldMap) -> frozenset[str]:
+    """``field_map.mapped_names()``, computed once per field map (not per record)."""
+    return frozenset(field_map.mapped_names())
+
+
 def _check_id(value: Any, *, source: str | None, line: int | None, id_field: str) -> ArticleId:
     if value is None or (isinstance(value, str) and not value.strip()):
         msg = "record has no id; every article needs a unique, non-empty id"
@@ -228,7 +238,7 @@ def to_article(
     CorpusError
         Naming the record (``source``, ``line``) and the field at fault.
     """
-    fm = field_map or FieldMap()
+    fm = field_map or _DEFAULT_FIELD_MAP
     if isinstance(record, Article):
         cleaned = {
             "id": _check_id(record.id, source=source, line=line, id_field="id"),
@@ -268,7 +278,7 @@ def to_article(
     for name in ("url", "section", "language"):
         value = text(getattr(fm, name))
         optional[name] = value or None
-    mapped = fm.mapped_names()
+    mapped = _mapped_names(fm)
     extra = {key: value for key, value in record.items() if key not in mapped}
     return Article(
         id=article_id,

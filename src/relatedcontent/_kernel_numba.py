@@ -18,6 +18,9 @@ What makes it fast:
   (by scanning the tile when it is dense, by walking the posting lists again
   when it is sparse) and reset, and only a score that beats the current
   ``k``-th best enters a sorted list of ``k``; no product matrix is stored.
+* Documents are reordered (internally) so that the posting lists of the most
+  frequent terms, which make most of the work on real text, are runs of
+  consecutive documents: scattering along them streams through the cache.
 * The work runs without the GIL (``nogil=True``), so row blocks of about equal
   work run in parallel on plain threads.
 
@@ -216,6 +219,8 @@ def warm_up() -> None:
 #: fits the L2 cache of current x86 and ARM cores (measured: 16k-64k documents
 #: per tile are equally fast on a 512 KiB L2; one 1 MiB tile is ~20% slower).
 TILE_DOCS = 65536
+#: Documents are grouped by their membership of this many most frequent terms.
+GROUP_TERMS = 16
 #: Blocks of rows per worker, for load balance and progress reports.
 BLOCKS_PER_WORKER = 64
 #: Read products back by walking the posting lists again when a tile holds
@@ -267,6 +272,10 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
         X = X.copy()
         X.sum_duplicates()
     n = X.shape[0]
+    perm = _grouping_order(X)
+    X = X[perm]
+    X.sort_indices()
+    tie_rank = np.asarray(tie_rank, dtype=np.int64)[perm]
     indices = X.indices.astype(np.int32, copy=False)
     indptr = X.indptr.astype(np.int64, copy=False)
     data = X.data
@@ -306,7 +315,7 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
             done += b - a
             if progress is not None:
                 progress(done, n)
-        return indices_out, scores_out
+        return _unpermute(indices_out, scores_out, perm)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, a, b) for a, b in spans]
         try:
@@ -319,4 +328,37 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
             for future in futures:
                 future.cancel()
             raise
-    return indices_out, scores_out
+    return _unpermute(indices_out, scores_out, perm)
+
+
+def _unpermute(idx: np.ndarray, val: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map results computed on ``X[perm]`` back to the rows and columns of ``X``."""
+    out_idx = np.empty_like(idx)
+    out_val = np.empty_like(val)
+    out_idx[perm] = np.where(idx >= 0, perm[np.maximum(idx, 0)], -1)
+    out_val[perm] = val
+    return out_idx, out_val
+
+
+def _grouping_order(X) -> np.ndarray:
+    """A document order in which the posting lists of the most frequent terms are runs.
+
+    Documents are sorted by which of the ``GROUP_TERMS`` most frequent terms
+    they contain (then by row number), so the posting list of the most
+    frequent term is one run of consecutive documents, the next one two runs,
+    and so on. Those terms make most of the work, and scattering along runs
+    is a stream through the cache rather than random access. Each pair's
+    products and their order are unchanged, so scores are too.
+    """
+    n = X.shape[0]
+    if n == 0 or X.nnz == 0:
+        return np.arange(n)
+    df = np.bincount(X.indices, minlength=X.shape[1])
+    top = np.argsort(-df, kind="stable")[:GROUP_TERMS]
+    key = np.zeros(n, dtype=np.int64)
+    rows = np.repeat(np.arange(n), np.diff(X.indptr))
+    for rank, term in enumerate(top):
+        if df[term] == 0:
+            break
+        key[rows[X.indices == term]] |= np.int64(1) << np.int64(GROUP_TERMS - 1 - rank)
+    return np.argsort(-key, kind="stable")

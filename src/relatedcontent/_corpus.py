@@ -264,16 +264,21 @@ def to_article(
         raise CorpusError(msg, source=source, line=line)
 
     def text(name: str) -> str:
-        return _as_text(record.get(name), name=name, source=source, line=line)
+        value = record.get(name)
+        if type(value) is str:  # the common case, without the checks
+            return value
+        return _as_text(value, name=name, source=source, line=line)
 
     article_id = _check_id(record.get(fm.id), source=source, line=line, id_field=fm.id)
     body_parts = [html_to_text(text(name)) for name in fm.body]
     tags: tuple[str, ...] = ()
     for name in fm.tags:
-        tags += _as_terms(record.get(name), name=name, source=source, line=line)
+        if record.get(name) is not None:
+            tags += _as_terms(record.get(name), name=name, source=source, line=line)
     categories: tuple[str, ...] = ()
     for name in fm.categories:
-        categories += _as_terms(record.get(name), name=name, source=source, line=line)
+        if record.get(name) is not None:
+            categories += _as_terms(record.get(name), name=name, source=source, line=line)
     optional = {}
     for name in ("url", "section", "language"):
         value = text(getattr(fm, name))

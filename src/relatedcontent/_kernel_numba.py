@@ -309,21 +309,30 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
 
     done = 0
     spans = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    work_done = [0.0]
+
+    def rows_done(a: int, b: int, blocks: int) -> int:
+        # Rows weighted by their work, so that an ETA drawn from it holds even
+        # though the heavy rows come first.
+        work_done[0] += ends[b - 1] - (ends[a - 1] if a else 0.0)
+        if blocks == len(spans):
+            return n
+        return min(n - 1, int(n * work_done[0] / ends[-1]))
     if workers == 1:
         finished = (run(a, b) for a, b in spans)
         for a, b in finished:
-            done += b - a
+            done += 1
             if progress is not None:
-                progress(done, n)
+                progress(rows_done(a, b, done), n)
         return _unpermute(indices_out, scores_out, perm)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, a, b) for a, b in spans]
         try:
             for future in as_completed(futures):
                 a, b = future.result()
-                done += b - a
+                done += 1
                 if progress is not None:
-                    progress(done, n)
+                    progress(rows_done(a, b, done), n)
         except BaseException:
             for future in futures:
                 future.cancel()

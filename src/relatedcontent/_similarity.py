@@ -235,7 +235,9 @@ def top_k_neighbors(
     exclude_self : bool, default=True
         Leave each row out of its own list.
     progress : callable, optional
-        Called as ``progress(rows_done, n_rows)`` after each block.
+        Called as ``progress(rows_done, n_rows)`` after each block (the numba
+        engine counts rows in proportion to their work, so that an ETA drawn
+        from it holds), and with ``rows_done == n_rows`` at the end.
     method : {"auto", "numba", "scipy"}, default="auto"
         Engine. ``"numba"`` needs the ``fast`` extra (numba) and a matrix
         without negative entries (any TF-IDF matrix); ``"auto"`` uses it when

@@ -9,6 +9,7 @@ and the errors that name the offending record and field.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -133,6 +134,15 @@ class FieldMap:
         }
 
 
+_DEFAULT_FIELD_MAP = FieldMap()
+
+
+@functools.lru_cache(maxsize=64)
+def _mapped_names(field_map: FieldMap) -> frozenset[str]:
+    """``field_map.mapped_names()``, computed once per field map (not per record)."""
+    return frozenset(field_map.mapped_names())
+
+
 def _check_id(value: Any, *, source: str | None, line: int | None, id_field: str) -> ArticleId:
     if value is None or (isinstance(value, str) and not value.strip()):
         msg = "record has no id; every article needs a unique, non-empty id"
@@ -162,7 +172,7 @@ def _as_text(value: Any, *, name: str, source: str | None, line: int | None) -> 
 
 
 def _as_terms(value: Any, *, name: str, source: str | None, line: int | None) -> tuple[str, ...]:
-    if value is None or value == "":
+    if value is None or value == "" or value == ():
         return ()
     if isinstance(value, str):
         # CSV and many exports store lists as "a, b, c".
@@ -228,19 +238,24 @@ def to_article(
     CorpusError
         Naming the record (``source``, ``line``) and the field at fault.
     """
-    fm = field_map or FieldMap()
+    fm = field_map or _DEFAULT_FIELD_MAP
     if isinstance(record, Article):
-        article_id = _check_id(record.id, source=source, line=line, id_field="id")
-        return replace(
-            record,
-            id=article_id,
-            title=html_to_text(record.title),
-            body=html_to_text(record.body),
-            tags=_as_terms(record.tags, name="tags", source=source, line=line),
-            categories=_as_terms(record.categories, name="categories", source=source, line=line),
-            published=_as_date(record.published, name="published", source=source, line=line),
-            extra=dict(record.extra),
+        cleaned = {
+            "id": _check_id(record.id, source=source, line=line, id_field="id"),
+            "title": html_to_text(record.title),
+            "body": html_to_text(record.body),
+            "tags": _as_terms(record.tags, name="tags", source=source, line=line),
+            "categories": _as_terms(record.categories, name="categories", source=source, line=line),
+            "published": _as_date(record.published, name="published", source=source, line=line),
+        }
+        unchanged = cleaned["id"] is record.id and all(
+            type(getattr(record, name)) is type(value) and getattr(record, name) == value
+            for name, value in cleaned.items()
         )
+        if unchanged and type(record.extra) is dict:
+            # Already clean (e.g. read by read_articles): no copy needed.
+            return record
+        return replace(record, extra=dict(record.extra), **cleaned)
     if not isinstance(record, Mapping):
         msg = (
             f"expected a mapping (dict) or an Article, got {type(record).__name__}; "
@@ -249,21 +264,26 @@ def to_article(
         raise CorpusError(msg, source=source, line=line)
 
     def text(name: str) -> str:
-        return _as_text(record.get(name), name=name, source=source, line=line)
+        value = record.get(name)
+        if type(value) is str:  # the common case, without the checks
+            return value
+        return _as_text(value, name=name, source=source, line=line)
 
     article_id = _check_id(record.get(fm.id), source=source, line=line, id_field=fm.id)
     body_parts = [html_to_text(text(name)) for name in fm.body]
     tags: tuple[str, ...] = ()
     for name in fm.tags:
-        tags += _as_terms(record.get(name), name=name, source=source, line=line)
+        if record.get(name) is not None:
+            tags += _as_terms(record.get(name), name=name, source=source, line=line)
     categories: tuple[str, ...] = ()
     for name in fm.categories:
-        categories += _as_terms(record.get(name), name=name, source=source, line=line)
+        if record.get(name) is not None:
+            categories += _as_terms(record.get(name), name=name, source=source, line=line)
     optional = {}
     for name in ("url", "section", "language"):
         value = text(getattr(fm, name))
         optional[name] = value or None
-    mapped = fm.mapped_names()
+    mapped = _mapped_names(fm)
     extra = {key: value for key, value in record.items() if key not in mapped}
     return Article(
         id=article_id,

@@ -15,6 +15,9 @@ __all__ = ["html_to_text", "make_teaser", "normalize_space"]
 _TAG_HINT = re.compile(r"<[A-Za-z!/][^>]*>")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+# Text without any of these is already clean: html_to_text would return it
+# unchanged (no entity, tag, line break, space run or space at either end).
+_NEEDS_CLEANING = re.compile(r"[&<\n\t\r\f\v\u00a0]|  |^\s|\s$")
 
 # Elements whose content is never text a reader sees.
 _DROP = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe"})
@@ -77,6 +80,8 @@ def html_to_text(text: str) -> str:
     """
     if not text:
         return ""
+    if _NEEDS_CLEANING.search(text) is None:
+        return text
     if _TAG_HINT.search(text) is None:
         return normalize_space(unescape(text))
     parser = _TextExtractor()

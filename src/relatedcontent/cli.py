@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--empty-text", choices=("keep", "drop", "error"), default="keep")
     p.add_argument("--memory-budget", type=_memory, default="512MiB",
                    help="working memory of the neighbour step, e.g. 256MiB or 2GiB")
-    p.add_argument("--n-jobs", type=int, default=None, help="parallel jobs (-1: all cores)")
+    p.add_argument("--n-jobs", type=int, default=-1,
+                   help="parallel jobs of the neighbour step (default -1: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     _add_field_options(p)
     p.set_defaults(handler=_cmd_build)

@@ -180,6 +180,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_positive_int, default=5)
     p.add_argument("--articles", type=_positive_int, default=3, help="how many article pages to show")
     p.set_defaults(handler=_cmd_demo)
+
+    from .server._options import add_serve_parser  # no server stack imported here
+
+    add_serve_parser(sub)
     return parser
 
 

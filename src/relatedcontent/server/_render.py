@@ -1,0 +1,105 @@
+"""HTML out: the "You might also like" fragment and the editor's page.
+
+Templates live in ``templates/`` and are rendered by Jinja2 with autoescaping,
+so titles, teasers and ids are always escaped. Links are kept only when they
+are ``http``/``https`` or relative: an article URL such as ``javascript:...``
+gives a title without a link rather than a script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from .._recommender import Recommendation
+
+__all__ = ["render_fragment", "render_page", "safe_href", "DEFAULT_HEADING"]
+
+DEFAULT_HEADING = "You might also like"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_CONTROL = re.compile(r"[\x00-\x20\x7f]+")
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def safe_href(url: str | None) -> str | None:
+    """Return ``url`` if it is safe as a link (http, https or relative), else ``None``.
+
+    Examples
+    --------
+    >>> safe_href("https://example.org/news/1")
+    'https://example.org/news/1'
+    >>> safe_href("/news/1")
+    '/news/1'
+    >>> safe_href("javascript:alert(1)") is None
+    True
+    """
+    if not url:
+        return None
+    text = url.strip()
+    try:
+        scheme = urlsplit(_CONTROL.sub("", text)).scheme.lower()
+    except ValueError:
+        return None
+    if scheme not in ("", "http", "https"):
+        return None
+    if not scheme and ":" in text.split("/", 1)[0]:
+        return None  # "evil:..." that urlsplit did not take as a scheme
+    return text
+
+
+def _item_view(item: Recommendation) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "title": item.title or str(item.id),
+        "href": safe_href(item.url),
+        "teaser": item.teaser,
+        "score": item.score,
+    }
+
+
+def render_fragment(article_id: Any, items: Sequence[Recommendation], heading: str = DEFAULT_HEADING) -> str:
+    """Render the "You might also like" block of ``article_id`` as an HTML fragment.
+
+    The markup is ``<aside class="rc-related">`` holding an ``<h2 class="rc-heading">``
+    and an ``<ol class="rc-list">`` of ``<li class="rc-item">``, each with an
+    ``<a class="rc-title">``, a ``<p class="rc-teaser">`` and an
+    ``<a class="rc-more">Read more</a>``. An empty list gives a ``hidden``
+    aside with the class ``rc-empty``.
+
+    Parameters
+    ----------
+    article_id : str or int
+        The article the list belongs to.
+    items : sequence of Recommendation
+    heading : str, default="You might also like"
+
+    Returns
+    -------
+    str
+        Escaped HTML.
+    """
+    key = hashlib.sha256(repr(article_id).encode()).hexdigest()[:10]
+    return _env.get_template("fragment.html").render(
+        article_id=str(article_id),
+        heading_id=f"rc-heading-{key}",
+        heading=heading,
+        items=[_item_view(i) for i in items],
+    )
+
+
+def render_page(name: str, **context: Any) -> str:
+    """Render the page template ``name`` with ``context`` (autoescaped)."""
+    return _env.get_template(name).render(**context)

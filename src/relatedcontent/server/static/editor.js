@@ -11,7 +11,9 @@
 
   function link(id, title, n) {
     var a = document.createElement("a");
-    a.href = "?id=" + encodeURIComponent(String(id)) + "&n=" + encodeURIComponent(n);
+    var query = input ? input.value.trim() : "";
+    a.href = "?id=" + encodeURIComponent(String(id)) + "&n=" + encodeURIComponent(n) +
+      (query ? "&q=" + encodeURIComponent(query) : "");
     a.textContent = title || String(id);
     a.setAttribute("data-id", String(id));
     return a;

@@ -1,0 +1,290 @@
+"""The server's parts in-process: rendering, explanations, the index state, write plumbing, CLI."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from relatedcontent import Recommendation, RelatedContent, load
+from relatedcontent.cli import main
+
+from ._refit import RefitModel
+from ._server import TOKEN, require_server_stack
+
+require_server_stack()
+from fastapi.testclient import TestClient  # noqa: E402
+
+from relatedcontent.server import create_app  # noqa: E402
+from relatedcontent.server._explain import describe, explain_pair, shared_terms  # noqa: E402
+from relatedcontent.server._render import render_fragment, safe_href  # noqa: E402
+from relatedcontent.server._state import IndexState, WriteError  # noqa: E402
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def run_cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), stdout=out, stderr=err), out.getvalue(), err.getvalue()
+
+
+# -- import isolation and the serve command ---------------------------------------------
+
+
+def test_import_relatedcontent_loads_no_server_stack():
+    code = ("import sys, relatedcontent, relatedcontent.cli; "
+            "bad = [m for m in ('fastapi', 'starlette', 'uvicorn', 'jinja2') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_serve_without_the_extra_says_how_to_install():
+    code = ("import sys; sys.modules['fastapi'] = None; from relatedcontent.cli import main; "
+            "sys.exit(main(['serve', '--demo']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert "pip install 'relatedcontent[server]'" in proc.stderr and "fastapi" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["serve"], {}, "give an INDEX folder or --demo"),
+        (["serve", "idx", "--demo"], {}, "give an INDEX folder or --demo"),
+        (["serve", "--demo"], {"RELATEDCONTENT_TOKEN": "short"}, "too short"),
+        (["serve", "--demo", "--token-file", "/no/such/file"], {}, "cannot read it"),
+    ],
+)
+def test_serve_usage_errors(argv, env, message, monkeypatch):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code, _, err = run_cli(*argv)
+    assert code == 2 and message in err
+
+
+def test_serve_bad_options_exit_2():
+    assert run_cli("serve", "--demo", "--port", "99999")[0] == 2
+    assert run_cli("serve", "--demo", "--max-body", "lots")[0] == 2
+
+
+def test_empty_token_file_is_refused(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("\n", encoding="utf-8")
+    code, _, err = run_cli("serve", "--demo", "--token-file", str(token_file))
+    assert code == 2 and "is empty" in err
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.org/a?b=1&c=2", "https://example.org/a?b=1&c=2"),
+        ("/news/1", "/news/1"),
+        ("news/1", "news/1"),
+        ("javascript:alert(1)", None),
+        (" JaVaScRiPt:alert(1)", None),
+        ("java\tscript:alert(1)", None),
+        ("data:text/html,<b>", None),
+        ("vbscript:x", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_safe_href(url, expected):
+    assert safe_href(url) == expected
+
+
+def test_fragment_escapes_everything():
+    item = Recommendation(id='x"><script>', score=0.5, title="<script>alert(1)</script> & co",
+                          url='https://e.org/?a=1&b="2"', teaser="<img src=x onerror=alert(1)>")
+    html = render_fragment("<id>", [item], heading="<i>More</i>")
+    assert "<script" not in html and "<img" not in html and "<i>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+    assert 'href="https://e.org/?a=1&amp;b=&#34;2&#34;"' in html
+    assert 'data-rc-id="x&#34;&gt;&lt;script&gt;"' in html
+    assert 'aria-label="Read more: &lt;script&gt;' in html
+
+
+def test_empty_list_gives_a_hidden_block():
+    html = render_fragment("a", [])
+    assert 'class="rc-related rc-empty"' in html and "hidden" in html and "rc-item" not in html
+
+
+# -- explanations -------------------------------------------------------------------------
+
+
+def test_shared_terms_add_up_to_the_score(council_records):
+    model = RelatedContent().fit(council_records)
+    item = model.related("bin-collection-changes-christmas", n=1)[0]
+    why = shared_terms(model, "bin-collection-changes-christmas", item.id, top=1000)
+    assert why["source"] == "tf-idf"
+    assert why["score"] == pytest.approx(item.score, abs=1e-6)
+    assert sum(t["weight"] for t in why["shared_terms"]) == pytest.approx(item.score, abs=1e-4)
+    weights = [t["weight"] for t in why["shared_terms"]]
+    assert weights == sorted(weights, reverse=True)
+    assert "bins" in why["shared_tags"] and isinstance(why["days_apart"], int)
+    lines = dict(describe(why))
+    assert lines["Shared terms"].startswith(why["shared_terms"][0]["term"])
+    assert lines["Shared tags"] == ", ".join(why["shared_tags"])
+
+
+class _Why:
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def to_dict(self):
+        return {"shared_terms": ["bins"], "shared_tags": ["waste"], "recency": 0.9, "pinned": True}
+
+
+class ExplainingModel(RelatedContent):
+    def explain(self, article_id, other_id):
+        self._row_of(article_id)
+        self._row_of(other_id)
+        return _Why(article_id, other_id)
+
+
+def test_the_models_explain_is_used_when_it_has_one(council_records):
+    model = ExplainingModel().fit(council_records)
+    assert explain_pair(model, "bin-collection-changes-christmas", "missed-bin-reporting")["source"] == "explain"
+    client = TestClient(create_app(model))
+    data = client.get("/related/bin-collection-changes-christmas", params={"n": 2, "explain": "true"}).json()
+    assert data["related"][0]["explanation"] == {"source": "explain", "shared_terms": ["bins"],
+                                                 "shared_tags": ["waste"], "recency": 0.9, "pinned": True}
+    page = client.get("/", params={"id": "bin-collection-changes-christmas"}).text
+    assert "pinned by an editor" in page and "Recency" in page
+
+
+# -- read details in-process ---------------------------------------------------------------
+
+
+def test_int_ids_fall_back_from_url_text(tiny_corpus):
+    client = TestClient(create_app(RelatedContent().fit(tiny_corpus)))
+    response = client.get("/related/1")
+    assert response.status_code == 200 and response.json()["id"] == 1
+    assert client.get("/related/1.html").status_code == 200
+    assert client.get("/search", params={"q": "1"}).json()["results"][0]["id"] == 1
+    assert client.get("/related/11").status_code == 404
+
+
+class FilteringModel(RelatedContent):
+    def related(self, article_id, n=5, *, exclude=None, min_score=0.0):
+        items = super().related(article_id, n=n + len(exclude or []))
+        return [i for i in items if i.id not in (exclude or []) and i.score >= min_score][:n]
+
+
+def test_related_keyword_filters_pass_through(council_records):
+    client = TestClient(create_app(FilteringModel().fit(council_records)))
+    base = "/related/bin-collection-changes-christmas"
+    first = client.get(base, params={"n": 3}).json()["related"][0]["id"]
+    filtered = client.get(base, params={"n": 3, "exclude": first}).json()["related"]
+    assert first not in [i["id"] for i in filtered] and len(filtered) == 3
+    assert client.get(base, params={"min_score": "0.3"}).json()["related"][-1]["score"] >= 0.3
+    bad = client.get(base, params={"min_score": "lots"})
+    assert bad.status_code == 422 and bad.json()["field"] == "query.min_score"
+    names = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/related/{article_id}"]["get"]["parameters"]}
+    assert {"n", "explain", "exclude", "min_score"} <= names
+
+
+# -- writes, in-process, with a refitting stand-in of the incremental API -------------------
+
+
+@pytest.fixture
+def writable(tmp_path, council_records):
+    RefitModel().fit(council_records[:20]).save(tmp_path / "idx")
+    model = RefitModel(**load(tmp_path / "idx").get_params())
+    model.__dict__.update(load(tmp_path / "idx").__dict__)
+    return TestClient(create_app(model, tmp_path / "idx", token=TOKEN)), tmp_path / "idx"
+
+
+ARTICLE = {"title": "Christmas tree collection", "body": "Christmas trees are collected with the bins.",
+           "tags": ["bins"]}
+
+
+def test_writes_without_a_configured_token_are_403(council_records):
+    client = TestClient(create_app(RefitModel().fit(council_records[:20])))
+    response = client.put("/articles/new", json=ARTICLE, headers=AUTH)
+    assert response.status_code == 403
+    assert "RELATEDCONTENT_TOKEN" in response.json()["message"] and "--token-file" in response.json()["message"]
+    assert client.get("/related/bin-collection-changes-christmas").status_code == 200
+
+
+def test_write_plumbing(writable):
+    client, path = writable
+    etag = client.get("/related/bin-collection-changes-christmas").headers["etag"]
+    assert client.put("/articles/tree", json=ARTICLE).status_code == 401
+    response = client.put("/articles/tree", json=ARTICLE, headers=AUTH)
+    assert response.status_code == 201 and response.json()["generation"] == 1
+    assert load(path).article("tree").title == ARTICLE["title"]
+    assert client.get("/related/bin-collection-changes-christmas").headers["etag"] != etag
+    assert "tree" in [i["id"] for i in client.get("/related/bin-collection-changes-christmas",
+                                                   params={"n": 20}).json()["related"]]
+    assert client.put("/articles/tree", json={**ARTICLE, "id": "other"}, headers=AUTH).status_code == 422
+    assert client.put("/articles/tree", json={**ARTICLE, "id": "tree"}, headers=AUTH).status_code == 200
+    bad = client.put("/articles/tree", json={**ARTICLE, "tags": [1.5]}, headers=AUTH)
+    assert bad.status_code == 422 and bad.json()["field"] == "body.tags"
+    assert client.put("/articles/tree", json=[1], headers=AUTH).status_code == 422
+    assert client.delete("/articles/tree", headers=AUTH).status_code == 200
+    assert client.delete("/articles/tree", headers=AUTH).status_code == 404
+    assert "tree" not in load(path)
+    batch = client.post("/articles", json={"articles": [{**ARTICLE, "id": "a"}, {**ARTICLE, "id": "a"}]},
+                        headers=AUTH)
+    assert batch.status_code == 422 and batch.json()["error"] == "duplicate_ids"
+    no_id = client.post("/articles", json={"articles": [ARTICLE]}, headers=AUTH)
+    assert no_id.status_code == 422 and no_id.json()["field"] == "body.articles.0.id"
+    assert client.get("/health").json()["generation"] == 3
+
+
+def test_a_failed_write_changes_nothing(council_records, tmp_path):
+    state = IndexState(RefitModel().fit(council_records[:20]), tmp_path / "idx")
+    before = state.snapshot
+
+    def change(model, current):
+        model.remove(["bin-collection-changes-christmas"])
+        raise WriteError(409, "refused", "no")
+
+    with pytest.raises(WriteError, match="no"):
+        state.write(change)
+    assert state.snapshot is before and "bin-collection-changes-christmas" in before.model
+    assert not (tmp_path / "idx").exists()
+
+
+def test_readers_never_see_a_write_in_progress(council_records):
+    state = IndexState(RefitModel().fit(council_records[:20]), None)
+    old = state.snapshot
+    before = old.model.related("garden-waste-subscriptions-open", n=19)
+    applied, release = threading.Event(), threading.Event()
+
+    def change(model, current):
+        model.remove(["bin-collection-changes-christmas"])
+        applied.set()
+        release.wait(timeout=60)
+        return "done"
+
+    writer = threading.Thread(target=state.write, args=(change,))
+    writer.start()
+    try:
+        assert applied.wait(timeout=60)
+        seen = state.snapshot  # the change is applied to a copy, not yet live
+        assert seen is old and "bin-collection-changes-christmas" in seen.model
+        assert len(seen.model) == 20
+        assert seen.model.related("garden-waste-subscriptions-open", n=19) == before
+    finally:
+        release.set()
+        writer.join(timeout=60)
+    assert "bin-collection-changes-christmas" not in state.snapshot.model
+    assert state.snapshot.generation == 1 and state.snapshot.token != old.token
+    assert "bin-collection-changes-christmas" in old.model  # readers holding the old one are safe
+
+
+def test_writes_are_refused_clearly_without_the_incremental_api(council_records):
+    if hasattr(RelatedContent, "add"):
+        pytest.skip("this RelatedContent has the incremental API")
+    client = TestClient(create_app(RelatedContent().fit(council_records[:20]), token=TOKEN))
+    response = client.put("/articles/x", json=ARTICLE, headers=AUTH)
+    assert response.status_code == 501 and "rebuild the index" in response.json()["message"]
+    assert client.get("/health").json()["writes"] == "unsupported"

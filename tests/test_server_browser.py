@@ -1,0 +1,123 @@
+"""The editor's page and the widget in a real headless Chromium (Debian's, driven by Playwright).
+
+Screenshots are saved to ``test-artifacts/`` (git-ignored). Where Chromium or
+Playwright is not installed the tests skip and say why; ``.ci/run`` installs
+both.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from ._server import require_server_stack, running_server
+
+require_server_stack()
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="the browser tests need Playwright: pip install -e '.[test]'")
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("RELATEDCONTENT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+BINS = "bin-collection-changes-christmas"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y chromium; "
+                    ".ci/browser.sh does it) or set RELATEDCONTENT_CHROMIUM")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch_persistent_context(
+                str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1200, "height": 900},
+            )
+        except sync_api.Error as exc:
+            pytest.skip(f"Chromium at {CHROMIUM} does not start under Playwright: {exc}")
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    with running_server(["--demo"]) as server:
+        yield server
+
+
+def test_editor_searches_an_article_and_sees_its_list(browser, demo_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page()
+    page.goto(demo_server.base_url)
+    assert page.title().endswith("editor's view")
+    page.fill("#ed-q", "bin collection")  # live search, no submit
+    first = page.locator(f'#ed-results a[data-id="{BINS}"]')
+    first.wait_for(timeout=30_000)
+    first.click()
+    page.wait_for_selector("#ed-list tbody tr", timeout=30_000)
+    rows = page.locator("#ed-list tbody tr")
+    assert rows.count() == 5
+    assert page.locator("#ed-article-h").inner_text() == "Christmas and New Year bin collection days are changing"
+    scores = [float(s) for s in page.locator("#ed-list .ed-score").all_inner_texts()]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+    assert "Shared terms" in rows.first.inner_text()
+    preview = page.locator("#ed-preview .rc-related")
+    assert preview.locator(".rc-item").count() == 5
+    assert preview.locator("h2.rc-heading").inner_text() == "You might also like"
+    assert page.locator("#ed-q").input_value() == "bin collection"  # the search is kept
+    page.screenshot(path=str(ARTIFACTS / "editor.png"), full_page=True)
+
+    page.fill("#ed-draft-title", "Where is my polling station?")
+    page.fill("#ed-draft-body", "Polling stations open at 7am on election day.")
+    page.click("#ed-draft-form button")
+    page.wait_for_selector("#ed-draft-results li a", timeout=30_000)
+    assert page.locator('#ed-draft-results a[data-id="polling-station-changes"]').count() == 1
+    page.close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+
+def test_the_widget_fills_a_page_on_another_origin(browser, demo_server, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    (tmp_path / "article.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>A council news page</title>"
+        f"<link rel='stylesheet' href='{demo_server.base_url}static/related.css'></head><body>"
+        "<h1>Christmas and New Year bin collection days are changing</h1><p>Article text.</p>"
+        f"<div id='block' data-related-to='{BINS}' data-n='3'></div>"
+        "<div id='missing' data-related-to='no-such-article'></div>"
+        f"<script src='{demo_server.base_url}widget.js' async></script></body></html>",
+        encoding="utf-8",
+    )
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{site.server_address[1]}/article.html")
+        page.wait_for_selector("#block[data-rc-state=loaded]", timeout=30_000)
+        block = page.locator("#block .rc-related")
+        assert block.locator(".rc-item").count() == 3
+        assert block.locator("a.rc-more").first.inner_text() == "Read more"
+        assert block.locator("a.rc-title").first.get_attribute("href").startswith("https://www.harrowfield.gov.uk/")
+        page.wait_for_selector("#missing[data-rc-state=error]", state="attached", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "widget.png"), full_page=True)
+        page.close()
+    finally:
+        site.shutdown()
+        site.server_close()

@@ -17,7 +17,9 @@ class RefitModel(RelatedContent):
 
     def _refit(self, articles):
         fitted = RelatedContent(**self.get_params()).fit(articles)
-        self.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_") or k.startswith("_")})
+        self.__dict__.update(
+            {k: v for k, v in fitted.__dict__.items() if k.endswith("_") or k.startswith("_")}
+        )
 
     def add(self, articles, *, upsert=False):
         new = [to_article(a, self._field_map()) for a in articles]

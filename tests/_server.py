@@ -45,17 +45,36 @@ def _drain(stream, log: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(args: Sequence[str], *, token: str | None = None, timeout: float = 90.0) -> Iterator[Server]:
+def running_server(
+    args: Sequence[str], *, token: str | None = None, timeout: float = 90.0
+) -> Iterator[Server]:
     """Start ``relatedcontent serve ARGS --port 0`` and yield it once it answers."""
     import httpx
 
     env = {k: v for k, v in os.environ.items() if k != "RELATEDCONTENT_TOKEN"}
     if token is not None:
         env["RELATEDCONTENT_TOKEN"] = token
-    command = [sys.executable, "-m", "relatedcontent", "serve", *args, "--host", "127.0.0.1",
-               "--port", "0", "--log-level", "warning"]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, env=env)
+    command = [
+        sys.executable,
+        "-m",
+        "relatedcontent",
+        "serve",
+        *args,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     log: list[str] = []
     try:
         deadline = time.monotonic() + timeout
@@ -92,14 +111,26 @@ def running_server(args: Sequence[str], *, token: str | None = None, timeout: fl
 def special_records() -> list[dict]:
     """Articles with awkward ids and titles, all about bins so they join the bin lists."""
     return [
-        {"id": "guides/bins ü/2026", "title": "Bin collection guide für 2026",
-         "body": "Every bin collection day, recycling bins and garden waste bins for 2026.",
-         "url": "https://www.harrowfield.gov.uk/guides/bins-2026", "tags": ["bins"]},
-        {"id": "page.html", "title": "Bin day page",
-         "body": "A page about bin collection days and recycling bins.", "tags": ["bins"]},
-        {"id": "script-title", "title": "&lt;script&gt;alert('x')&lt;/script&gt; Bin collection news",
-         "body": "Bin collection news: recycling bins collected on Friday.",
-         "url": "javascript:alert(1)", "tags": ["bins"]},
+        {
+            "id": "guides/bins ü/2026",
+            "title": "Bin collection guide für 2026",
+            "body": "Every bin collection day, recycling bins and garden waste bins for 2026.",
+            "url": "https://www.harrowfield.gov.uk/guides/bins-2026",
+            "tags": ["bins"],
+        },
+        {
+            "id": "page.html",
+            "title": "Bin day page",
+            "body": "A page about bin collection days and recycling bins.",
+            "tags": ["bins"],
+        },
+        {
+            "id": "script-title",
+            "title": "&lt;script&gt;alert('x')&lt;/script&gt; Bin collection news",
+            "body": "Bin collection news: recycling bins collected on Friday.",
+            "url": "javascript:alert(1)",
+            "tags": ["bins"],
+        },
     ]
 
 

@@ -35,16 +35,22 @@ def run_cli(*argv):
 
 
 def test_import_relatedcontent_loads_no_server_stack():
-    code = ("import sys, relatedcontent, relatedcontent.cli; "
-            "bad = [m for m in ('fastapi', 'starlette', 'uvicorn', 'jinja2') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, relatedcontent, relatedcontent.cli; "
+        "bad = [m for m in ('fastapi', 'starlette', 'uvicorn', 'jinja2') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_serve_without_the_extra_says_how_to_install():
-    code = ("import sys; sys.modules['fastapi'] = None; from relatedcontent.cli import main; "
-            "sys.exit(main(['serve', '--demo']))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    code = (
+        "import sys; sys.modules['fastapi'] = None; from relatedcontent.cli import main; "
+        "sys.exit(main(['serve', '--demo']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 1
     assert "pip install 'relatedcontent[server]'" in proc.stderr and "fastapi" in proc.stderr
 
@@ -100,8 +106,13 @@ def test_safe_href(url, expected):
 
 
 def test_fragment_escapes_everything():
-    item = Recommendation(id='x"><script>', score=0.5, title="<script>alert(1)</script> & co",
-                          url='https://e.org/?a=1&b="2"', teaser="<img src=x onerror=alert(1)>")
+    item = Recommendation(
+        id='x"><script>',
+        score=0.5,
+        title="<script>alert(1)</script> & co",
+        url='https://e.org/?a=1&b="2"',
+        teaser="<img src=x onerror=alert(1)>",
+    )
     html = render_fragment("<id>", [item], heading="<i>More</i>")
     assert "<script" not in html and "<img" not in html and "<i>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
@@ -150,11 +161,21 @@ class ExplainingModel(RelatedContent):
 
 def test_the_models_explain_is_used_when_it_has_one(council_records):
     model = ExplainingModel().fit(council_records)
-    assert explain_pair(model, "bin-collection-changes-christmas", "missed-bin-reporting")["source"] == "explain"
+    assert (
+        explain_pair(model, "bin-collection-changes-christmas", "missed-bin-reporting")["source"]
+        == "explain"
+    )
     client = TestClient(create_app(model))
-    data = client.get("/related/bin-collection-changes-christmas", params={"n": 2, "explain": "true"}).json()
-    assert data["related"][0]["explanation"] == {"source": "explain", "shared_terms": ["bins"],
-                                                 "shared_tags": ["waste"], "recency": 0.9, "pinned": True}
+    data = client.get(
+        "/related/bin-collection-changes-christmas", params={"n": 2, "explain": "true"}
+    ).json()
+    assert data["related"][0]["explanation"] == {
+        "source": "explain",
+        "shared_terms": ["bins"],
+        "shared_tags": ["waste"],
+        "recency": 0.9,
+        "pinned": True,
+    }
     page = client.get("/", params={"id": "bin-collection-changes-christmas"}).text
     assert "pinned by an editor" in page and "Recency" in page
 
@@ -186,7 +207,12 @@ def test_related_keyword_filters_pass_through(council_records):
     assert client.get(base, params={"min_score": "0.3"}).json()["related"][-1]["score"] >= 0.3
     bad = client.get(base, params={"min_score": "lots"})
     assert bad.status_code == 422 and bad.json()["field"] == "query.min_score"
-    names = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/related/{article_id}"]["get"]["parameters"]}
+    names = {
+        p["name"]
+        for p in client.get("/openapi.json").json()["paths"]["/related/{article_id}"]["get"][
+            "parameters"
+        ]
+    }
     assert {"n", "explain", "exclude", "min_score"} <= names
 
 
@@ -201,15 +227,21 @@ def writable(tmp_path, council_records):
     return TestClient(create_app(model, tmp_path / "idx", token=TOKEN)), tmp_path / "idx"
 
 
-ARTICLE = {"title": "Christmas tree collection", "body": "Christmas trees are collected with the bins.",
-           "tags": ["bins"]}
+ARTICLE = {
+    "title": "Christmas tree collection",
+    "body": "Christmas trees are collected with the bins.",
+    "tags": ["bins"],
+}
 
 
 def test_writes_without_a_configured_token_are_403(council_records):
     client = TestClient(create_app(RefitModel().fit(council_records[:20])))
     response = client.put("/articles/new", json=ARTICLE, headers=AUTH)
     assert response.status_code == 403
-    assert "RELATEDCONTENT_TOKEN" in response.json()["message"] and "--token-file" in response.json()["message"]
+    assert (
+        "RELATEDCONTENT_TOKEN" in response.json()["message"]
+        and "--token-file" in response.json()["message"]
+    )
     assert client.get("/related/bin-collection-changes-christmas").status_code == 200
 
 
@@ -221,18 +253,31 @@ def test_write_plumbing(writable):
     assert response.status_code == 201 and response.json()["generation"] == 1
     assert load(path).article("tree").title == ARTICLE["title"]
     assert client.get("/related/bin-collection-changes-christmas").headers["etag"] != etag
-    assert "tree" in [i["id"] for i in client.get("/related/bin-collection-changes-christmas",
-                                                   params={"n": 20}).json()["related"]]
-    assert client.put("/articles/tree", json={**ARTICLE, "id": "other"}, headers=AUTH).status_code == 422
-    assert client.put("/articles/tree", json={**ARTICLE, "id": "tree"}, headers=AUTH).status_code == 200
+    assert "tree" in [
+        i["id"]
+        for i in client.get("/related/bin-collection-changes-christmas", params={"n": 20}).json()[
+            "related"
+        ]
+    ]
+    assert (
+        client.put("/articles/tree", json={**ARTICLE, "id": "other"}, headers=AUTH).status_code
+        == 422
+    )
+    assert (
+        client.put("/articles/tree", json={**ARTICLE, "id": "tree"}, headers=AUTH).status_code
+        == 200
+    )
     bad = client.put("/articles/tree", json={**ARTICLE, "tags": [1.5]}, headers=AUTH)
     assert bad.status_code == 422 and bad.json()["field"] == "body.tags"
     assert client.put("/articles/tree", json=[1], headers=AUTH).status_code == 422
     assert client.delete("/articles/tree", headers=AUTH).status_code == 200
     assert client.delete("/articles/tree", headers=AUTH).status_code == 404
     assert "tree" not in load(path)
-    batch = client.post("/articles", json={"articles": [{**ARTICLE, "id": "a"}, {**ARTICLE, "id": "a"}]},
-                        headers=AUTH)
+    batch = client.post(
+        "/articles",
+        json={"articles": [{**ARTICLE, "id": "a"}, {**ARTICLE, "id": "a"}]},
+        headers=AUTH,
+    )
     assert batch.status_code == 422 and batch.json()["error"] == "duplicate_ids"
     no_id = client.post("/articles", json={"articles": [ARTICLE]}, headers=AUTH)
     assert no_id.status_code == 422 and no_id.json()["field"] == "body.articles.0.id"

@@ -19,15 +19,24 @@ import pytest
 from ._server import require_server_stack, running_server
 
 require_server_stack()
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="the browser tests need Playwright: pip install -e '.[test]'")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the browser tests need Playwright: pip install -e '.[test]'"
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("RELATEDCONTENT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = (
+    os.environ.get("RELATEDCONTENT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+)
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 BINS = "bin-collection-changes-christmas"
 
@@ -35,13 +44,18 @@ BINS = "bin-collection-changes-christmas"
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y chromium; "
-                    ".ci/browser.sh does it) or set RELATEDCONTENT_CHROMIUM")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y chromium; "
+            ".ci/browser.sh does it) or set RELATEDCONTENT_CHROMIUM"
+        )
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch_persistent_context(
-                str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                str(profile),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
                 viewport={"width": 1200, "height": 900},
             )
         except sync_api.Error as exc:
@@ -70,7 +84,10 @@ def test_editor_searches_an_article_and_sees_its_list(browser, demo_server):
     page.wait_for_selector("#ed-list tbody tr", timeout=30_000)
     rows = page.locator("#ed-list tbody tr")
     assert rows.count() == 5
-    assert page.locator("#ed-article-h").inner_text() == "Christmas and New Year bin collection days are changing"
+    assert (
+        page.locator("#ed-article-h").inner_text()
+        == "Christmas and New Year bin collection days are changing"
+    )
     scores = [float(s) for s in page.locator("#ed-list .ed-score").all_inner_texts()]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
     assert "Shared terms" in rows.first.inner_text()
@@ -114,7 +131,11 @@ def test_the_widget_fills_a_page_on_another_origin(browser, demo_server, tmp_pat
         block = page.locator("#block .rc-related")
         assert block.locator(".rc-item").count() == 3
         assert block.locator("a.rc-more").first.inner_text() == "Read more"
-        assert block.locator("a.rc-title").first.get_attribute("href").startswith("https://www.harrowfield.gov.uk/")
+        assert (
+            block.locator("a.rc-title")
+            .first.get_attribute("href")
+            .startswith("https://www.harrowfield.gov.uk/")
+        )
         page.wait_for_selector("#missing[data-rc-state=error]", state="attached", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "widget.png"), full_page=True)
         page.close()

@@ -18,7 +18,9 @@ from relatedcontent import RelatedContent
 from ._server import TOKEN, build_index, require_server_stack, running_server, special_records
 
 require_server_stack()
-schemathesis = pytest.importorskip("schemathesis", reason="the fuzz test needs schemathesis: pip install -e '.[test]'")
+schemathesis = pytest.importorskip(
+    "schemathesis", reason="the fuzz test needs schemathesis: pip install -e '.[test]'"
+)
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
@@ -52,7 +54,11 @@ def api(tmp_path_factory):
 
 def test_the_fuzzed_operations_are_all_of_the_document(api):
     schema, _ = api
-    document = {(method.upper(), path) for path, item in schema.raw_schema["paths"].items() for method in item}
+    document = {
+        (method.upper(), path)
+        for path, item in schema.raw_schema["paths"].items()
+        for method in item
+    }
     assert document == set(OPERATIONS)
 
 
@@ -73,9 +79,16 @@ def test_no_request_gives_a_server_error(api, method, path, mode):
     headers = {"Authorization": f"Bearer {TOKEN}"} if CAN_WRITE else None
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case):
-        case.call_and_validate(base_url=base_url, headers=headers, checks=[not_a_server_error], timeout=60)
+        case.call_and_validate(
+            base_url=base_url, headers=headers, checks=[not_a_server_error], timeout=60
+        )
 
     check()

@@ -20,7 +20,7 @@ import httpx  # noqa: E402
 NEEDS_INCREMENTAL = pytest.mark.skipif(
     not hasattr(RelatedContent, "add"),
     reason="RelatedContent has no add/update/remove yet (relatedcontent issue 4); "
-           "the write endpoints call them",
+    "the write endpoints call them",
 )
 BINS = "bin-collection-changes-christmas"
 MAX_BODY = 65536
@@ -28,7 +28,9 @@ MAX_BODY = 65536
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, council_records_module):
-    return build_index(council_records_module + special_records(), tmp_path_factory.mktemp("srv") / "idx")
+    return build_index(
+        council_records_module + special_records(), tmp_path_factory.mktemp("srv") / "idx"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +81,10 @@ def test_related_html_is_the_semantic_block(client):
     assert html.count('<li class="rc-item"') == 3
     assert html.count('<a class="rc-title" href="https://') == 3
     assert html.count('<p class="rc-teaser">') == 3
-    assert html.count('>Read more</a>') == 3 and html.count('class="rc-more"') == 3
-    heading = client.get(path_of(BINS, ".html"), params={"n": 1, "heading": "<b>Lesen Sie auch</b>"}).text
+    assert html.count(">Read more</a>") == 3 and html.count('class="rc-more"') == 3
+    heading = client.get(
+        path_of(BINS, ".html"), params={"n": 1, "heading": "<b>Lesen Sie auch</b>"}
+    ).text
     assert 'class="rc-related rc-empty"' not in heading
     assert "&lt;b&gt;Lesen Sie auch&lt;/b&gt;" in heading and "<b>" not in heading
 
@@ -88,7 +92,9 @@ def test_related_html_is_the_semantic_block(client):
 def test_html_in_titles_is_escaped_and_unsafe_links_dropped(client):
     data = client.get(path_of("guides/bins ü/2026"), params={"n": 100}).json()
     assert "script-title" in [item["id"] for item in data["related"]]
-    assert any(item["title"].startswith("<script>") for item in data["related"])  # JSON keeps the text
+    assert any(
+        item["title"].startswith("<script>") for item in data["related"]
+    )  # JSON keeps the text
     html = client.get(path_of("guides/bins ü/2026", ".html"), params={"n": 100}).text
     assert "<script" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Bin collection news" in html
@@ -136,7 +142,9 @@ def test_etag_if_none_match_and_cache_control(client):
     assert first.headers["cache-control"].startswith("public, max-age=")
     again = client.get(path_of(BINS), params={"n": 5}, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
-    weak = client.get(path_of(BINS), params={"n": 5}, headers={"If-None-Match": f'"other", W/{etag}'})
+    weak = client.get(
+        path_of(BINS), params={"n": 5}, headers={"If-None-Match": f'"other", W/{etag}'}
+    )
     assert weak.status_code == 304
     assert client.get(path_of(BINS), params={"n": 4}).headers["etag"] != etag
     assert client.get(path_of(BINS, ".html"), params={"n": 5}).headers["etag"] != etag
@@ -149,22 +157,30 @@ def test_cors_lets_other_origins_read(client):
     response = client.get(path_of(BINS, ".html"), headers={"Origin": "https://news.example.org"})
     assert response.headers["access-control-allow-origin"] == "*"
     assert "etag" in response.headers["access-control-expose-headers"].lower()
-    preflight = client.options("similar", headers={
-        "Origin": "https://cms.example.org",
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type",
-    })
+    preflight = client.options(
+        "similar",
+        headers={
+            "Origin": "https://cms.example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert "POST" in preflight.headers["access-control-allow-methods"]
 
 
 def test_similar_for_a_draft(client):
-    response = client.post("similar", params={"n": 3},
-                           json={"title": "Christmas bins", "body": "When are bins collected at Christmas?"})
+    response = client.post(
+        "similar",
+        params={"n": 3},
+        json={"title": "Christmas bins", "body": "When are bins collected at Christmas?"},
+    )
     assert response.status_code == 200
     items = response.json()["related"]
     assert len(items) == 3 and items[0]["id"] == BINS
-    edited = client.post("similar", json={"id": BINS, "title": "Christmas bins", "body": "bins"}).json()
+    edited = client.post(
+        "similar", json={"id": BINS, "title": "Christmas bins", "body": "bins"}
+    ).json()
     assert BINS not in [item["id"] for item in edited["related"]]
 
 
@@ -189,7 +205,9 @@ def test_oversized_bodies_are_413_before_being_read(client):
     big = json.dumps({"title": "x", "body": "bins " * MAX_BODY}).encode()
     response = client.post("similar", content=big, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
-    assert response.json()["error"] == "body_too_large" and str(MAX_BODY) in response.json()["message"]
+    assert (
+        response.json()["error"] == "body_too_large" and str(MAX_BODY) in response.json()["message"]
+    )
 
     def chunks():  # no Content-Length: counted as it arrives
         yield b'{"title": "x", "body": "'
@@ -197,7 +215,9 @@ def test_oversized_bodies_are_413_before_being_read(client):
             yield b"b" * (MAX_BODY // 4)
         yield b'"}'
 
-    response = client.post("similar", content=chunks(), headers={"Content-Type": "application/json"})
+    response = client.post(
+        "similar", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     response = client.put("articles/x", content=big, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
@@ -217,11 +237,20 @@ def test_health_openapi_and_widget(client):
     assert health["status"] == "ok" and health["articles"] == 67
     assert health["writes"] in ("enabled", "unsupported")
     doc = client.get("openapi.json").json()
-    assert {"/related/{article_id}", "/related/{article_id}.html", "/similar", "/articles",
-            "/articles/{article_id}", "/search", "/health"} <= set(doc["paths"])
+    assert {
+        "/related/{article_id}",
+        "/related/{article_id}.html",
+        "/similar",
+        "/articles",
+        "/articles/{article_id}",
+        "/search",
+        "/health",
+    } <= set(doc["paths"])
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
     widget = client.get("widget.js")
-    assert widget.status_code == 200 and widget.headers["content-type"].startswith("text/javascript")
+    assert widget.status_code == 200 and widget.headers["content-type"].startswith(
+        "text/javascript"
+    )
     assert "data-related-to" in widget.text
 
 
@@ -238,8 +267,15 @@ def test_editor_page_is_server_rendered(client):
 # -- auth ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token-0123456789"},
-                                     {"Authorization": f"Basic {TOKEN}"}, {"Authorization": TOKEN}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token-0123456789"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+    ],
+)
 def test_wrong_token_is_401_whatever_the_article(client, headers):
     answers = [
         client.put("articles/" + BINS, json={"title": "x"}, headers=headers),
@@ -262,15 +298,21 @@ def test_wrong_token_is_401_whatever_the_article(client, headers):
 def writable(index, tmp_path):
     copy = tmp_path / "idx"
     shutil.copytree(index, copy)
-    with running_server([str(copy)], token=TOKEN) as srv, httpx.Client(
-        base_url=srv.base_url, timeout=60, headers={"Authorization": f"Bearer {TOKEN}"}
-    ) as c:
+    with (
+        running_server([str(copy)], token=TOKEN) as srv,
+        httpx.Client(
+            base_url=srv.base_url, timeout=60, headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as c,
+    ):
         yield c, copy
 
 
-NEW = {"title": "Christmas tree collection after the holidays",
-       "body": "Real Christmas trees are collected with garden waste bins in January.",
-       "url": "https://www.harrowfield.gov.uk/news/christmas-trees", "tags": ["bins", "christmas"]}
+NEW = {
+    "title": "Christmas tree collection after the holidays",
+    "body": "Real Christmas trees are collected with garden waste bins in January.",
+    "url": "https://www.harrowfield.gov.uk/news/christmas-trees",
+    "tags": ["bins", "christmas"],
+}
 
 
 @NEEDS_INCREMENTAL
@@ -283,9 +325,15 @@ def test_put_update_delete_are_visible_and_saved(writable):
     assert client.get(path_of("trees/2026 ü")).status_code == 200
     after = client.get(path_of(BINS), params={"n": 10})
     assert after.headers["etag"] != before.headers["etag"]
-    assert client.get(path_of(BINS), params={"n": 10},
-                      headers={"If-None-Match": before.headers["etag"]}).status_code == 200
-    response = client.put("articles/" + quote("trees/2026 ü", safe=""), json={**NEW, "title": "Tree collection"})
+    assert (
+        client.get(
+            path_of(BINS), params={"n": 10}, headers={"If-None-Match": before.headers["etag"]}
+        ).status_code
+        == 200
+    )
+    response = client.put(
+        "articles/" + quote("trees/2026 ü", safe=""), json={**NEW, "title": "Tree collection"}
+    )
     assert response.status_code == 200 and response.json()["status"] == "updated"
     assert load(path).article("trees/2026 ü").title == "Tree collection"
     assert client.delete("articles/" + quote("trees/2026 ü", safe="")).status_code == 200
@@ -297,18 +345,26 @@ def test_put_update_delete_are_visible_and_saved(writable):
 @NEEDS_INCREMENTAL
 def test_batch_is_all_or_nothing(writable):
     client, path = writable
-    batch = {"articles": [{**NEW, "id": "trees"}, {**NEW, "id": "trees-2", "title": "More trees"}],
-             "remove": ["page.html"]}
+    batch = {
+        "articles": [{**NEW, "id": "trees"}, {**NEW, "id": "trees-2", "title": "More trees"}],
+        "remove": ["page.html"],
+    }
     response = client.post("articles", json=batch)
     assert response.status_code == 200, response.text
-    assert response.json()["added"] == ["trees", "trees-2"] and response.json()["removed"] == ["page.html"]
+    assert response.json()["added"] == ["trees", "trees-2"] and response.json()["removed"] == [
+        "page.html"
+    ]
     assert {"trees", "trees-2"} <= set(load(path).ids_) and "page.html" not in load(path)
-    conflict = client.post("articles", json={"articles": [{**NEW, "id": "trees"}, {**NEW, "id": "fresh"}]})
+    conflict = client.post(
+        "articles", json={"articles": [{**NEW, "id": "trees"}, {**NEW, "id": "fresh"}]}
+    )
     assert conflict.status_code == 409 and "upsert" in conflict.json()["message"]
     assert client.get(path_of("fresh")).status_code == 404  # nothing of a refused batch applies
     missing = client.post("articles", json={"remove": ["no-such-article"]})
     assert missing.status_code == 404 and missing.json()["field"] == "body.remove"
-    upsert = client.post("articles", json={"articles": [{**NEW, "id": "trees", "title": "Trees"}], "upsert": True})
+    upsert = client.post(
+        "articles", json={"articles": [{**NEW, "id": "trees", "title": "Trees"}], "upsert": True}
+    )
     assert upsert.status_code == 200 and upsert.json()["updated"] == ["trees"]
     bad = client.post("articles", json={"articles": [{"id": "x", "published": "last tuesday"}]})
     assert bad.status_code == 422 and bad.json()["field"] == "body.articles.0.published"

@@ -33,6 +33,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,7 +52,7 @@ __all__ = ["create_app", "TOKEN_ENV"]
 
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "RELATEDCONTENT_TOKEN"
+TOKEN_ENV = "RELATEDCONTENT_TOKEN"  # noqa: S105 - a variable name, not a secret
 STATIC = Path(__file__).resolve().parent / "static"
 #: Query parameters of the read routes that are not filters of ``related()``.
 RESERVED = {"n", "explain", "heading"}
@@ -62,8 +63,14 @@ ArticleIdT = Union[str, int]
 class ApiError(Exception):
     """An error answered as ``{"error": code, "message": ..., "field": ...}``."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -72,8 +79,14 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def _error(status: int, code: str, message: str, field: str | None = None,
-           headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": code, "message": message}
     if field is not None:
         body["field"] = field
@@ -95,7 +108,10 @@ class Draft(BaseModel):
     body: str = Field("", max_length=2_000_000, description="Plain text or HTML.")
     tags: list[str] = Field(default_factory=list, max_length=1_000)
     id: ArticleIdT | None = Field(
-        None, description="Id of the article being edited, if it is indexed: it is left out of its own list."
+        None,
+        description=(
+            "Id of the article being edited, if it is indexed: it is left out of its own list."
+        ),
     )
 
 
@@ -107,7 +123,9 @@ class Batch(BaseModel):
     articles: list[dict[str, Any]] = Field(
         default_factory=list, description="Articles to add (each a JSON object with its id)."
     )
-    upsert: bool = Field(False, description="Replace articles whose id is already indexed instead of refusing.")
+    upsert: bool = Field(
+        False, description="Replace articles whose id is already indexed instead of refusing."
+    )
     remove: list[ArticleIdT] = Field(default_factory=list, description="Ids of articles to remove.")
     missing_ok: bool = Field(False, description="Ignore ids in 'remove' that are not indexed.")
 
@@ -119,6 +137,11 @@ ARTICLE_EXAMPLE = {
     "tags": ["waste", "bins"],
     "published": "2026-12-01",
 }
+
+
+ARTICLE_BODY = Body(
+    ..., examples=[ARTICLE_EXAMPLE], description="The article's fields; the id comes from the URL."
+)
 
 
 # -- middleware ------------------------------------------------------------------------
@@ -144,8 +167,12 @@ class BodyLimitMiddleware:
         length = dict(scope.get("headers") or ()).get(b"content-length")
         if length is not None:
             if not length.strip().isdigit():
-                response = _error(400, "bad_content_length", "the Content-Length header is not a number",
-                                  "Content-Length")
+                response = _error(
+                    400,
+                    "bad_content_length",
+                    "the Content-Length header is not a number",
+                    "Content-Length",
+                )
                 await response(scope, receive, send)
                 return
             if int(length) > limit:
@@ -166,8 +193,10 @@ class BodyLimitMiddleware:
 
 
 def _too_large_message(limit: int) -> str:
-    return (f"the request body is larger than this server's limit of {limit} bytes; send smaller "
-            "batches, or start the server with a larger --max-body")
+    return (
+        f"the request body is larger than this server's limit of {limit} bytes; send smaller "
+        "batches, or start the server with a larger --max-body"
+    )
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -182,15 +211,26 @@ def _check_token(request: Request) -> None:
     if token is None:
         msg = (
             "writes are disabled on this server because no token is configured. Start it with the "
-            f"environment variable {TOKEN_ENV} set to a long random secret (or with --token-file FILE) "
+            f"environment variable {TOKEN_ENV} set to a long random secret "
+            "(or with --token-file FILE) "
             "and send 'Authorization: Bearer <token>'"
         )
         raise ApiError(403, "writes_disabled", msg)
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        msg = "missing or wrong bearer token; send 'Authorization: Bearer <token>' with the server's token"
-        raise ApiError(401, "unauthorized", msg, "Authorization",
-                       headers={"WWW-Authenticate": 'Bearer realm="relatedcontent"'})
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        msg = (
+            "missing or wrong bearer token; send 'Authorization: Bearer <token>' "
+            "with the server's token"
+        )
+        raise ApiError(
+            401,
+            "unauthorized",
+            msg,
+            "Authorization",
+            headers={"WWW-Authenticate": 'Bearer realm="relatedcontent"'},
+        )
 
 
 class WriteRoute(APIRoute):
@@ -207,7 +247,9 @@ class WriteRoute(APIRoute):
         return guarded
 
 
-_bearer_doc = HTTPBearer(auto_error=False, description=f"The server's token ({TOKEN_ENV} or --token-file).")
+_bearer_doc = HTTPBearer(
+    auto_error=False, description=f"The server's token ({TOKEN_ENV} or --token-file)."
+)
 
 
 # -- caching -----------------------------------------------------------------------------
@@ -229,14 +271,31 @@ def _matches(header: str | None, etag: str) -> bool:
     return False
 
 
-def _cached(request: Request, snapshot: Snapshot, max_age: int, make: Callable[[], Response]) -> Response:
+async def _cached(
+    request: Request, snapshot: Snapshot, max_age: int, make: Callable[[], Response], *, cheap: bool
+) -> Response:
+    """Answer 304 if the client has this state's answer, else ``make()`` it, with cache headers.
+
+    A ``cheap`` answer (a lookup of stored neighbours) is made on the event
+    loop; anything else runs in the thread pool so the loop keeps serving.
+    """
     etag = _etag(snapshot, request)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    response = make()
+    response = make() if cheap else await run_in_threadpool(make)
     response.headers.update(headers)
     return response
+
+
+def _is_lookup(
+    snapshot: Snapshot, n: int, request: Request, filters: Sequence[inspect.Parameter]
+) -> bool:
+    """Whether a list is a lookup of stored neighbours (no on-demand computation, no filters)."""
+    stored = getattr(snapshot.model, "neighbors_", None)
+    if stored is None or getattr(stored, "ndim", 0) != 2 or n > stored.shape[1]:
+        return False
+    return not any(p.name in request.query_params for p in filters)
 
 
 # -- filters of related() ----------------------------------------------------------------
@@ -277,7 +336,9 @@ def _coerce(text: str, default: Any) -> Any:
     return text
 
 
-def _filter_kwargs(request: Request, snapshot: Snapshot, filters: Sequence[inspect.Parameter]) -> dict[str, Any]:
+def _filter_kwargs(
+    request: Request, snapshot: Snapshot, filters: Sequence[inspect.Parameter]
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for param in filters:
         values = request.query_params.getlist(param.name)
@@ -291,8 +352,12 @@ def _filter_kwargs(request: Request, snapshot: Snapshot, filters: Sequence[inspe
             else:
                 kwargs[param.name] = _coerce(values[0], param.default)
         except ValueError as exc:
-            raise ApiError(422, "invalid_parameter", f"query parameter {param.name!r}: {exc}",
-                           f"query.{param.name}") from None
+            raise ApiError(
+                422,
+                "invalid_parameter",
+                f"query parameter {param.name!r}: {exc}",
+                f"query.{param.name}",
+            ) from None
     return kwargs
 
 
@@ -338,34 +403,41 @@ def create_app(
     """
     if state is None:
         if model is None:
-            msg = "create_app needs a fitted model (or an IndexState); load one with relatedcontent.load(path)"
+            msg = (
+                "create_app needs a fitted model (or an IndexState); "
+                "load one with relatedcontent.load(path)"
+            )
             raise ValueError(msg)
         state = IndexState(model, path)
     app = FastAPI(
         title="relatedcontent",
         version=__version__,
         description=(
-            "\"You might also like\" lists of a site's articles: JSON, a ready-made HTML block and "
+            '"You might also like" lists of a site\'s articles: JSON, a ready-made HTML block and '
             "a widget for pages, writes for CMS publish hooks."
         ),
     )
     app.state.rc_state = state
     app.state.rc_token = token or None
     filters = related_filters(type(state.snapshot.model))
-    filter_doc = {
-        "parameters": [
-            {
-                "name": p.name,
-                "in": "query",
-                "required": False,
-                "description": f"Passed to RelatedContent.related({p.name}=...).",
-                "schema": {"type": "array", "items": {"type": "string"}},
-                "style": "form",
-                "explode": True,
-            }
-            for p in filters
-        ]
-    } if filters else None
+    filter_doc = (
+        {
+            "parameters": [
+                {
+                    "name": p.name,
+                    "in": "query",
+                    "required": False,
+                    "description": f"Passed to RelatedContent.related({p.name}=...).",
+                    "schema": {"type": "array", "items": {"type": "string"}},
+                    "style": "form",
+                    "explode": True,
+                }
+                for p in filters
+            ]
+        }
+        if filters
+        else None
+    )
     widget_js = (STATIC / "widget.js").read_bytes()
 
     # -- error handlers ----------------------------------------------------------------
@@ -393,8 +465,13 @@ def create_app(
             errors.append({"field": ".".join(loc), "message": err.get("msg", "invalid")})
         malformed = any(err.get("type") == "json_invalid" for err in exc.errors())
         if malformed:
-            return _error(400, "malformed_json", "the request body is not valid JSON; send a JSON object "
-                          "with Content-Type: application/json", "body")
+            return _error(
+                400,
+                "malformed_json",
+                "the request body is not valid JSON; send a JSON object "
+                "with Content-Type: application/json",
+                "body",
+            )
         first = errors[0] if errors else {"field": None, "message": "invalid request"}
         message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
         return _error(422, "invalid_request", message, first["field"], errors=errors)
@@ -404,10 +481,17 @@ def create_app(
         codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
-            message = (f"no route {request.url.path!r}; see /openapi.json for the routes "
-                       "(lists are at /related/ID)")
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), message,
-                      "body" if exc.status_code == 413 else None, getattr(exc, "headers", None))
+            message = (
+                f"no route {request.url.path!r}; see /openapi.json for the routes "
+                "(lists are at /related/ID)"
+            )
+        return _error(
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            message,
+            "body" if exc.status_code == 413 else None,
+            getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - bugs
@@ -417,7 +501,9 @@ def create_app(
     n_query = Query(5, ge=1, le=max_n, description=f"How many items (1 to {max_n}).")
 
     # -- reads ---------------------------------------------------------------------------
-    def _related(snapshot: Snapshot, article_id: str, n: int, request: Request) -> tuple[Any, list[Any]]:
+    def _related(
+        snapshot: Snapshot, article_id: str, n: int, request: Request
+    ) -> tuple[Any, list[Any]]:
         model = snapshot.model
         resolved = resolve_id(snapshot, article_id)
         kwargs = _filter_kwargs(request, snapshot, filters)
@@ -432,13 +518,16 @@ def create_app(
     @app.get(
         "/related/{article_id:path}.html",
         response_class=HTMLResponse,
-        summary="The \"You might also like\" block as an HTML fragment",
-        responses={404: {"description": "No article with this id."}, 304: {"description": "Not modified."},
-                   422: {"description": "Bad n."}},
+        summary='The "You might also like" block as an HTML fragment',
+        responses={
+            404: {"description": "No article with this id."},
+            304: {"description": "Not modified."},
+            422: {"description": "Bad n."},
+        },
         openapi_extra=filter_doc,
         tags=["read"],
     )
-    def related_html(
+    async def related_html(
         request: Request,
         article_id: str,
         n: int = n_query,
@@ -452,27 +541,34 @@ def create_app(
         snapshot = state.snapshot
         resolved = resolve_id(snapshot, article_id)
         if resolved not in snapshot.model and f"{article_id}.html" in snapshot.model:
-            return related_json(request, f"{article_id}.html", n, False)
+            return await related_json(request, f"{article_id}.html", n, False)
 
         def make() -> Response:
             resolved_id, items = _related(snapshot, article_id, n, request)
             return HTMLResponse(render_fragment(resolved_id, items, heading))
 
-        return _cached(request, snapshot, cache_max_age, make)
+        return await _cached(
+            request, snapshot, cache_max_age, make, cheap=_is_lookup(snapshot, n, request, filters)
+        )
 
     @app.get(
         "/related/{article_id:path}",
         summary="An article's related list as JSON",
-        responses={404: {"description": "No article with this id."}, 304: {"description": "Not modified."},
-                   422: {"description": "Bad n."}},
+        responses={
+            404: {"description": "No article with this id."},
+            304: {"description": "Not modified."},
+            422: {"description": "Bad n."},
+        },
         openapi_extra=filter_doc,
         tags=["read"],
     )
-    def related_json(
+    async def related_json(
         request: Request,
         article_id: str,
         n: int = n_query,
-        explain: bool = Query(False, description="Add each item's reasons (shared terms, tags...)."),
+        explain: bool = Query(
+            False, description="Add each item's reasons (shared terms, tags...)."
+        ),
     ) -> Response:
         """Return ``{"id": ..., "related": [{"id", "score", "title", "url", "teaser", ...}]}``."""
         snapshot = state.snapshot
@@ -487,37 +583,51 @@ def create_app(
                 related.append(data)
             return JSONResponse({"id": resolved, "related": related})
 
-        return _cached(request, snapshot, cache_max_age, make)
+        return await _cached(
+            request,
+            snapshot,
+            cache_max_age,
+            make,
+            cheap=not explain and _is_lookup(snapshot, n, request, filters),
+        )
 
     @app.post(
         "/similar",
-        summary="Related articles for a draft (the editor's \"suggest related\" box)",
+        summary='Related articles for a draft (the editor\'s "suggest related" box)',
         responses={422: {"description": "Empty draft or bad field."}},
         tags=["read"],
     )
     def similar(draft: Draft, n: int = n_query) -> JSONResponse:
         """Return ``{"related": [...]}`` for a draft's title and body; nothing is indexed."""
         if not (draft.title.strip() or draft.body.strip() or draft.tags):
-            raise ApiError(422, "empty_draft", "the draft is empty; give a 'title' or a 'body'", "body")
+            raise ApiError(
+                422, "empty_draft", "the draft is empty; give a 'title' or a 'body'", "body"
+            )
         snapshot = state.snapshot
         draft_id: Any = "__draft__"
         if draft.id is not None:
-            draft_id = resolve_id(snapshot, str(draft.id)) if isinstance(draft.id, str) else draft.id
+            draft_id = (
+                resolve_id(snapshot, str(draft.id)) if isinstance(draft.id, str) else draft.id
+            )
         article = Article(id=draft_id, title=draft.title, body=draft.body, tags=tuple(draft.tags))
         items = snapshot.model.similar(article, n=n)
-        return JSONResponse({"related": [i.to_dict() for i in items]}, headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {"related": [i.to_dict() for i in items]}, headers={"Cache-Control": "no-store"}
+        )
 
     @app.get("/search", summary="Find articles by title", tags=["read"])
     def search(
-        q: str = Query(..., min_length=1, max_length=200, description="Words of the title (any case)."),
+        q: str = Query(
+            ..., min_length=1, max_length=200, description="Words of the title (any case)."
+        ),
         limit: int = Query(10, ge=1, le=100),
     ) -> JSONResponse:
-        """Return ``{"query": q, "results": [{"id", "title", "url"}]}``: titles containing every word."""
+        """Return ``{"query": q, "results": [{"id", "title", "url"}]}``, titles with every word."""
         results = search_titles(state.snapshot, q, limit)
         return JSONResponse({"query": q, "results": results}, headers={"Cache-Control": "no-cache"})
 
     @app.get("/health", summary="Liveness and index facts", tags=["service"])
-    def health() -> JSONResponse:
+    async def health() -> JSONResponse:
         """Return the index size, the number of writes applied and whether writes are on."""
         snapshot = state.snapshot
         if not state.supports_writes():
@@ -537,12 +647,20 @@ def create_app(
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-    @app.get("/widget.js", summary="The embeddable widget script", tags=["service"],
-             response_class=Response, responses={200: {"content": {"text/javascript": {}}}})
-    def widget() -> Response:
+    @app.get(
+        "/widget.js",
+        summary="The embeddable widget script",
+        tags=["service"],
+        response_class=Response,
+        responses={200: {"content": {"text/javascript": {}}}},
+    )
+    async def widget() -> Response:
         """Serve the script that fills ``<div data-related-to="ID">`` elements with their block."""
-        return Response(widget_js, media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=3600"})
+        return Response(
+            widget_js,
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
 
     # -- the editor's page -------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, summary="The editor's page", tags=["editor"])
@@ -552,7 +670,7 @@ def create_app(
         id: str | None = Query(None, description="Article whose list to show."),  # noqa: A002
         n: int = n_query,
     ) -> HTMLResponse:
-        """Search an article, see its list with scores and reasons, and the block as readers see it."""
+        """Search an article; see its list with scores and reasons, and the readers' block."""
         snapshot = state.snapshot
         model = snapshot.model
         results = search_titles(snapshot, q, 20) if q.strip() else []
@@ -589,7 +707,9 @@ def create_app(
             version=__version__,
             base_url=str(request.base_url),
         )
-        return HTMLResponse(html, status_code=404 if error else 200, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            html, status_code=404 if error else 200, headers={"Cache-Control": "no-store"}
+        )
 
     # -- writes --------------------------------------------------------------------------
     def _field_map_id() -> str:
@@ -603,8 +723,12 @@ def create_app(
             to_article(record, state.snapshot.model._field_map())
         except CorpusError as exc:
             field = f"{field_prefix}{exc.field}" if exc.field else field_prefix.rstrip(".")
-            raise WriteError(422, "invalid_article", exc.message + (
-                f" (field {exc.field!r})" if exc.field else ""), field) from None
+            raise WriteError(
+                422,
+                "invalid_article",
+                exc.message + (f" (field {exc.field!r})" if exc.field else ""),
+                field,
+            ) from None
         return record
 
     write_responses = {
@@ -623,20 +747,24 @@ def create_app(
     )
     def put_article(
         article_id: str,
-        record: dict[str, Any] = Body(..., examples=[ARTICLE_EXAMPLE],  # noqa: B008
-                                      description="The article's fields; the id comes from the URL."),
+        record: dict[str, Any] = ARTICLE_BODY,
     ) -> JSONResponse:
-        """Index the article under this id (replacing it if present), save the index, then serve it."""
+        """Index the article under this id (replacing it if present), save, then serve it."""
 
         def change(model: RelatedContent, current: Snapshot) -> tuple[Any, bool]:
             id_field = model._field_map().id
             given = record.get(id_field)
             if given is not None and str(given) != article_id:
-                msg = (f"the body's {id_field!r} ({given!r}) differs from the id in the URL "
-                       f"({article_id!r}); drop it from the body or make them equal")
+                msg = (
+                    f"the body's {id_field!r} ({given!r}) differs from the id in the URL "
+                    f"({article_id!r}); drop it from the body or make them equal"
+                )
                 raise WriteError(422, "id_mismatch", msg, f"body.{id_field}")
-            final_id = given if isinstance(given, int) and not isinstance(given, bool) else resolve_id(
-                current, article_id, new=True)
+            final_id = (
+                given
+                if isinstance(given, int) and not isinstance(given, bool)
+                else resolve_id(current, article_id, new=True)
+            )
             checked = _check_record(record, final_id, "body.")
             if final_id in model:
                 model.update([checked])
@@ -645,9 +773,15 @@ def create_app(
             return final_id, True
 
         (final_id, created), snapshot = state.write(change)
-        body = {"id": final_id, "status": "added" if created else "updated",
-                "articles": len(snapshot.model), "generation": snapshot.generation}
-        return JSONResponse(body, status_code=201 if created else 200, headers={"Cache-Control": "no-store"})
+        body = {
+            "id": final_id,
+            "status": "added" if created else "updated",
+            "articles": len(snapshot.model),
+            "generation": snapshot.generation,
+        }
+        return JSONResponse(
+            body, status_code=201 if created else 200, headers={"Cache-Control": "no-store"}
+        )
 
     @writes.delete(
         "/articles/{article_id:path}",
@@ -665,15 +799,22 @@ def create_app(
             return resolved
 
         removed, snapshot = state.write(change)
-        body = {"id": removed, "status": "removed", "articles": len(snapshot.model),
-                "generation": snapshot.generation}
+        body = {
+            "id": removed,
+            "status": "removed",
+            "articles": len(snapshot.model),
+            "generation": snapshot.generation,
+        }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     @writes.post(
         "/articles",
         summary="Apply a batch of additions and removals, all or nothing",
-        responses={**write_responses, 404: {"description": "An id to remove is not indexed."},
-                   409: {"description": "An article to add is already indexed (use upsert)."}},
+        responses={
+            **write_responses,
+            404: {"description": "An id to remove is not indexed."},
+            409: {"description": "An article to add is already indexed (use upsert)."},
+        },
     )
     def post_articles(batch: Batch) -> JSONResponse:
         """Remove ``remove``, then add (or with ``upsert`` replace) ``articles``; save once."""
@@ -681,15 +822,22 @@ def create_app(
         for position, record in enumerate(batch.articles):
             if record.get(id_field) is None:
                 msg = f"article {position} has no {id_field!r}; every article needs its id"
-                raise WriteError(422, "invalid_article", msg, f"body.articles.{position}.{id_field}")
+                raise WriteError(
+                    422, "invalid_article", msg, f"body.articles.{position}.{id_field}"
+                )
 
         def change(model: RelatedContent, current: Snapshot) -> dict[str, list[Any]]:
-            to_remove = [resolve_id(current, str(i)) if isinstance(i, str) else i for i in batch.remove]
+            to_remove = [
+                resolve_id(current, str(i)) if isinstance(i, str) else i for i in batch.remove
+            ]
             check_unique(to_remove, "body.remove")
             absent = [i for i in to_remove if i not in model]
             if absent and not batch.missing_ok:
                 shown = ", ".join(repr(i) for i in absent[:10])
-                msg = f"no articles with ids {shown} to remove; check the ids or pass \"missing_ok\": true"
+                msg = (
+                    f"no articles with ids {shown} to remove; "
+                    'check the ids or pass "missing_ok": true'
+                )
                 raise WriteError(404, "unknown_article", msg, "body.remove")
             to_remove = [i for i in to_remove if i in model]
             records = []
@@ -703,13 +851,17 @@ def create_app(
             existing = [i for i in ids if i in model and i not in removed]
             if existing and not batch.upsert:
                 shown = ", ".join(repr(i) for i in existing[:10])
-                msg = f"articles {shown} are already indexed; pass \"upsert\": true to replace them"
+                msg = f'articles {shown} are already indexed; pass "upsert": true to replace them'
                 raise WriteError(409, "already_indexed", msg, "body.articles")
             if to_remove:
                 model.remove(to_remove)
             if records:
                 model.add(records, upsert=batch.upsert)
-            return {"added": [i for i in ids if i not in existing], "updated": existing, "removed": to_remove}
+            return {
+                "added": [i for i in ids if i not in existing],
+                "updated": existing,
+                "removed": to_remove,
+            }
 
         result, snapshot = state.write(change)
         body = {**result, "articles": len(snapshot.model), "generation": snapshot.generation}

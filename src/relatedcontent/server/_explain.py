@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["describe", "explain_pair", "search_titles", "shared_terms"]
 
 
-def shared_terms(model: RelatedContent, article_id: Any, other_id: Any, top: int = 8) -> dict[str, Any]:
+def shared_terms(
+    model: RelatedContent, article_id: Any, other_id: Any, top: int = 8
+) -> dict[str, Any]:
     """Explain a pair from the model's TF-IDF rows (no ``explain`` method needed).
 
     Parameters
@@ -55,8 +57,10 @@ def shared_terms(model: RelatedContent, article_id: Any, other_id: Any, top: int
     terms = model.vectorizer_.terms_
     a, b = model.articles_[a_row], model.articles_[b_row]
     tags_b = {t.casefold(): t for t in b.tags + b.categories}
-    shared_tags = sorted({tags_b[t.casefold()] for t in a.tags + a.categories if t.casefold() in tags_b},
-                         key=str.casefold)
+    shared_tags = sorted(
+        {tags_b[t.casefold()] for t in a.tags + a.categories if t.casefold() in tags_b},
+        key=str.casefold,
+    )
     days = None
     if a.published and b.published:
         try:
@@ -176,7 +180,9 @@ def search_titles(snapshot: Snapshot, query: str, limit: int = 10) -> list[dict[
     for row, title in enumerate(titles):
         if first not in title or not all(t in title for t in tokens):
             continue
-        rank = 1 if title == folded else 2 if title.startswith(folded) else 3 if folded in title else 4
+        rank = (
+            1 if title == folded else 2 if title.startswith(folded) else 3 if folded in title else 4
+        )
         hits.append((rank, len(title), row))
     best = heapq.nsmallest(limit, hits)
     rows = [row for _, _, row in best]

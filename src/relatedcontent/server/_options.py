@@ -15,16 +15,18 @@ from typing import TextIO
 __all__ = ["add_serve_parser", "cmd_serve", "read_token"]
 
 MIN_TOKEN_LENGTH = 16
-TOKEN_ENV = "RELATEDCONTENT_TOKEN"
+TOKEN_ENV = "RELATEDCONTENT_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text!r}") from None
+        msg = f"must be a port number (0-65535), got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {value}")
+        msg = f"must be a port number (0-65535), got {value}"
+        raise argparse.ArgumentTypeError(msg)
     return value
 
 
@@ -34,7 +36,8 @@ def _bytes(text: str) -> int:
     try:
         return parse_memory(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a size such as 10MiB or 65536, got {text!r}") from None
+        msg = f"must be a size such as 10MiB or 65536, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _seconds(text: str) -> int:
@@ -43,7 +46,8 @@ def _seconds(text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+        msg = f"must be a number of seconds >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
     return value
 
 
@@ -53,25 +57,54 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         "serve",
         help="HTTP service, widget and editor's page (needs relatedcontent[server])",
         description=(
-            "Serve an index over HTTP: JSON lists, an HTML block and a widget for pages, an editor's "
+            "Serve an index over HTTP: JSON lists, an HTML block and a widget for pages, "
+            "an editor's "
             f"page at /, and (with a token in ${TOKEN_ENV} or --token-file) writes for CMS hooks."
         ),
     )
-    p.add_argument("index", nargs="?", metavar="INDEX", help="index folder (from relatedcontent build)")
-    p.add_argument("--demo", action="store_true",
-                   help="serve the shipped sample council site, indexed in memory (writes are not saved)")
+    p.add_argument(
+        "index", nargs="?", metavar="INDEX", help="index folder (from relatedcontent build)"
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve the shipped sample council site, indexed in memory (writes are not saved)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")
-    p.add_argument("--token-file", metavar="FILE",
-                   help=f"file holding the bearer token for writes (default: ${TOKEN_ENV}; none: writes off)")
-    p.add_argument("--max-body", type=_bytes, default=10 * 2**20, metavar="SIZE",
-                   help="largest request body accepted, e.g. 1MiB (default 10MiB)")
-    p.add_argument("--cache-max-age", type=_seconds, default=60, metavar="SECONDS",
-                   help="Cache-Control max-age of lists (default 60)")
-    p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
-                   help="origin allowed to fetch lists from pages (repeatable; default: any)")
-    p.add_argument("--no-mmap", action="store_true", help="read the index into memory instead of mapping it")
-    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument(
+        "--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help=f"file holding the bearer token for writes (default: ${TOKEN_ENV}; none: writes off)",
+    )
+    p.add_argument(
+        "--max-body",
+        type=_bytes,
+        default=10 * 2**20,
+        metavar="SIZE",
+        help="largest request body accepted, e.g. 1MiB (default 10MiB)",
+    )
+    p.add_argument(
+        "--cache-max-age",
+        type=_seconds,
+        default=60,
+        metavar="SECONDS",
+        help="Cache-Control max-age of lists (default 60)",
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="origin allowed to fetch lists from pages (repeatable; default: any)",
+    )
+    p.add_argument(
+        "--no-mmap", action="store_true", help="read the index into memory instead of mapping it"
+    )
+    p.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
     p.set_defaults(handler=cmd_serve)
     return p
 
@@ -102,7 +135,8 @@ def read_token(token_file: str | None, environ: dict[str, str] | os._Environ[str
             return None
     if len(token) < MIN_TOKEN_LENGTH:
         msg = (
-            f"the token in {where} is too short ({len(token)} characters, at least {MIN_TOKEN_LENGTH}); "
+            f"the token in {where} is too short ({len(token)} characters, "
+            f"at least {MIN_TOKEN_LENGTH}); "
             "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
         raise ValueError(msg)
@@ -142,7 +176,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         path = args.index
         what = f"{args.index} ({len(model)} articles)"
     if token is None:
-        err.write(f"relatedcontent: writes are off (set ${TOKEN_ENV} or --token-file to enable them)\n")
+        err.write(
+            f"relatedcontent: writes are off (set ${TOKEN_ENV} or --token-file to enable them)\n"
+        )
     app = create_app(
         model,
         path,
@@ -154,7 +190,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         run(app, host=args.host, port=args.port, log_level=args.log_level, announce=err, what=what)
     except OSError as exc:
-        err.write(f"relatedcontent serve: error: cannot listen on {args.host}:{args.port} ({exc.strerror}); "
-                  "choose another --port or --host\n")
+        err.write(
+            f"relatedcontent serve: error: cannot listen on {args.host}:{args.port} "
+            f"({exc.strerror}); "
+            "choose another --port or --host\n"
+        )
         return 1
     return 0

@@ -70,7 +70,9 @@ def _item_view(item: Recommendation) -> dict[str, Any]:
     }
 
 
-def render_fragment(article_id: Any, items: Sequence[Recommendation], heading: str = DEFAULT_HEADING) -> str:
+def render_fragment(
+    article_id: Any, items: Sequence[Recommendation], heading: str = DEFAULT_HEADING
+) -> str:
     """Render the "You might also like" block of ``article_id`` as an HTML fragment.
 
     The markup is ``<aside class="rc-related">`` holding an ``<h2 class="rc-heading">``

@@ -18,7 +18,7 @@ import hashlib
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -212,9 +212,12 @@ class IndexState:
             The new live snapshot.
         """
         if not self.supports_writes():
-            missing = [n for n in WRITE_METHODS if not callable(getattr(self._snapshot.model, n, None))]
+            missing = [
+                n for n in WRITE_METHODS if not callable(getattr(self._snapshot.model, n, None))
+            ]
             msg = (
-                "this relatedcontent version cannot change an index in place (RelatedContent has no "
+                "this relatedcontent version cannot change an index in place "
+                "(RelatedContent has no "
                 f"{', '.join(missing)}); rebuild the index with 'relatedcontent build' and restart"
             )
             raise WriteError(501, "writes_unsupported", msg)
@@ -254,4 +257,3 @@ def missing_ids(model: RelatedContent, ids: Iterable[Any]) -> list[Any]:
 def unknown(article_id: Any) -> WriteError:
     """Return the 404 :class:`WriteError` for an unknown article id."""
     return WriteError(404, "unknown_article", str(UnknownArticleError(article_id)), "article_id")
-

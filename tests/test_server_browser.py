@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -110,15 +111,22 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def readme_snippet(base_url: str) -> str:
+    """The README's widget snippet, pointed at ``base_url``."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"## HTTP service.*?```html\n(.*?)```", readme, re.S).group(1)
+    assert f'data-related-to="{BINS}"' in snippet
+    return snippet.replace("http://127.0.0.1:8000/", base_url)
+
+
 def test_the_widget_fills_a_page_on_another_origin(browser, demo_server, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     (tmp_path / "article.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>A council news page</title>"
-        f"<link rel='stylesheet' href='{demo_server.base_url}static/related.css'></head><body>"
-        "<h1>Christmas and New Year bin collection days are changing</h1><p>Article text.</p>"
-        f"<div id='block' data-related-to='{BINS}' data-n='3'></div>"
-        "<div id='missing' data-related-to='no-such-article'></div>"
-        f"<script src='{demo_server.base_url}widget.js' async></script></body></html>",
+        "</head><body><h1>Christmas and New Year bin collection days are changing</h1>"
+        "<p>Article text.</p><div id='block'>"
+        + readme_snippet(demo_server.base_url).replace('data-n="5"', 'data-n="3"')
+        + "</div><div id='missing' data-related-to='no-such-article'></div></body></html>",
         encoding="utf-8",
     )
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
@@ -127,7 +135,7 @@ def test_the_widget_fills_a_page_on_another_origin(browser, demo_server, tmp_pat
     try:
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{site.server_address[1]}/article.html")
-        page.wait_for_selector("#block[data-rc-state=loaded]", timeout=30_000)
+        page.wait_for_selector("#block [data-rc-state=loaded]", timeout=30_000)
         block = page.locator("#block .rc-related")
         assert block.locator(".rc-item").count() == 3
         assert block.locator("a.rc-more").first.inner_text() == "Read more"

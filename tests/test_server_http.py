@@ -10,18 +10,13 @@ from urllib.parse import quote
 
 import pytest
 
-from relatedcontent import RelatedContent, load
+from relatedcontent import load
 
 from ._server import TOKEN, build_index, require_server_stack, running_server, special_records
 
 require_server_stack()
 import httpx  # noqa: E402
 
-NEEDS_INCREMENTAL = pytest.mark.skipif(
-    not hasattr(RelatedContent, "add"),
-    reason="RelatedContent has no add/update/remove yet (relatedcontent issue 4); "
-    "the write endpoints call them",
-)
 BINS = "bin-collection-changes-christmas"
 MAX_BODY = 65536
 
@@ -315,7 +310,6 @@ NEW = {
 }
 
 
-@NEEDS_INCREMENTAL
 def test_put_update_delete_are_visible_and_saved(writable):
     client, path = writable
     before = client.get(path_of(BINS), params={"n": 10})
@@ -342,7 +336,6 @@ def test_put_update_delete_are_visible_and_saved(writable):
     assert client.delete("articles/" + quote("trees/2026 ü", safe="")).status_code == 404
 
 
-@NEEDS_INCREMENTAL
 def test_batch_is_all_or_nothing(writable):
     client, path = writable
     batch = {
@@ -370,7 +363,6 @@ def test_batch_is_all_or_nothing(writable):
     assert bad.status_code == 422 and bad.json()["field"] == "body.articles.0.published"
 
 
-@NEEDS_INCREMENTAL
 def test_reads_continue_during_writes(writable):
     client, _ = writable
     statuses: list[int] = []

@@ -178,7 +178,7 @@ def search_titles(snapshot: Snapshot, query: str, limit: int = 10) -> list[dict[
     first = max(tokens, key=len)
     hits = []
     for row, title in enumerate(titles):
-        if first not in title or not all(t in title for t in tokens):
+        if title is None or first not in title or not all(t in title for t in tokens):
             continue
         rank = (
             1 if title == folded else 2 if title.startswith(folded) else 3 if folded in title else 4

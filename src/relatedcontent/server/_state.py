@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..exceptions import UnknownArticleError
+from ..exceptions import IndexFormatError, UnknownArticleError
 
 if TYPE_CHECKING:
     from .._recommender import RelatedContent
@@ -76,13 +76,17 @@ class Snapshot:
     model: RelatedContent
     token: str
     generation: int = 0
-    _titles: list[str] | None = field(default=None, repr=False)
+    _titles: list[str | None] | None = field(default=None, repr=False)
     _int_ids: bool | None = field(default=None, repr=False)
 
     def lower_titles(self) -> list[str]:
-        """Return the lower-cased titles in index order (computed once per snapshot)."""
+        """Return the case-folded titles by row (computed once per snapshot).
+
+        Rows of removed articles (``None`` in ``articles_`` until the next
+        compaction) give ``None``.
+        """
         if self._titles is None:
-            self._titles = [a.title.casefold() for a in self.model.articles_]
+            self._titles = [None if a is None else a.title.casefold() for a in self.model.articles_]
         return self._titles
 
     def holds_int_ids(self) -> bool:
@@ -126,9 +130,17 @@ def clone_model(model: RelatedContent) -> RelatedContent:
 
     The copy owns its arrays (memory-mapped ones are read into memory), so
     changing it cannot disturb readers of the original.
+
+    A model that has been changed keeps its arrays as views of growable
+    buffers (``_store``); a deep copy copies views and buffers separately, so
+    the copy's buffers are dropped and the next change rebuilds them from its
+    arrays (``_store = None`` is the state of a model never changed).
     """
-    memo: dict[int, Any] = {id(article): article for article in model.articles_}
-    return copy.deepcopy(model, memo)
+    memo: dict[int, Any] = {id(a): a for a in model.articles_ if a is not None}
+    clone = copy.deepcopy(model, memo)
+    if getattr(clone, "_store", None) is not None:
+        clone._store = None
+    return clone
 
 
 def state_token(path: str | os.PathLike[str] | None) -> str:
@@ -226,7 +238,20 @@ class IndexState:
             model = clone_model(current.model)
             result = change(model, current)
             if self.path is not None:
-                model.save(self.path)
+                try:
+                    model.save(self.path)
+                except IndexFormatError as exc:
+                    msg = (
+                        f"{exc}; the change was not applied. If another program changed the "
+                        "index, restart the server; send changes through the server while it runs"
+                    )
+                    raise WriteError(409, "index_conflict", msg) from None
+                except OSError as exc:
+                    msg = (
+                        f"the index could not be saved ({exc.strerror or exc}); the change was not "
+                        "applied. Check the disk and the index folder's permissions, then retry"
+                    )
+                    raise WriteError(503, "save_failed", msg) from None
             token = hashlib.sha256(
                 f"{current.token}:{current.generation + 1}:{state_token(self.path)}".encode()
             ).hexdigest()

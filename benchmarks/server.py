@@ -60,9 +60,9 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "mean_us": %.1f, ' ..
-    '"errors": %d}\n',
+    '"non_2xx": %d, "socket_errors": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.mean, e.connect + e.read + e.write + e.status + e.timeout))
+    latency.mean, e.status, e.connect + e.read + e.write + e.timeout))
 end
 """
 
@@ -135,7 +135,7 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def start_server(index: Path) -> tuple[subprocess.Popen, str]:
+def start_server(index: Path, token: str | None = None) -> tuple[subprocess.Popen, str]:
     """Start `relatedcontent serve INDEX --port 0` and return (process, base URL)."""
     command = [
         sys.executable,
@@ -149,6 +149,8 @@ def start_server(index: Path) -> tuple[subprocess.Popen, str]:
         "warning",
     ]
     env = {k: v for k, v in os.environ.items() if k != "RELATEDCONTENT_TOKEN"}
+    if token:
+        env["RELATEDCONTENT_TOKEN"] = token
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -241,32 +243,55 @@ def wrk_load(base: str, paths: list[str], concurrency: int, seconds: float) -> d
         "rps": round(data["requests"] / seconds_run, 1),
         "p50_ms": round(data["p50_us"] / 1000, 2),
         "p99_ms": round(data["p99_us"] / 1000, 2),
-        "errors": data["errors"],
+        "errors": data["non_2xx"] + data["socket_errors"],
+        "non_2xx": data["non_2xx"],
+        "socket_errors": data["socket_errors"],
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time of process ``pid`` so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_writes(base: str, token: str, count: int) -> dict:
+    """PUT then DELETE ``count`` new articles one at a time; return their latencies."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    puts, deletes = [], []
+    with httpx.Client(base_url=base, timeout=600, headers=headers) as client:
+        for i in range(count):
+            article = {"title": f"benchmark article {i} for python packaging",
+                       "body": "A library for parsing and validating configuration files."}
+            t0 = time.perf_counter()
+            client.put(f"articles/bench-write-{i}", json=article).raise_for_status()
+            puts.append(time.perf_counter() - t0)
+        for i in range(count):
+            t0 = time.perf_counter()
+            client.delete(f"articles/bench-write-{i}").raise_for_status()
+            deletes.append(time.perf_counter() - t0)
+    return {"writes": count, "put_median_ms": round(float(np.median(puts)) * 1000, 1),
+            "delete_median_ms": round(float(np.median(deletes)) * 1000, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print a table and optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--docs", type=int, default=100_000, help="articles in the index (default 100000)"
-    )
-    parser.add_argument(
-        "--index", type=Path, default=None, help="index folder (default benchmarks/results/)"
-    )
-    parser.add_argument(
-        "--rebuild", action="store_true", help="rebuild the index even if it exists"
-    )
-    parser.add_argument("--client", choices=("httpx", "wrk", "both"), default="both")
-    parser.add_argument(
-        "--concurrency", type=int, default=32, help="requests in flight (default 32)"
-    )
-    parser.add_argument(
-        "--requests", type=int, default=20_000, help="httpx: requests per scenario (default 20000)"
-    )
-    parser.add_argument(
-        "--seconds", type=float, default=20, help="time limit per scenario (default 20)"
-    )
+    parser.add_argument("--docs", type=int, default=100_000, help="articles (default 100000)")
+    parser.add_argument("--index", type=Path, default=None,
+                        help="index folder to build or reuse (default benchmarks/results/)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the index even if it exists")
+    parser.add_argument("--client", choices=("auto", "httpx", "wrk", "both"), default="auto",
+                        help="load generator (default: wrk if installed, else httpx)")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
+    parser.add_argument("--requests", type=int, default=20_000,
+                        help="httpx: at most this many requests per scenario (default 20000)")
+    parser.add_argument("--seconds", type=float, default=20, help="time per scenario (default 20)")
+    parser.add_argument("--writes", type=int, default=5,
+                        help="PUT then DELETE this many articles, timed (default 5; 0: none)")
     parser.add_argument("--n", type=int, default=5, help="items per list (default 5)")
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--json", type=Path, default=None, help="write the results here as JSON")
@@ -286,77 +311,84 @@ def main(argv: list[str] | None = None) -> int:
             f"related/{quote(str(i), safe='')}.html?n={args.n}" for i in sample
         ],
     }
-    clients = ["httpx", "wrk"] if args.client == "both" else [args.client]
-    if "wrk" in clients and shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk); using httpx only", file=sys.stderr)
-        clients = [c for c in clients if c != "wrk"]
+    has_wrk = shutil.which("wrk") is not None
+    if args.client == "auto":
+        clients = ["wrk"] if has_wrk else ["httpx"]
+    else:
+        clients = ["httpx", "wrk"] if args.client == "both" else [args.client]
+    if "wrk" in clients and not has_wrk:
+        print("wrk is not installed (apt-get install wrk); using httpx", file=sys.stderr)
+        clients = ["httpx"]
 
-    process, base = start_server(index)
+    token = "benchmark-token-" + "x" * 24
     results = []
-    try:
-        import httpx
-
-        for _ in range(100):
-            try:
-                httpx.get(base + "health", timeout=5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        rss_start, _ = rss_mib(process.pid)
-        asyncio.run(httpx_load(base, scenarios["JSON /related/{id}"], 8, 500, 30))  # warm-up
-        for name, paths in scenarios.items():
-            for client in clients:
-                if client == "httpx":
-                    figures = asyncio.run(
-                        httpx_load(base, paths, args.concurrency, args.requests, args.seconds)
-                    )
-                else:
-                    figures = wrk_load(base, paths, args.concurrency, args.seconds)
-                rss, peak = rss_mib(process.pid)
-                row = {
-                    "scenario": name,
-                    "client": client,
-                    "concurrency": args.concurrency,
-                    **figures,
-                    "server_rss_mib": round(rss, 1),
-                    "server_peak_rss_mib": round(peak, 1),
-                }
-                results.append(row)
-                print(json.dumps(row), file=sys.stderr)
-    finally:
-        process.terminate()
+    writes = None
+    with tempfile.TemporaryDirectory() as tmp:
+        served = Path(tmp) / "index"
+        shutil.copytree(index, served)  # the writes must not change the cached index
+        started = time.perf_counter()
+        process, base = start_server(served, token)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            import httpx
 
-    print(
-        f"\nIndex: {len(ids):,} articles ({source}); server RSS after start-up {rss_start:.0f} MiB; "
-        f"{os.cpu_count()} cores shared by client and server.\n"
-    )
-    print(
-        "| scenario | client | concurrency | requests | req/s | p50 ms | p99 ms | errors | server RSS MiB (peak) |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+            for _ in range(600):
+                try:
+                    httpx.get(base + "health", timeout=5)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            startup_s = time.perf_counter() - started
+            rss_start, _ = rss_mib(process.pid)
+            asyncio.run(httpx_load(base, scenarios["JSON /related/{id}"], 8, 500, 30))  # warm-up
+            for name, paths in scenarios.items():
+                for client in clients:
+                    cpu0 = cpu_seconds(process.pid)
+                    if client == "httpx":
+                        figures = asyncio.run(
+                            httpx_load(base, paths, args.concurrency, args.requests, args.seconds)
+                        )
+                    else:
+                        figures = wrk_load(base, paths, args.concurrency, args.seconds)
+                    cpu_ms = (cpu_seconds(process.pid) - cpu0) / max(figures["requests"], 1) * 1000
+                    rss, peak = rss_mib(process.pid)
+                    row = {"scenario": name, "client": client, "concurrency": args.concurrency,
+                           **figures, "server_cpu_ms_per_request": round(cpu_ms, 3),
+                           "server_rss_mib": round(rss, 1), "server_peak_rss_mib": round(peak, 1)}
+                    results.append(row)
+                    print(json.dumps(row), file=sys.stderr)
+            if args.writes:
+                writes = timed_writes(base, token, args.writes)
+                writes["server_peak_rss_mib"] = round(rss_mib(process.pid)[1], 1)
+                print(json.dumps(writes), file=sys.stderr)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    load_avg = os.getloadavg()[0]
+    print(f"\nIndex: {len(ids):,} articles ({source}); server up in {startup_s:.1f}s, RSS after "
+          f"start-up {rss_start:.0f} MiB; {os.cpu_count()} cores shared by client and server; "
+          f"load average {load_avg:.1f} at the end.\n")
+    print("| scenario | client | concurrency | requests | req/s | p50 ms | p99 ms | errors "
+          "| server CPU ms/request | server RSS MiB (peak) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(
-            f"| {r['scenario']} | {r['client']} | {r['concurrency']} | {r['requests']:,} | {r['rps']:,.0f} | "
-            f"{r['p50_ms']} | {r['p99_ms']} | {r['errors']} | {r['server_rss_mib']:.0f} "
-            f"({r['server_peak_rss_mib']:.0f}) |"
-        )
+        print(f"| {r['scenario']} | {r['client']} | {r['concurrency']} | {r['requests']:,} "
+              f"| {r['rps']:,.0f} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} "
+              f"| {r['server_cpu_ms_per_request']} | {r['server_rss_mib']:.0f} "
+              f"({r['server_peak_rss_mib']:.0f}) |")
+    if writes:
+        print(f"\nWrites, one at a time: PUT (add) median {writes['put_median_ms']} ms, DELETE "
+              f"median {writes['delete_median_ms']} ms, server peak RSS "
+              f"{writes['server_peak_rss_mib']:.0f} MiB.")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "docs": len(ids),
-                    "source": source,
-                    "rss_start_mib": rss_start,
-                    "results": results,
-                },
-                indent=2,
-            )
-        )
+        payload = {"docs": len(ids), "source": source, "startup_s": round(startup_s, 1),
+                   "rss_start_mib": round(rss_start, 1), "load_average": load_avg,
+                   "results": results, "writes": writes, "command": sys.argv}
+        args.json.write_text(json.dumps(payload, indent=2))
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import os
 import secrets
 import threading
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._corpus import Article
 from ..exceptions import IndexFormatError, UnknownArticleError
 
 if TYPE_CHECKING:
@@ -125,18 +127,49 @@ def resolve_id(snapshot: Snapshot, text: str, *, new: bool = False) -> Any:
     return text
 
 
-def clone_model(model: RelatedContent) -> RelatedContent:
-    """Return a deep copy of ``model`` that shares its (frozen) Article objects.
+#: Types whose values are never changed in place (Article is a frozen dataclass).
+_ATOMS = frozenset({str, int, float, bool, type(None), Article})
 
-    The copy owns its arrays (memory-mapped ones are read into memory), so
-    changing it cannot disturb readers of the original.
+
+def _all_atomic(values: Iterable[Any]) -> bool:
+    """Whether every value is atomic or a tuple of atomic values (type checks in C)."""
+    values = list(values) if not isinstance(values, (list, tuple)) else values
+    kinds = set(map(type, values))
+    if kinds <= _ATOMS:
+        return True
+    if not kinds <= _ATOMS | {tuple}:
+        return False
+    tuples = values if kinds == {tuple} else [v for v in values if type(v) is tuple]
+    return set(map(type, itertools.chain.from_iterable(tuples))) <= _ATOMS
+
+
+def _flat_copy(value: Any) -> Any:
+    """Return a one-level copy of a list or dict of atomic values, else ``None``."""
+    if type(value) is list and _all_atomic(value):
+        return list(value)
+    if type(value) is dict and _all_atomic(value.keys()) and _all_atomic(value.values()):
+        return dict(value)
+    return None
+
+
+def clone_model(model: RelatedContent) -> RelatedContent:
+    """Return a copy of ``model`` that a write can change without disturbing readers.
+
+    It is a deep copy, except that lists and dicts holding only atomic values
+    (ids, row numbers, frozen Article objects) are copied one level deep, at C
+    speed, instead of element by element. The copy owns its arrays
+    (memory-mapped ones are read into memory).
 
     A model that has been changed keeps its arrays as views of growable
     buffers (``_store``); a deep copy copies views and buffers separately, so
     the copy's buffers are dropped and the next change rebuilds them from its
     arrays (``_store = None`` is the state of a model never changed).
     """
-    memo: dict[int, Any] = {id(a): a for a in model.articles_ if a is not None}
+    memo: dict[int, Any] = {}
+    for value in vars(model).values():
+        flat = _flat_copy(value)
+        if flat is not None:
+            memo[id(value)] = flat
     clone = copy.deepcopy(model, memo)
     if getattr(clone, "_store", None) is not None:
         clone._store = None

@@ -358,3 +358,15 @@ def test_successive_writes_equal_the_same_changes_made_directly(council_records,
 
     assert lists(state.snapshot.model) == lists(direct)
     assert lists(load(tmp_path / "idx")) == lists(direct)  # and that is what was saved
+
+
+def test_flat_copies_only_containers_of_atomic_values():
+    from relatedcontent.server._state import _flat_copy
+
+    ids = ["a", 1, None, ("x", 2)]
+    assert _flat_copy(ids) == ids and _flat_copy(ids) is not ids
+    assert _flat_copy({"a": 1, 2: (1, "b")}) == {"a": 1, 2: (1, "b")}
+    assert _flat_copy([["mutable"]]) is None
+    assert _flat_copy([("a", ["mutable"])]) is None
+    assert _flat_copy({"a": {"b": 1}}) is None
+    assert _flat_copy(("a",)) is None  # not a list or dict: deep-copied as usual

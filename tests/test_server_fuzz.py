@@ -22,7 +22,7 @@ schemathesis = pytest.importorskip(
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
-EXAMPLES = 20
+EXAMPLES = 15
 OPERATIONS = [
     ("GET", "/related/{article_id}"),
     ("GET", "/related/{article_id}.html"),

@@ -178,3 +178,16 @@ def test_auto_uses_scipy_for_negative_entries_and_numba_refuses_them():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="method must be one of"):
         top_k_neighbors(sp.csr_matrix(np.eye(3)), 1, method="fast")
+
+
+def test_auto_picks_the_kernel_only_when_the_work_repays_it(monkeypatch):
+    from relatedcontent import _similarity
+
+    X = corpus(9, 200, 20, 0.2, np.float64)
+    assert not _similarity._use_numba(X, "auto")
+    monkeypatch.setattr(_similarity, "AUTO_NUMBA_MIN_WORK", 0)
+    assert _similarity._use_numba(X, "auto")
+    got = top_k_neighbors(X, 3, method="auto")
+    expected = top_k_neighbors(X, 3, method="scipy")
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])

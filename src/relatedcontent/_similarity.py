@@ -241,8 +241,10 @@ def top_k_neighbors(
     method : {"auto", "numba", "scipy"}, default="auto"
         Engine. ``"numba"`` needs the ``fast`` extra (numba) and a matrix
         without negative entries (any TF-IDF matrix); ``"auto"`` uses it when
-        both hold and scipy's sparse product otherwise. Both give the same
-        indices and bit-identical scores.
+        both hold and the product is large enough to repay loading the
+        kernel (:data:`AUTO_NUMBA_MIN_WORK` multiply-adds), and scipy's
+        sparse product otherwise. Both give the same indices and bit-identical
+        scores.
 
     Returns
     -------
@@ -319,11 +321,24 @@ def _numba_safe(X: sp.csr_matrix) -> bool:
     return X.nnz == 0 or bool(X.data.min() >= 0)
 
 
+#: Below this many multiply-adds (sum of df(t)**2), "auto" keeps to scipy: the
+#: product takes well under a second, less than loading (or, the first time,
+#: compiling) the kernel.
+AUTO_NUMBA_MIN_WORK = 50_000_000
+
+
+def _work(X: sp.csr_matrix) -> int:
+    df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64)
+    return int((df * df).sum())
+
+
 def _use_numba(X: sp.csr_matrix, method: str) -> bool:
     if method == "scipy":
         return False
     if method == "auto":
-        return numba_available() and _numba_safe(X)
+        return (
+            _work(X) >= AUTO_NUMBA_MIN_WORK and _numba_safe(X) and numba_available()
+        )
     if not numba_available():
         msg = "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
         raise ValueError(msg)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +164,16 @@ def test_cli_refuses_both_cluster_options(tmp_path, capsys):
                  "--scheduler", "tcp://127.0.0.1:1"])
     assert code == 2
     assert "--scheduler or --local-cluster" in capsys.readouterr().err
+
+
+def test_missing_dask_says_what_to_install(monkeypatch):
+    from relatedcontent.exceptions import DependencyError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(DependencyError, match=r"pip install 'relatedcontent\[dask\]'"):
+        fit_distributed(None, "parts/*.jsonl.gz")
+
+
+def test_importing_relatedcontent_does_not_import_dask():
+    code = "import sys, relatedcontent; sys.exit('distributed' in sys.modules or 'dask' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=120).returncode == 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from ._corpus import Article, FieldMap
+from ._distributed import fit_distributed, open_client
 from ._export import export_files, safe_filename
 from ._persistence import load
 from ._readers import read_articles
@@ -51,9 +52,11 @@ __all__ = [
     "__version__",
     "export_files",
     "export_sql",
+    "fit_distributed",
     "html_to_text",
     "load",
     "make_teaser",
+    "open_client",
     "read_articles",
     "read_sql",
     "safe_filename",

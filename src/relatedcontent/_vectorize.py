@@ -12,19 +12,57 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import CountVectorizer
 
 from ._corpus import Article
 
-__all__ = ["FieldWeightedVectorizer", "resolve_df_limits"]
+__all__ = ["FieldWeightedVectorizer", "TermCounts", "merge_term_counts", "resolve_df_limits"]
 
 #: Corpora smaller than this get ``min_df=1`` and ``max_df=1.0`` under "auto":
 #: with a handful of articles, pruning would empty the vocabulary.
 SMALL_CORPUS = 20
+
+
+class TermCounts(NamedTuple):
+    """What :meth:`FieldWeightedVectorizer.count_terms` learns from one partition.
+
+    Attributes
+    ----------
+    terms : ndarray of str
+        The partition's terms, sorted.
+    df : ndarray of int64
+        Articles of the partition whose weighted fields contain each term.
+    n_docs : int
+        Articles in the partition.
+    counts : list of 3 csr_matrix
+        Title, body and tag counts, shape ``(n_docs, len(terms))``.
+    """
+
+    terms: np.ndarray
+    df: np.ndarray
+    n_docs: int
+    counts: list[sp.csr_matrix]
+
+
+def merge_term_counts(parts: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Merge ``(terms, df, n_docs)`` of several partitions into corpus totals.
+
+    Returns the sorted union of the terms, their summed document frequencies
+    and the total article count; one partition comes back unchanged.
+    """
+    if len(parts) == 1:
+        terms, df, n_docs = parts[0]
+        return terms, np.asarray(df, dtype=np.int64), int(n_docs)
+    terms = np.unique(np.concatenate([np.asarray(p[0], dtype=str) for p in parts]))
+    df = np.zeros(terms.size, dtype=np.int64)
+    for part_terms, part_df, _ in parts:
+        if len(part_terms):
+            df[np.searchsorted(terms, part_terms)] += part_df
+    return terms, df, sum(int(p[2]) for p in parts)
 
 
 def resolve_df_limits(min_df: Any, max_df: Any, n_docs: int) -> tuple[int, float]:
@@ -129,8 +167,31 @@ class FieldWeightedVectorizer:
         return sp.csr_matrix(total)
 
     # -- fitting -------------------------------------------------------------
+    # Fitting runs in three stages, so that a corpus split into partitions
+    # (files read on different machines, see ``_distributed``) gives the same
+    # result as one list: ``count_terms`` per partition, ``fit_vocabulary`` on
+    # the merged document frequencies, ``transform_counts`` per partition. A
+    # single-machine fit is the one-partition case.
     def fit_transform(self, articles: Sequence[Article]) -> sp.csr_matrix:
         """Learn vocabulary and IDF from ``articles`` and return their vectors."""
+        counts = self.count_terms(articles)
+        self.fit_vocabulary(counts.terms, counts.df, counts.n_docs)
+        return self.transform_counts(counts)
+
+    def count_terms(self, articles: Sequence[Article]) -> TermCounts:
+        """Stage 1, per partition: term counts per field and document frequencies.
+
+        Parameters
+        ----------
+        articles : sequence of Article
+            One partition of the corpus.
+
+        Returns
+        -------
+        TermCounts
+            The partition's sorted terms, their document frequencies (counting
+            only fields with a non-zero weight) and per-field count matrices.
+        """
         n = len(articles)
         fields = self._fields(articles)
         counter = self._counter()
@@ -138,8 +199,8 @@ class FieldWeightedVectorizer:
             stacked = counter.fit_transform([text for field in fields for text in field])
         except ValueError:
             # Nothing but stop words or punctuation anywhere: no vocabulary.
-            self._set_vocabulary([], np.zeros(0))
-            return sp.csr_matrix((n, 0), dtype=self.dtype)
+            empty = sp.csr_matrix((n, 0), dtype=np.float64)
+            return TermCounts(np.array([], dtype=str), np.zeros(0, dtype=np.int64), n, [empty] * 3)
         stacked = sp.csr_matrix(stacked)
         counts = [stacked[i * n : (i + 1) * n] for i in range(3)]
         # Only fields that are weighted count towards document frequency.
@@ -148,24 +209,58 @@ class FieldWeightedVectorizer:
         )
         if isinstance(present, int):
             present = sp.csr_matrix((n, stacked.shape[1]), dtype=np.int32)
-        df = np.asarray((present > 0).sum(axis=0)).ravel()
-        min_count, max_share = resolve_df_limits(self.min_df, self.max_df, n)
-        keep = (df >= min_count) & (df <= max_share * n)
+        df = np.asarray((present > 0).sum(axis=0)).ravel().astype(np.int64)
+        return TermCounts(counter.get_feature_names_out(), df, n, counts)
+
+    def fit_vocabulary(self, terms: np.ndarray, df: np.ndarray, n_docs: int) -> FieldWeightedVectorizer:
+        """Stage 2, global: keep terms by ``min_df``/``max_df``/``max_features``; set IDF.
+
+        Parameters
+        ----------
+        terms : ndarray of str
+            All terms of the corpus, sorted (see :func:`merge_term_counts`).
+        df : ndarray of int
+            Their document frequencies over the whole corpus.
+        n_docs : int
+            Articles in the whole corpus.
+
+        Returns
+        -------
+        self : FieldWeightedVectorizer
+        """
+        min_count, max_share = resolve_df_limits(self.min_df, self.max_df, n_docs)
+        keep = (df >= min_count) & (df <= max_share * n_docs)
         if self.max_features is not None and keep.sum() > self.max_features:
             order = np.lexsort((np.arange(df.size), -df))
             order = order[keep[order]][: self.max_features]
             keep = np.zeros_like(keep)
             keep[order] = True
-        terms = counter.get_feature_names_out()
         columns = np.flatnonzero(keep)
-        counts = [c[:, columns] for c in counts]
-        weighted = self._weighted_counts(counts)
-        if columns.size == 0:
-            self._set_vocabulary([], np.zeros(0))
-            return sp.csr_matrix((n, 0), dtype=self.dtype)
-        idf = TfidfTransformer().fit(weighted).idf_
-        self._set_vocabulary(list(terms[columns]), idf)
-        return self._finish(weighted)
+        # Smoothed IDF, the arithmetic of scikit-learn's TfidfTransformer
+        # (every kept term has df >= 1 in the weighted counts).
+        kept_df = df[columns].astype(np.float64) + 1.0
+        idf = np.full_like(kept_df, fill_value=n_docs + 1, dtype=np.float64)
+        idf /= kept_df
+        np.log(idf, out=idf)
+        idf += 1.0
+        self._set_vocabulary([str(t) for t in terms[columns]], idf)
+        return self
+
+    def transform_counts(self, counts: TermCounts) -> sp.csr_matrix:
+        """Stage 3, per partition: vectors of a partition counted by :meth:`count_terms`."""
+        n = counts.n_docs
+        if not self.terms_ or counts.terms.size == 0:
+            return sp.csr_matrix((n, len(self.terms_)), dtype=self.dtype)
+        # Both vocabularies are sorted, so local -> global columns keep their order.
+        fitted = np.asarray(self.terms_)
+        pos = np.minimum(np.searchsorted(fitted, counts.terms), fitted.size - 1)
+        local = np.flatnonzero(fitted[pos] == counts.terms)
+        shape = (n, fitted.size)
+        selected = []
+        for c in counts.counts:
+            c = sp.csr_matrix(c[:, local])
+            selected.append(sp.csr_matrix((c.data, pos[local][c.indices], c.indptr), shape=shape))
+        return self._finish(self._weighted_counts(selected))
 
     def _set_vocabulary(self, terms: list[str], idf: np.ndarray) -> None:
         self.terms_ = list(terms)

@@ -112,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n-jobs", type=int, default=-1,
                    help="parallel jobs of the neighbour step (default -1: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    cluster = p.add_argument_group("Dask cluster (pip install 'relatedcontent[dask]')")
+    cluster.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                         help="build on this running Dask scheduler; CORPUS may be a quoted glob "
+                              "that every worker can read")
+    cluster.add_argument("--local-cluster", type=_positive_int, metavar="N",
+                         help="build on a local Dask cluster of N worker processes")
     _add_field_options(p)
     p.set_defaults(handler=_cmd_build)
 
@@ -211,6 +217,8 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if bool(args.corpus) == bool(args.from_sql) or bool(args.from_sql) != bool(args.query):
         err.write("relatedcontent build: error: give CORPUS file(s), or --from-sql URL with --query SQL\n")
         return 2
+    if args.scheduler or args.local_cluster:
+        return _build_on_cluster(args, progress, err)
     if args.from_sql:
         from ._sql import read_sql
 
@@ -236,6 +244,38 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"indexed {report['n_articles']} articles, {report['n_terms']} terms"
         + (f", {report['n_without_vector']} without any indexed term" if report["n_without_vector"] else "")
     )
+    model.save(args.output)
+    progress.say(f"saved index to {args.output}")
+    return 0
+
+
+def _model_params(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "n_neighbors": args.n_neighbors,
+        "title_weight": args.title_weight,
+        "tags_weight": args.tags_weight,
+        "min_df": args.min_df,
+        "max_df": args.max_df,
+        "empty_text": args.empty_text,
+        "memory_budget": args.memory_budget,
+        "n_jobs": args.n_jobs,
+        "verbose": not args.quiet,
+    }
+
+
+def _build_on_cluster(args: argparse.Namespace, progress: _Progress, err: TextIO) -> int:
+    from ._distributed import fit_distributed, open_client
+
+    if args.scheduler and args.local_cluster or args.from_sql:
+        err.write("relatedcontent build: error: give CORPUS file(s) and one of --scheduler or "
+                  "--local-cluster\n")
+        return 2
+    where = args.scheduler or f"a local cluster of {args.local_cluster} workers"
+    progress.say(f"building {', '.join(args.corpus)} on {where}")
+    with open_client(scheduler=args.scheduler, local_cluster=args.local_cluster) as client:
+        model = fit_distributed(client, args.corpus, format=args.format,
+                                field_map=_field_map(args), **_model_params(args))
+    progress.say(f"indexed {model.report_['n_articles']} articles, {model.report_['n_terms']} terms")
     model.save(args.output)
     progress.say(f"saved index to {args.output}")
     return 0

@@ -1,0 +1,404 @@
+"""Builds on a Dask cluster: the same index as ``RelatedContent().fit``, computed on many machines.
+
+This stage owns one job: run a full build (read, vectorise, find neighbours)
+on a ``dask.distributed`` cluster and return a fitted
+:class:`~relatedcontent.RelatedContent` identical to a single-machine fit of
+the same articles, in the same order (the files concatenated in the order
+given, each glob expanded in sorted order).
+
+How it works
+------------
+1. *Read*: one task per file reads it with :func:`read_articles` on a worker.
+   The articles are gathered to the client, which keeps them in the model
+   (they are what related lists show) and checks ids across files.
+2. *Vocabulary*: one task per file counts its terms and document frequencies
+   (:meth:`FieldWeightedVectorizer.count_terms`, on the worker that read it);
+   only the ``(terms, df)`` summaries travel. The client merges them
+   (:func:`merge_term_counts`) and keeps terms by ``min_df``/``max_df``/
+   ``max_features``, exactly as one partition would
+   (:meth:`FieldWeightedVectorizer.fit_vocabulary`).
+3. *Vectors*: the fitted vectorizer is broadcast once; one task per file turns
+   its counts into TF-IDF rows, which are stacked in file order.
+4. *Neighbours*: the matrix is normalised as :func:`top_k_neighbors` does and
+   broadcast to every worker once (``client.scatter(..., broadcast=True)``).
+   Row blocks of about equal work are tasks, each the exact top-``k`` of its
+   rows with the compiled kernel (``_kernel_numba.rows_top_k``, when numba is
+   installed on the workers) or scipy's block product (``_similarity._block``).
+
+Every task is an ordinary Dask task: if a worker dies, the scheduler runs its
+tasks again elsewhere (and ``retries`` covers tasks that raise), so a build
+survives the loss of a worker with identical results. Dask is imported only
+when a build runs; it is the ``dask`` extra.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._corpus import Article, FieldMap, build_corpus
+from ._readers import read_articles
+from ._recommender import RelatedContent
+from ._similarity import (
+    BYTES_PER_ENTRY,
+    ProgressPrinter,
+    _block,
+    _canonical,
+    _check_matrix,
+    _normalized,
+    _numba_safe,
+    numba_available,
+    parse_memory,
+    plan_blocks,
+)
+from ._vectorize import FieldWeightedVectorizer, merge_term_counts
+from .exceptions import CorpusError, DependencyError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["fit_distributed", "open_client", "expand_paths", "top_k_neighbors_distributed"]
+
+#: Neighbour tasks per worker thread: enough for load balance and for a lost
+#: worker to cost little, few enough that scheduling overhead stays negligible.
+TASKS_PER_THREAD = 16
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        msg = (
+            "building on a Dask cluster needs dask.distributed: "
+            "pip install 'relatedcontent[dask]'"
+        )
+        raise DependencyError(msg) from None
+    return distributed
+
+
+def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Return the files of ``paths``: each glob expanded in sorted order, the rest as given.
+
+    Raises
+    ------
+    CorpusError
+        If a glob matches no file, or no path is given.
+    """
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    files: list[str] = []
+    for item in items:
+        text = os.fspath(item)
+        if glob.has_magic(text):
+            matched = sorted(glob.glob(text))
+            if not matched:
+                msg = f"no file matches {text!r}; check the pattern (quote it so the shell leaves it alone)"
+                raise CorpusError(msg, source=text)
+            files.extend(matched)
+        else:
+            files.append(text)
+    if not files:
+        msg = "no corpus files given; pass file paths or a glob such as 'parts/*.jsonl.gz'"
+        raise CorpusError(msg)
+    return files
+
+
+@contextmanager
+def open_client(*, scheduler: str | None = None, local_cluster: int | None = None) -> Iterator[Client]:
+    """Connect to a Dask scheduler, or start a local cluster, for one build.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``.
+    local_cluster : int, optional
+        Start a ``LocalCluster`` of this many single-threaded worker processes
+        (closed on exit). Give exactly one of the two.
+
+    Yields
+    ------
+    distributed.Client
+    """
+    if (scheduler is None) == (local_cluster is None):
+        msg = "give exactly one of scheduler='tcp://HOST:PORT' or local_cluster=N_WORKERS"
+        raise ValueError(msg)
+    distributed = _import_distributed()
+    if scheduler is not None:
+        with distributed.Client(scheduler) as client:
+            yield client
+        return
+    with distributed.LocalCluster(n_workers=int(local_cluster), threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+# -- tasks (run on the workers) ------------------------------------------------
+def _read_task(path: str, field_map: FieldMap, fmt: str | None) -> list[Article]:
+    return list(read_articles(path, field_map, format=fmt))
+
+
+def _count_task(articles: list[Article], keep: np.ndarray | None,
+                vectorizer: FieldWeightedVectorizer) -> Any:
+    if keep is not None:
+        articles = [a for a, k in zip(articles, keep) if k]
+    return vectorizer.count_terms(articles)
+
+
+def _summary_task(counts: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    return counts.terms, counts.df, counts.n_docs
+
+
+def _transform_task(vectorizer: FieldWeightedVectorizer, counts: Any) -> sp.csr_matrix:
+    return vectorizer.transform_counts(counts)
+
+
+def _numba_task(prep: dict[str, Any], a: int, b: int, k: int,
+                exclude_self: bool) -> tuple[int, np.ndarray, np.ndarray]:
+    from ._kernel_numba import rows_top_k
+
+    idx = np.full((b - a, k), -1, dtype=np.int64)
+    val = np.zeros((b - a, k), dtype=np.float64)
+    rows_top_k(a, b, prep["indptr"], prep["indices"], prep["data"], prep["tptr"],
+               prep["tindices"], prep["tdata"], prep["tiles"], k, exclude_self,
+               prep["tie_rank"], prep["scale"], idx, val)
+    return a, idx, val
+
+
+def _scipy_task(X: sp.csr_matrix, XT: sp.csr_matrix, tie_rank: np.ndarray, a: int, b: int, k: int,
+                exclude_self: bool) -> tuple[int, np.ndarray, np.ndarray]:
+    return _block(X, XT, a, b, k, tie_rank, exclude_self)
+
+
+# -- neighbours ------------------------------------------------------------------
+def _numba_prepare(X: sp.csr_matrix, tie_rank: np.ndarray, budget: int,
+                   n_tasks: int) -> tuple[dict[str, Any], np.ndarray, list[tuple[int, int]]]:
+    """The arrays of ``_kernel_numba.top_k_numba``, built once on the client.
+
+    Returns the shared arrays, the row permutation (results come back in
+    permuted order) and row spans of about equal work.
+    """
+    from ._kernel_numba import _grouping_order, _scale, _tile_pointers, plan_tiles
+
+    n = X.shape[0]
+    perm = _grouping_order(X)
+    X = X[perm]
+    X.sort_indices()
+    XT = X.T.tocsr()
+    XT.sort_indices()
+    tiles = plan_tiles(n, X.shape[1], budget, 1)
+    df = np.diff(XT.indptr).astype(np.float64)
+    pattern = X.copy()
+    pattern.data = np.ones_like(pattern.data, dtype=np.float64)
+    ends = np.cumsum(np.asarray(pattern @ df).ravel() + 16 * (tiles.size - 1) + 64)
+    n_blocks = int(min(n, max(1, n_tasks)))
+    cuts = np.searchsorted(ends, ends[-1] * np.arange(1, n_blocks) / n_blocks)
+    edges = np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64).tolist()
+    prep = {
+        "indptr": X.indptr.astype(np.int64, copy=False),
+        "indices": X.indices.astype(np.int32, copy=False),
+        "data": X.data,
+        "tptr": _tile_pointers(XT, tiles),
+        "tindices": XT.indices.astype(np.int32, copy=False),
+        "tdata": XT.data,
+        "tiles": tiles,
+        "tie_rank": np.ascontiguousarray(np.asarray(tie_rank, dtype=np.int64)[perm]),
+        "scale": _scale(X.data.dtype),
+    }
+    return prep, perm, list(zip(edges[:-1], edges[1:]))
+
+
+def _split(blocks: list[tuple[int, int]], target: int) -> list[tuple[int, int]]:
+    """Split row blocks evenly until there are about ``target`` of them."""
+    if len(blocks) >= target:
+        return blocks
+    per = -(-target // max(1, len(blocks)))
+    out = []
+    for a, b in blocks:
+        edges = np.unique(np.linspace(a, b, min(per, b - a) + 1).astype(np.int64)).tolist()
+        out.extend(zip(edges[:-1], edges[1:]))
+    return out
+
+
+def top_k_neighbors_distributed(
+    client: Client,
+    X: Any,
+    k: int,
+    *,
+    tie_rank: np.ndarray,
+    memory_budget: int | str | None = None,
+    exclude_self: bool = True,
+    retries: int = 2,
+    method: str = "auto",
+    progress: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~relatedcontent.top_k_neighbors` with row blocks as Dask tasks.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    X : sparse matrix of shape (n_rows, n_features)
+        Normalised here as :func:`top_k_neighbors` does.
+    k : int
+    tie_rank : ndarray of int of shape (n_rows,)
+    memory_budget : int or str, default="512MiB"
+        Working memory of one task (one worker thread).
+    exclude_self : bool, default=True
+    retries : int, default=2
+        Times a task that raises is run again (tasks of a lost worker are
+        rescheduled by Dask whatever this is).
+    method : {"auto", "numba", "scipy"}, default="auto"
+        ``"auto"`` uses the compiled kernel when numba is installed on the
+        workers and ``X`` has no negative entries.
+    progress : callable, optional
+        Called as ``progress(rows_done, n_rows)`` as blocks finish.
+
+    Returns
+    -------
+    indices, scores : ndarray of shape (n_rows, k)
+        The same arrays as :func:`top_k_neighbors` returns.
+    """
+    distributed = _import_distributed()
+    X = _canonical(_normalized(_check_matrix(X)))
+    n = X.shape[0]
+    tie_rank = np.asarray(tie_rank, dtype=np.int64)
+    indices = np.full((n, k), -1, dtype=np.int64)
+    scores = np.zeros((n, k), dtype=np.float64)
+    if n == 0 or k == 0:
+        return indices, scores
+    budget = parse_memory(memory_budget)
+    threads = max(1, sum(client.nthreads().values()))
+    use_numba = method == "numba" or (
+        method == "auto" and _numba_safe(X) and client.submit(numba_available, pure=False).result()
+    )
+    token = uuid.uuid4().hex[:12]
+    if use_numba:
+        prep, perm, spans = _numba_prepare(X, tie_rank, budget, threads * TASKS_PER_THREAD)
+        [shared] = client.scatter([prep], broadcast=True, hash=False)
+        futures = [client.submit(_numba_task, shared, a, b, k, exclude_self, retries=retries,
+                                 key=f"relatedcontent-neighbors-{token}-{a}") for a, b in spans]
+    else:
+        perm = None
+        spans = _split(plan_blocks(X, max(1, budget // BYTES_PER_ENTRY)), threads * TASKS_PER_THREAD)
+        shared = client.scatter([X, sp.csr_matrix(X.T), tie_rank], broadcast=True, hash=False)
+        futures = [client.submit(_scipy_task, *shared, a, b, k, exclude_self, retries=retries,
+                                 key=f"relatedcontent-neighbors-{token}-{a}") for a, b in spans]
+    done = 0
+    for future in distributed.as_completed(futures):
+        start, idx, val = future.result()
+        indices[start:start + idx.shape[0]] = idx
+        scores[start:start + idx.shape[0]] = val
+        done += idx.shape[0]
+        future.release()
+        if progress is not None:
+            progress(done, n)
+    if perm is not None:
+        from ._kernel_numba import _unpermute
+
+        indices, scores = _unpermute(indices, scores, perm)
+    return indices, scores
+
+
+# -- the whole build ----------------------------------------------------------------
+def fit_distributed(
+    client: Client,
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    format: str | None = None,  # noqa: A002 - as in read_articles
+    retries: int = 2,
+    **params: Any,
+) -> RelatedContent:
+    """Build a :class:`RelatedContent` index from files on a Dask cluster.
+
+    The result is identical to ``RelatedContent(**params).fit(articles)``
+    where ``articles`` are the files read one after the other: same ids,
+    vocabulary, IDF, vectors and related lists.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Connected to the cluster (see :func:`open_client`). Every worker must
+        be able to read the files at the same paths (shared or copied storage).
+    paths : str, path or sequence of them
+        Files (``.jsonl``, ``.jsonl.gz``, ``.json``, ``.csv``) or globs such as
+        ``"parts/*.jsonl.gz"``, expanded in sorted order. One task per file.
+    format : {'jsonl', 'json', 'csv'}, optional
+        As in :func:`~relatedcontent.read_articles`.
+    retries : int, default=2
+        Times a task that raises is run again. Tasks of a worker that dies
+        are rescheduled by Dask in any case.
+    **params
+        Parameters of :class:`RelatedContent` (``n_neighbors``, ``min_df``,
+        ``field_map``, ``memory_budget`` as the working memory of one task...).
+
+    Returns
+    -------
+    RelatedContent
+        Fitted; ``save`` it as usual.
+
+    Raises
+    ------
+    DependencyError
+        If dask.distributed is not installed.
+    CorpusError
+        For unreadable files, bad records, duplicate ids across files, or no articles.
+
+    Examples
+    --------
+    >>> from relatedcontent import fit_distributed, open_client
+    >>> with open_client(local_cluster=2) as client:  # doctest: +SKIP
+    ...     rc = fit_distributed(client, "parts/*.jsonl.gz", n_neighbors=10)
+    ...     rc.save("site-index")
+    """
+    _import_distributed()
+    model = RelatedContent(**params)
+    model._validate_params()
+    files = expand_paths(paths)
+    field_map = model._field_map()
+    progress = None
+    if model.verbose:
+        import sys
+
+        progress = ProgressPrinter(sys.stderr)
+    token = uuid.uuid4().hex[:12]
+    reads = [client.submit(_read_task, path, field_map, format, retries=retries,
+                           key=f"relatedcontent-read-{token}-{i}") for i, path in enumerate(files)]
+    parts = client.gather(reads)
+    corpus = build_corpus(a for part in parts for a in part)
+    if not corpus:
+        msg = f"no articles in {', '.join(files)}; give at least one article (two for any related list)"
+        raise CorpusError(msg)
+    kept = model._apply_empty_policy(corpus)
+    keeps: list[np.ndarray | None] = [None] * len(parts)
+    if len(kept) != len(corpus):
+        kept_ids = {a.id for a in kept}
+        keeps = [np.array([a.id in kept_ids for a in part], dtype=bool) for part in parts]
+    del parts
+    vectorizer = model._make_vectorizer()
+    counts = [client.submit(_count_task, r, keep, vectorizer, retries=retries,
+                            key=f"relatedcontent-count-{token}-{i}")
+              for i, (r, keep) in enumerate(zip(reads, keeps))]
+    summaries = client.gather([client.submit(_summary_task, c, retries=retries,
+                                             key=f"relatedcontent-df-{token}-{i}")
+                               for i, c in enumerate(counts)])
+    vectorizer.fit_vocabulary(*merge_term_counts(summaries))
+    del reads, summaries
+    [shared] = client.scatter([vectorizer], broadcast=True, hash=False)
+    blocks = client.gather([client.submit(_transform_task, shared, c, retries=retries,
+                                          key=f"relatedcontent-vectors-{token}-{i}")
+                            for i, c in enumerate(counts)])
+    del counts, shared
+    X = sp.csr_matrix(sp.vstack(blocks, format="csr"), dtype=vectorizer.dtype)
+    model._set_state(kept, vectorizer, X)
+    k = min(int(model.n_neighbors), max(len(kept) - 1, 0)) or 0
+    model.neighbors_, model.scores_ = top_k_neighbors_distributed(
+        client, X, k, tie_rank=model._tie_rank, memory_budget=model.memory_budget,
+        retries=retries, progress=progress,
+    )
+    return model

@@ -265,8 +265,31 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
                 budget: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` of every row of a unit-row, non-negative CSR ``X``.
 
-    Same contract as :func:`relatedcontent._similarity.top_k_neighbors`;
-    see the module docstring for the method.
+    Same contract as :func:`relatedcontent._similarity.top_k_neighbors`, which
+    checks and normalises ``X`` and calls this; see the module docstring for
+    the method.
+
+    Parameters
+    ----------
+    X : scipy.sparse.csr_matrix of float32 or float64
+        Rows of unit length, no negative entries.
+    k : int
+        Neighbours per row.
+    tie_rank : array of int of shape (n_rows,)
+        Order of equal scores (lower first).
+    exclude_self : bool
+        Leave each row out of its own list.
+    workers : int
+        Threads.
+    budget : int
+        Bytes of working memory for the tiles (see :func:`plan_tiles`).
+    progress : callable, optional
+        ``progress(rows_done, n_rows)`` after each block, rows weighted by work.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (n_rows, k)
+    scores : ndarray of float64, shape (n_rows, k)
     """
     if not X.has_canonical_format:
         X = X.copy()

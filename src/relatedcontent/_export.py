@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ._persistence import _fsync_dir
 from ._recommender import Recommendation
 from .exceptions import ExportError
 
@@ -369,17 +370,6 @@ def _syncfs(folder: Path) -> bool:
     fd = os.open(folder, os.O_RDONLY)
     try:
         return bool(syncfs(fd) == 0)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)
 

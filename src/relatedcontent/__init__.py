@@ -18,6 +18,7 @@ import logging
 from ._corpus import Article, FieldMap
 from ._distributed import fit_distributed, open_client
 from ._export import export_files, safe_filename
+from ._explain import Explanation, SharedTerm
 from ._persistence import load
 from ._readers import read_articles
 from ._recommender import Recommendation, RelatedContent
@@ -41,6 +42,7 @@ __all__ = [
     "CorpusError",
     "DependencyError",
     "ExportError",
+    "Explanation",
     "FieldMap",
     "IndexFormatError",
     "NotFittedError",
@@ -48,6 +50,7 @@ __all__ = [
     "RelatedContent",
     "RelatedContentError",
     "SQLExportReport",
+    "SharedTerm",
     "UnknownArticleError",
     "__version__",
     "export_files",
@@ -63,7 +66,7 @@ __all__ = [
     "top_k_neighbors",
 ]
 
-for _obj in (Article, FieldMap, Recommendation, RelatedContent, SQLExportReport):
+for _obj in (Article, Explanation, FieldMap, Recommendation, RelatedContent, SharedTerm, SQLExportReport):
     _obj.__module__ = __name__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 
 from ._corpus import Article, ArticleId, FieldMap, build_corpus, iter_articles, to_article
 from ._incremental import IncrementalMixin, id_sort_key, new_drift
+from ._explain import Explanation
 from ._similarity import parse_memory, select_top_k, top_k_neighbors
 from ._text import make_teaser
 from ._vectorize import FieldWeightedVectorizer
@@ -45,6 +46,10 @@ class Recommendation:
         The recommended article's own metadata, if it has any.
     extra : dict
         The article's extra fields, as they were given.
+    reason : str
+        Why the item is in the list, for an editor's page: ``"similar text"``,
+        ``"pinned"``, ``"fallback: same section"``, ``"fallback: most recent"``.
+        :meth:`RelatedContent.explain` gives the details.
     """
 
     id: ArticleId
@@ -56,6 +61,7 @@ class Recommendation:
     published: str | None = None
     tags: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = "similar text"
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready mapping; extra fields come after the standard ones."""
@@ -65,6 +71,7 @@ class Recommendation:
             "title": self.title,
             "url": self.url,
             "teaser": self.teaser,
+            "reason": self.reason,
         }
         if self.section is not None:
             out["section"] = self.section
@@ -368,7 +375,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self._check_fitted()
         return self.articles_[self._row_of(article_id)]
 
-    def _recommendation(self, row: int, score: float) -> Recommendation:
+    def _recommendation(self, row: int, score: float, reason: str = "similar text") -> Recommendation:
         a = self.articles_[row]
         source = a.body or a.title
         title = a.title or make_teaser(a.body, min(80, int(self.teaser_length)))
@@ -382,6 +389,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             published=a.published,
             tags=a.tags + a.categories,
             extra=a.extra,
+            reason=reason,
         )
 
     def _query(self, Q: sp.csr_matrix, n: int, exclude_row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -455,6 +463,56 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         exclude = self._row.get(article.id, -1) if article.id != "__draft__" else -1
         idx, val = self._query(Q, n, exclude)
         return [self._recommendation(int(r), s) for r, s in zip(idx, val) if r >= 0]
+
+    def explain(self, article_id: ArticleId, other_id: ArticleId, *, n_terms: int = 10) -> Explanation:
+        """Explain the score of ``other_id`` as a recommendation for ``article_id``.
+
+        Parameters
+        ----------
+        article_id : str or int
+            The article whose list is explained.
+        other_id : str or int
+            Any other indexed article (it need not be in the list).
+        n_terms : int, default=10
+            How many shared terms to report, largest contribution first.
+
+        Returns
+        -------
+        Explanation
+            Score, its components, shared terms with their share of the
+            TF-IDF part, shared tags, the factors applied and the rank of
+            ``other_id`` in the list of ``article_id``; ``to_dict()`` gives
+            JSON.
+
+        Raises
+        ------
+        UnknownArticleError
+            If either id is not indexed.
+        ValueError
+            If the two ids are the same or ``n_terms`` is not a positive int.
+
+        Examples
+        --------
+        >>> rc = RelatedContent().fit([
+        ...     {"id": 1, "title": "Bin collections", "body": "Bins are collected on Friday."},
+        ...     {"id": 2, "title": "Garden bins", "body": "Garden waste bins are collected."},
+        ... ])
+        >>> why = rc.explain(1, 2)
+        >>> [t.term for t in why.shared_terms]
+        ['bins', 'collected']
+        """
+        from ._explain import explain_pair
+
+        self._check_fitted()
+        n_terms = check_n(n_terms, "explain (n_terms)")
+        row, other = self._row_of(article_id), self._row_of(other_id)
+        if row == other:
+            msg = (
+                "The 'other_id' parameter of RelatedContent.explain must differ from "
+                f"'article_id'; an article is never in its own list. Got {other_id!r} twice."
+            )
+            raise ValueError(msg)
+        return explain_pair(self, row, other, n_terms)
 
     # -- persistence -------------------------------------------------------------
     def save(self, path: Any, *, compact: bool | None = None) -> None:

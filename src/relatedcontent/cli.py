@@ -181,6 +181,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="items per list (default: all kept for SQL, 5 for files)")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
     p.set_defaults(handler=_cmd_export)
+    p = sub.add_parser("explain", help="why one article is (or is not) in another's list")
+    p.add_argument("index", metavar="INDEX")
+    p.add_argument("id", metavar="ID", help="the article whose list is explained")
+    p.add_argument("other_id", metavar="OTHER_ID", help="the recommended (or any other) article")
+    p.add_argument("--terms", type=_positive_int, default=5, help="shared terms to show (default 5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_explain)
 
     p = sub.add_parser("demo", help="build an index over a shipped sample site and show lists")
     p.add_argument("-n", type=_positive_int, default=5)
@@ -427,6 +434,13 @@ def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         message = f"wrote {path}"
     if not args.quiet:
         err.write(message + "\n")
+def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    model = load(args.index)
+    why = model.explain(_resolve_id(model, args.id), _resolve_id(model, args.other_id), n_terms=args.terms)
+    if args.json:
+        out.write(json.dumps(why.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        out.write(why.summary(args.terms) + "\n")
     return 0
 
 

@@ -1,0 +1,191 @@
+"""Explanations: why one article is recommended for another.
+
+This stage only reads a fitted :class:`~relatedcontent.RelatedContent`: it
+splits the text part of a pair's score into the terms the two articles share
+(each term's product of weights is its exact share of the TF-IDF cosine), lists
+shared tags and categories, and reports the factors the final score is made of.
+The result is a small frozen dataclass with a JSON-ready :meth:`to_dict`, so a
+CMS or an editor's page can show it next to a recommendation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["Explanation", "SharedTerm", "shared_terms"]
+
+
+@dataclass(frozen=True)
+class SharedTerm:
+    """One indexed term two articles have in common.
+
+    Attributes
+    ----------
+    term : str
+        The term as indexed (lowercased, accents stripped).
+    weight : float
+        Its contribution to the TF-IDF cosine of the pair: the product of the
+        term's weights in the two (unit-length) vectors.
+    share : float
+        ``weight`` divided by the pair's TF-IDF cosine: the shares of all
+        shared terms add up to 1.
+    """
+
+    term: str
+    weight: float
+    share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready mapping."""
+        return {"term": self.term, "weight": round(self.weight, 6), "share": round(self.share, 4)}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why ``other_id`` is (or is not) recommended for ``id``.
+
+    Attributes
+    ----------
+    id, other_id : str or int
+        The article whose list is explained, and the candidate in it.
+    score : float
+        The pair's final score, the one lists are ranked by (see the README's
+        "How similarity is computed").
+    text_similarity : float
+        The blended text similarity the score is computed from.
+    components : dict of str to float
+        The parts of ``text_similarity`` before weighting, e.g.
+        ``{"tfidf": 0.41}``, and their weights under ``"weights"``.
+    shared_terms : tuple of SharedTerm
+        The terms carrying most of the TF-IDF part, largest first.
+    shared_tags : tuple of str
+        Tags and categories both articles have.
+    factors : dict of str to float
+        Multipliers and additions applied on top of the text similarity
+        (``"taxonomy_boost"``, ``"recency"``, ``"hub_scaling"``...), where
+        they apply.
+    rank : int or None
+        1-based position of ``other_id`` in the list of ``id`` (as computed
+        with default query parameters), or None when it is not in the kept list.
+    reason : str
+        Short label as in :attr:`Recommendation.reason` ("similar text",
+        "pinned", "fallback: same section", ...).
+    notes : tuple of str
+        Plain-language remarks: near-duplicate, blocked pair, different language.
+    """
+
+    id: Any
+    other_id: Any
+    score: float
+    text_similarity: float
+    components: Mapping[str, Any] = field(default_factory=dict)
+    shared_terms: tuple[SharedTerm, ...] = ()
+    shared_tags: tuple[str, ...] = ()
+    factors: Mapping[str, float] = field(default_factory=dict)
+    rank: int | None = None
+    reason: str = "similar text"
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready mapping."""
+        return {
+            "id": self.id,
+            "other_id": self.other_id,
+            "score": round(float(self.score), 6),
+            "text_similarity": round(float(self.text_similarity), 6),
+            "components": {
+                key: (
+                    {k: round(float(v), 6) for k, v in value.items()}
+                    if isinstance(value, Mapping)
+                    else round(float(value), 6)
+                )
+                for key, value in self.components.items()
+            },
+            "shared_terms": [t.to_dict() for t in self.shared_terms],
+            "shared_tags": list(self.shared_tags),
+            "factors": {key: round(float(value), 6) for key, value in self.factors.items()},
+            "rank": self.rank,
+            "reason": self.reason,
+            "notes": list(self.notes),
+        }
+
+    def summary(self, n_terms: int = 5) -> str:
+        """Return a one-paragraph plain-text account, as the CLI prints it."""
+        lines = [f"{self.other_id!r} for {self.id!r}: score {self.score:.3f} ({self.reason})"]
+        if self.rank is not None:
+            lines.append(f"  rank {self.rank} in the list of {self.id!r}")
+        parts = ", ".join(
+            f"{name} {value:.3f}" for name, value in self.components.items()
+            if not isinstance(value, Mapping)
+        )
+        if parts:
+            lines.append(f"  text similarity {self.text_similarity:.3f} ({parts})")
+        if self.shared_terms:
+            shown = ", ".join(
+                f"{t.term} {100 * t.share:.0f}%" for t in self.shared_terms[:n_terms]
+            )
+            lines.append(f"  shared terms: {shown}")
+        if self.shared_tags:
+            lines.append(f"  shared tags: {', '.join(self.shared_tags)}")
+        for name, value in self.factors.items():
+            lines.append(f"  {name.replace('_', ' ')}: {value:.3f}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+def shared_terms(
+    X: sp.csr_matrix, row: int, other: int, terms: list[str], top: int = 10
+) -> tuple[float, tuple[SharedTerm, ...]]:
+    """Return the TF-IDF cosine of two rows and their largest shared terms.
+
+    ``X`` has unit-length rows, so the cosine is the sum over shared terms of
+    the products of their weights; each term's share is its product divided by
+    that sum.
+    """
+    a_start, a_end = X.indptr[row], X.indptr[row + 1]
+    b_start, b_end = X.indptr[other], X.indptr[other + 1]
+    a_idx, a_val = np.asarray(X.indices[a_start:a_end]), np.asarray(X.data[a_start:a_end])
+    b_idx, b_val = np.asarray(X.indices[b_start:b_end]), np.asarray(X.data[b_start:b_end])
+    common, ia, ib = np.intersect1d(a_idx, b_idx, assume_unique=True, return_indices=True)
+    products = a_val[ia].astype(np.float64) * b_val[ib].astype(np.float64)
+    total = float(products.sum())
+    if common.size == 0 or total <= 0:
+        return max(total, 0.0), ()
+    order = np.lexsort((common, -products))[:top]
+    return total, tuple(
+        SharedTerm(term=terms[int(common[k])], weight=float(products[k]), share=float(products[k] / total))
+        for k in order
+    )
+
+
+def explain_pair(model: Any, row: int, other: int, n_terms: int) -> Explanation:
+    """Build the :class:`Explanation` of row ``other`` in the list of row ``row``."""
+    X = model.X_
+    cosine, terms = shared_terms(X, row, other, model.vectorizer_.terms_, n_terms)
+    a, b = model.articles_[row], model.articles_[other]
+    mine = {t.casefold(): t for t in a.tags + a.categories}
+    tags = tuple(dict.fromkeys(mine[t.casefold()] for t in b.tags + b.categories if t.casefold() in mine))
+    listed = np.flatnonzero(np.asarray(model.neighbors_[row]) == other)
+    rank = int(listed[0]) + 1 if listed.size else None
+    notes = []
+    if cosine >= 0.9:
+        notes.append("near-duplicate text (cosine >= 0.9)")
+    if cosine <= 0:
+        notes.append("no indexed term in common: never listed as similar text")
+    return Explanation(
+        id=a.id,
+        other_id=b.id,
+        score=cosine,
+        text_similarity=cosine,
+        components={"tfidf": cosine},
+        shared_terms=terms,
+        shared_tags=tags,
+        rank=rank,
+        reason="similar text",
+        notes=tuple(notes),
+    )

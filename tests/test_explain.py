@@ -47,7 +47,7 @@ def test_explain_unrelated_pair_and_errors(fitted):
         {"id": "c", "title": "Bins", "body": "garden bin day"},
     ])
     why = lonely.explain("a", "b")
-    assert why.rank is None and why.shared_terms == () and why.score == 0
+    assert why.rank is None and why.shared_terms == () and why.components["tfidf"] == 0
     assert any("no indexed term" in note for note in why.notes)
     with pytest.raises(UnknownArticleError):
         fitted.explain("bin-collection-changes-christmas", "nope")
@@ -87,4 +87,6 @@ def test_explain_matches_the_vectors(fitted):
     cosine = float(fitted.X_[row].multiply(fitted.X_[other]).sum())
     assert sum(t.weight for t in why.shared_terms) == pytest.approx(cosine)
     assert why.rank == 3
-    assert np.isclose(why.text_similarity, cosine)
+    assert np.isclose(why.components["tfidf"], cosine)
+    w_tfidf, w_lsa, _ = fitted.weights_
+    assert np.isclose(why.text_similarity, w_tfidf * cosine + w_lsa * why.components["lsa"])

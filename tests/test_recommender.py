@@ -31,13 +31,17 @@ def test_related_lists_on_council_site(council_path):
     assert [i.score for i in items] == sorted([i.score for i in items], reverse=True)
 
 
+#: The parameters that make the score the plain TF-IDF cosine (the pre-issue-8 default).
+PLAIN_COSINE = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show"}
+
+
 def test_matches_brute_force_on_random_corpus(rng):
     words = [f"w{i}" for i in range(60)]
     records = [
         {"id": f"d{i}", "title": " ".join(rng.choice(words, 3)), "body": " ".join(rng.choice(words, 25))}
         for i in range(80)
     ]
-    rc = RelatedContent(n_neighbors=6, stop_words=None, min_df=1, max_df=1.0).fit(records)
+    rc = RelatedContent(n_neighbors=6, stop_words=None, min_df=1, max_df=1.0, **PLAIN_COSINE).fit(records)
     S = cosine_similarity(rc.X_)
     for row, article_id in enumerate(rc.ids_):
         order = sorted((j for j in range(80) if j != row and S[row, j] > 0),
@@ -64,10 +68,12 @@ def test_ties_broken_by_id_not_input_order():
 
 def test_duplicate_documents_score_one(tiny_corpus):
     records = tiny_corpus + [{**tiny_corpus[0], "id": "copy"}]
-    rc = RelatedContent().fit(records)
+    rc = RelatedContent(near_duplicates="show").fit(records)
     best = rc.related(1, n=1)[0]
     assert best.id == "copy"
     assert best.score == pytest.approx(1.0)
+    # by default a near-copy is not shown as related
+    assert "copy" not in [r.id for r in RelatedContent().fit(records).related(1, n=5)]
 
 
 def test_tiny_site_gets_lists(tiny_corpus):
@@ -107,7 +113,8 @@ def test_similar_for_a_draft(council_records):
     assert as_article[0].section == "elections"
     indexed = rc.article("missed-bin-reporting")
     assert all(i.id != indexed.id for i in rc.similar(indexed))
-    assert rc.similar("zzzz qqqq") == []
+    assert rc.similar("zzzz qqqq", fallback=False) == []
+    assert {r.reason for r in rc.similar("zzzz qqqq")} == {"fallback: most recent"}
     with pytest.raises(TypeError, match="similar"):
         rc.similar(42)
 
@@ -141,7 +148,7 @@ def test_empty_corpus_and_single_article():
     with pytest.raises(CorpusError, match="no articles"):
         RelatedContent().fit([])
     rc = RelatedContent().fit([{"id": "only", "title": "Lonely article", "body": "text"}])
-    assert rc.related("only") == []
+    assert rc.related("only") == []  # nothing to fall back on either
     assert rc.neighbors_.shape == (1, 0)
 
 
@@ -149,7 +156,8 @@ def test_articles_without_text_policies(tiny_corpus):
     records = tiny_corpus + [{"id": "blank", "title": "", "body": "<p> </p><script>x()</script>"}]
     with pytest.warns(UserWarning, match="no text: 'blank'"):
         rc = RelatedContent().fit(records)
-    assert rc.related("blank") == []
+    assert rc.related("blank", fallback=False) == []
+    assert {r.reason for r in rc.related("blank")} == {"fallback: most recent"}
     assert all("blank" not in [i.id for i in items] for _, items in rc.related_all())
     with pytest.warns(UserWarning, match="dropped 1"):
         dropped = RelatedContent(empty_text="drop").fit(records)
@@ -163,7 +171,7 @@ def test_only_stop_words_does_not_crash():
         warnings.simplefilter("ignore")
         rc = RelatedContent().fit([{"id": i, "title": "the and of", "body": "it is"} for i in range(3)])
     assert rc.report_["n_terms"] == 0
-    assert rc.related(0) == []
+    assert rc.related(0, fallback=False) == []
 
 
 def test_not_fitted():

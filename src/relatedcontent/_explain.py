@@ -165,27 +165,60 @@ def shared_terms(
 
 def explain_pair(model: Any, row: int, other: int, n_terms: int) -> Explanation:
     """Build the :class:`Explanation` of row ``other`` in the list of row ``row``."""
-    X = model.X_
-    cosine, terms = shared_terms(X, row, other, model.vectorizer_.terms_, n_terms)
+    from ._controls import _jaccard, _now, valid_pins
+    from ._ranking import pair_parts
+
+    parts = pair_parts(model, row, other)
+    cosine, terms = shared_terms(model.X_, row, other, model.vectorizer_.terms_, n_terms)
     a, b = model.articles_[row], model.articles_[other]
     mine = {t.casefold(): t for t in a.tags + a.categories}
     tags = tuple(dict.fromkeys(mine[t.casefold()] for t in b.tags + b.categories if t.casefold() in mine))
     listed = np.flatnonzero(np.asarray(model.neighbors_[row]) == other)
     rank = int(listed[0]) + 1 if listed.size else None
+    components: dict[str, Any] = {key: parts[key] for key in ("tfidf", "lsa", "embedding") if key in parts}
+    names = ("tfidf", "lsa", "embedding")
+    components["weights"] = {k: w for k, w in zip(names, model.weights_) if k in components or w}
+    factors: dict[str, float] = {}
+    if model.hubness_gamma and parts["text_similarity"] > 0:
+        factors["hub_exponent"] = 1.0 / (parts["sigma"] * parts["sigma_other"]) ** float(model.hubness_gamma)
+    boost = model.taxonomy_boost
+    query = model._query_article(a, row)
+    if boost:
+        factors["taxonomy_boost"] = 1.0 + boost * _jaccard(query.tags, model._meta["tags"][other])
     notes = []
-    if cosine >= 0.9:
-        notes.append("near-duplicate text (cosine >= 0.9)")
+    reason = "similar text" if rank is not None else "not in the list"
+    pinned = other in valid_pins(model, query, _now(None))
+    if pinned:
+        reason = "pinned"
+    if frozenset((a.id, b.id)) in model.editorial_.blocks:
+        notes.append("blocked: this pair is never shown together")
+    threshold = model.near_duplicate_threshold
+    if threshold is not None and cosine >= threshold:
+        notes.append(f"near-duplicate text (TF-IDF cosine >= {threshold:g})")
     if cosine <= 0:
         notes.append("no indexed term in common: never listed as similar text")
+    if a.language and b.language and a.language.casefold() != b.language.casefold():
+        notes.append("different languages: listed only when a query allows other languages")
+    if rank is None and not notes and not pinned:
+        notes.append(
+            f"not among the {model.neighbors_.shape[1]} kept items (score {parts['score']:.3f}; the "
+            f"last kept item scores {_last_score(model, row):.3f})"
+        )
     return Explanation(
         id=a.id,
         other_id=b.id,
-        score=cosine,
-        text_similarity=cosine,
-        components={"tfidf": cosine},
+        score=parts["score"],
+        text_similarity=parts["text_similarity"],
+        components=components,
         shared_terms=terms,
         shared_tags=tags,
+        factors=factors,
         rank=rank,
-        reason="similar text",
+        reason=reason,
         notes=tuple(notes),
     )
+
+
+def _last_score(model: Any, row: int) -> float:
+    kept = np.asarray(model.scores_[row])[np.asarray(model.neighbors_[row]) >= 0]
+    return float(kept[-1]) if kept.size else 0.0

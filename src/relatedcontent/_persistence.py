@@ -12,6 +12,15 @@ Layout of an index folder::
             X_data.npy, X_indices.npy, X_indptr.npy   CSR TF-IDF rows
             neighbors.npy       int32/int64 (n_articles, n_neighbors), -1 = none
             scores.npy          float64 (n_articles, n_neighbors)
+            hub_sigma.npy       float64 (n_articles,)           [format 2]
+            lsa_components.npy  float32 (d, n_terms)            [format 2, if LSA is on]
+            lsa_raw.npy, lsa.npy  float32 (n_articles, d)       [format 2, if LSA is on]
+            embeddings.npy      float32 (n_articles, dim)       [format 2, with an embedder]
+            boilerplate.json    detected boilerplate segments   [format 2]
+            editorial.json      pins, blocks, default policy    [format 2]
+
+Format 1 indexes (plain TF-IDF cosine lists) still load; they keep ranking by
+the cosine they were built with.
 
 A save writes a new snapshot folder, syncs it, then replaces ``CURRENT`` with
 ``os.replace``: a crash or a full disk at any point leaves the previous
@@ -46,9 +55,15 @@ if TYPE_CHECKING:
 __all__ = ["save_index", "load", "FORMAT_VERSION"]
 
 FORMAT = "relatedcontent-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 _ARRAYS = ("idf", "X_data", "X_indices", "X_indptr", "neighbors", "scores")
+#: Arrays added by format 2; those a model does not have are not written.
+_OPTIONAL_ARRAYS = ("hub_sigma", "lsa_components", "lsa_raw", "lsa", "embeddings")
+_JSON_FILES_V2 = ("boilerplate.json", "editorial.json")
+#: Parameters that give a format 1 index its plain-cosine behaviour.
+_V1_PARAMS = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show",
+              "boilerplate_share": None, "candidates": 1}
 _JSON_PARAMS = (str, int, float, bool, type(None), list, tuple, dict)
 
 
@@ -92,6 +107,9 @@ def _json_params(model: RelatedContent) -> dict[str, Any]:
         if name == "field_map":
             out[name] = model._field_map().to_json()
             continue
+        if name == "embedder":  # code is never saved; pass it again to load()
+            out[name] = None
+            continue
         if callable(value) or not isinstance(value, _JSON_PARAMS):
             msg = (
                 f"cannot save parameter {name}={value!r}: only JSON values can be saved "
@@ -115,7 +133,19 @@ def snapshot_payload(model: RelatedContent) -> dict[str, bytes]:
         "neighbors": model.neighbors_.astype(index_dtype),
         "scores": model.scores_.astype(np.float64),
     }
+    optional = {
+        "hub_sigma": model.hub_sigma_,
+        "lsa_components": model.lsa_components_,
+        "lsa_raw": model.lsa_raw_,
+        "lsa": model.lsa_,
+        "embeddings": model.embeddings_,
+    }
+    arrays.update({name: a for name, a in optional.items() if a is not None})
     files: dict[str, bytes] = {f"{name}.npy": _npy_bytes(a) for name, a in arrays.items()}
+    files["boilerplate.json"] = json.dumps(
+        {"segments": model.boilerplate_.segments_, "counts": model.boilerplate_.counts_}, ensure_ascii=False
+    ).encode()
+    files["editorial.json"] = json.dumps(model.editorial_.to_json(), ensure_ascii=False).encode()
     files["vocabulary.json"] = json.dumps(model.vectorizer_.terms_, ensure_ascii=False).encode()
     lines = [json.dumps(article_json(a), ensure_ascii=False) for a in model.articles_]
     files["articles.jsonl"] = ("\n".join(lines) + ("\n" if lines else "")).encode()
@@ -223,6 +253,8 @@ def _write_snapshot(model: RelatedContent, root: Path, params: dict[str, Any]) -
             "n_neighbors": int(model.neighbors_.shape[1]),
             "X_shape": list(model.X_.shape),
             "X_dtype": str(model.X_.dtype),
+            "optional_arrays": [name for name in _OPTIONAL_ARRAYS if getattr(model, f"{name}_") is not None],
+            "weights": list(model.weights_),
             "params": params,
             "vectorizer": model.vectorizer_.get_params(),
             "drift": model.drift_,
@@ -324,7 +356,8 @@ def _load_array(path: Path, mmap: bool) -> np.ndarray:
         raise _bad(path, f"is not a readable array ({exc})") from None
 
 
-def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True) -> RelatedContent:
+def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True,
+         embedder: Any = None) -> RelatedContent:
     """Load an index saved with :meth:`RelatedContent.save`.
 
     Nothing in the files is executed: JSON is parsed and arrays are read with
@@ -340,6 +373,9 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     verify : bool, default=True
         Check every file's size and SHA-256 against the manifest (reads each
         file once). Structure checks are always made.
+    embedder : callable, optional
+        The ``texts -> vectors`` function the index was built with, when it
+        holds embeddings (needed to score drafts; code is never saved).
 
     Raises
     ------
@@ -357,13 +393,19 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
         time.sleep(0.05 * (attempt + 1))  # a writer just replaced CURRENT
     manifest = _read_manifest(snapshot)
     files = manifest["files"]
-    expected = {f"{name}.npy" for name in _ARRAYS} | {"vocabulary.json", "articles.jsonl"}
+    version = manifest["format_version"]
+    optional = manifest.get("optional_arrays", []) if version >= 2 else []
+    if not (isinstance(optional, list) and set(optional) <= set(_OPTIONAL_ARRAYS)):
+        raise _bad(snapshot / "manifest.json", "lists unknown optional arrays")
+    expected = {f"{name}.npy" for name in (*_ARRAYS, *optional)} | {"vocabulary.json", "articles.jsonl"}
+    if version >= 2:
+        expected |= set(_JSON_FILES_V2)
     if not isinstance(files, dict) or set(files) != expected:
         raise _bad(snapshot / "manifest.json", "lists unexpected files")
     if verify:
         for name, meta in files.items():
             _verify_file(snapshot / name, meta if isinstance(meta, dict) else {})
-    arrays = {name: _load_array(snapshot / f"{name}.npy", mmap) for name in _ARRAYS}
+    arrays = {name: _load_array(snapshot / f"{name}.npy", mmap) for name in (*_ARRAYS, *optional)}
     try:
         terms = json.loads((snapshot / "vocabulary.json").read_text(encoding="utf-8"))
         with (snapshot / "articles.jsonl").open(encoding="utf-8") as handle:
@@ -375,6 +417,11 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     params = dict(manifest["params"])
     params["field_map"] = FieldMap(**params["field_map"]) if params.get("field_map") else None
     params["ngram_range"] = tuple(params.get("ngram_range", (1, 1)))
+    if version < 2:
+        params.update(_V1_PARAMS)
+    if "ignore_tags" in params:
+        params["ignore_tags"] = tuple(params["ignore_tags"])
+    params["embedder"] = embedder
     try:
         model = RelatedContent(**params)
     except TypeError as exc:
@@ -382,11 +429,13 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     vec_params = dict(manifest["vectorizer"])
     vec_params["ngram_range"] = tuple(vec_params["ngram_range"])
     vectorizer = FieldWeightedVectorizer(**vec_params).set_fitted(terms, np.asarray(arrays["idf"]))
+    model.vectorizer_ = vectorizer
     X = sp.csr_matrix(
         (arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
         shape=tuple(manifest["X_shape"]),
         copy=False,
     )
+    _restore_v2(model, snapshot, manifest, arrays)
     model._set_state(articles, vectorizer, X)
     model.neighbors_ = arrays["neighbors"]
     model.scores_ = arrays["scores"]
@@ -399,6 +448,53 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     if snapshot != root:  # loaded through the index folder: later saves may append
         model._origin = (os.fspath(root.resolve()), snapshot.name)
     return model
+
+
+def _restore_v2(model: RelatedContent, snapshot: Path, manifest: dict[str, Any],
+                arrays: dict[str, np.ndarray]) -> None:
+    """Set the format 2 state (or its plain-cosine equivalent for format 1)."""
+    from ._controls import Editorial
+    from ._hygiene import BoilerplateFilter
+
+    n = manifest["n_articles"]
+    model.boilerplate_ = BoilerplateFilter(None).set_fitted([], [])
+    model.editorial_ = Editorial()
+    model.hub_sigma_ = np.ones(n)
+    model.lsa_components_ = model.lsa_raw_ = model.lsa_ = model.embeddings_ = None
+    model.weights_ = (1.0, 0.0, 0.0)
+    if manifest["format_version"] < 2:
+        return
+    try:
+        boiler = json.loads((snapshot / "boilerplate.json").read_text(encoding="utf-8"))
+        model.boilerplate_.set_fitted(boiler["segments"], boiler["counts"])
+        model.editorial_ = Editorial.from_json(
+            json.loads((snapshot / "editorial.json").read_text(encoding="utf-8"))
+        )
+        weights = tuple(float(w) for w in manifest["weights"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise _bad(snapshot, f"has unreadable boilerplate, editorial or weight data ({exc})") from None
+    if len(weights) != 3 or not all(np.isfinite(weights)):
+        raise _bad(snapshot / "manifest.json", "has malformed weights")
+    n_terms = len(model.vectorizer_.terms_) if hasattr(model, "vectorizer_") else None
+    for name in _OPTIONAL_ARRAYS:
+        if name not in arrays:
+            continue
+        a = arrays[name]
+        ok = np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
+        if name == "hub_sigma":
+            ok = ok and a.shape == (n,)
+        elif name == "lsa_components":
+            ok = ok and a.ndim == 2 and (n_terms is None or a.shape[1] == n_terms)
+        else:
+            ok = ok and a.ndim == 2 and a.shape[0] == n
+        if not ok:
+            raise _bad(snapshot / f"{name}.npy", "has the wrong shape, type or values")
+        setattr(model, f"{name}_", a)
+    lsa_dims = {arrays[k].shape[1] if k == "lsa_raw" or k == "lsa" else arrays[k].shape[0]
+                for k in ("lsa_components", "lsa_raw", "lsa") if k in arrays}
+    if len(lsa_dims) > 1 or (model.lsa_components_ is None) != (model.lsa_ is None):
+        raise _bad(snapshot, "LSA arrays disagree in shape")
+    model.weights_ = weights
 
 
 def _check_structure(snapshot: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray],

@@ -10,10 +10,9 @@ filters, or a draft) on demand. Both paths share one definition:
   is taken, so a filter never empties a list that could be filled);
 - pool members are scored and ordered (ties by id);
 - near-duplicates (TF-IDF cosine >= ``near_duplicate_threshold``) are handled
-  as ``near_duplicates`` says: ``"hide"`` drops near-copies of the query and
-  keeps only the first of several near-copies of each other; ``"once"`` keeps
-  the first of each group, a copy of the query included; ``"show"`` does
-  nothing.
+  as ``near_duplicates`` says: ``"hide"`` drops near-copies of the query;
+  ``"collapse"`` also keeps only the first of several near-copies of each
+  other; ``"show"`` does nothing.
 
 Languages: an article is only listed for an article of the same language
 (articles without a language match any), unless a query allows other
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["fit_lists", "rank_query", "query_vectors", "pool_from_row", "NEAR_DUPLICATE_MODES"]
 
-NEAR_DUPLICATE_MODES = ("hide", "once", "show")
+NEAR_DUPLICATE_MODES = ("hide", "collapse", "show")
 
 
 def resolve_weights(model: RelatedContent, has_lsa: bool, has_embeddings: bool) -> tuple[float, float, float]:
@@ -128,10 +127,13 @@ def query_vectors(model: RelatedContent, Q: sp.csr_matrix, pool_idx: np.ndarray,
 
 # -- ranking one query ---------------------------------------------------------------
 def rank_query(model: RelatedContent, pool_idx: np.ndarray, pool_cos: np.ndarray, z: Any, e: Any,
-               sigma: float, query_row: int = -1, mode: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               sigma: float, query_row: int = -1, mode: str | None = None,
+               copies: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score a pool, order it and apply the near-duplicate rule.
 
     Returns ``(rows, scores, cosines)`` of the kept pool members, best first.
+    ``copies`` (row -> set of near-copy rows) replaces computing the pool's
+    pairwise cosines when the caller already knows them.
     """
     if pool_idx.size == 0:
         return pool_idx, np.zeros(0), np.zeros(0)
@@ -140,35 +142,43 @@ def rank_query(model: RelatedContent, pool_idx: np.ndarray, pool_cos: np.ndarray
     score = final_scores(s, np.array([sigma]), model.hub_sigma_, idx, float(model.hubness_gamma))[0]
     mode = mode or model.near_duplicates
     threshold = model.near_duplicate_threshold
-    if mode == "hide" and threshold is not None:
+    if mode in ("hide", "collapse") and threshold is not None:
         score = np.where(pool_cos >= threshold, -np.inf, score)
     rows, scores = order_candidates(score, pool_idx, model._tie_rank)
     keep = rows >= 0
     rows, scores = rows[keep], scores[keep]
     cos_of = dict(zip(pool_idx.tolist(), pool_cos.tolist()))
     cosines = np.array([cos_of[r] for r in rows.tolist()])
-    if mode in ("hide", "once") and threshold is not None and rows.size > 1:
-        rows, scores, cosines = _dedupe(model, rows, scores, cosines, float(threshold))
+    if mode == "collapse" and threshold is not None and rows.size > 1:
+        rows, scores, cosines = _dedupe(model, rows, scores, cosines, float(threshold), copies)
     return rows, scores, cosines
 
 
 def _dedupe(model: RelatedContent, rows: np.ndarray, scores: np.ndarray, cosines: np.ndarray,
-            threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            threshold: float, copies: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep the first of every group of near-copies (greedy, in list order)."""
-    sub = model.X_[rows]
-    pair = (sub @ sub.T).tocoo()
-    close = [set() for _ in range(rows.size)]
-    for a, b, v in zip(pair.row, pair.col, pair.data):
-        if a != b and v >= threshold:
-            close[a].add(int(b))
-    if not any(close):
+    if copies is None:
+        sub = model.X_[rows]
+        close = np.asarray((sub @ sub.T).toarray()) >= threshold
+    else:
+        where = {r: p for p, r in enumerate(rows.tolist())}
+        close = np.zeros((rows.size, rows.size), dtype=bool)
+        for p, r in enumerate(rows.tolist()):
+            for other in copies.get(r, ()):
+                q = where.get(other)
+                if q is not None:
+                    close[p, q] = close[q, p] = True
+    np.fill_diagonal(close, False)
+    if not close.any():
         return rows, scores, cosines
-    kept: list[int] = []
-    for position in range(rows.size):
-        if not any(k in close[position] for k in kept):
-            kept.append(position)
-    sel = np.array(kept, dtype=np.int64)
-    return rows[sel], scores[sel], cosines[sel]
+    dropped = np.zeros(rows.size, dtype=bool)
+    for position in np.flatnonzero(close.any(axis=1)):
+        if not dropped[position]:
+            later = close[position].copy()
+            later[: position + 1] = False
+            dropped |= later
+    keep = ~dropped
+    return rows[keep], scores[keep], cosines[keep]
 
 
 # -- fitting -------------------------------------------------------------------------
@@ -196,16 +206,18 @@ def fit_lists(model: RelatedContent, embeddings: np.ndarray | None, progress: An
     model.hub_sigma_ = hub_scales(s, int(model.hubness_k)) if gamma else np.ones(n)
     score = final_scores(s, model.hub_sigma_, model.hub_sigma_, idx, gamma)
     threshold = model.near_duplicate_threshold
-    if model.near_duplicates == "hide" and threshold is not None:
+    if model.near_duplicates in ("hide", "collapse") and threshold is not None:
         score = np.where(cos >= threshold, -np.inf, score)
     rows, scores = order_candidates(score, idx, model._tie_rank)
     k = min(int(model.n_neighbors), max(n - 1, 0))
     neighbors, values = rows[:, :k].copy(), scores[:, :k].copy()
-    for row in _rows_needing_care(model, idx, cos, rows):
+    care, copies = _rows_needing_care(model, idx, cos, rows)
+    for row in care:
         pool_idx, pool_cos = _default_pool(model, row, idx, cos, K)
         z = None if model.lsa_ is None else model.lsa_[row:row + 1]
         e = None if model.embeddings_ is None else model.embeddings_[row:row + 1]
-        got, got_scores, _ = rank_query(model, pool_idx, pool_cos, z, e, float(model.hub_sigma_[row]), row)
+        got, got_scores, _ = rank_query(model, pool_idx, pool_cos, z, e, float(model.hub_sigma_[row]), row,
+                                        copies=copies)
         neighbors[row] = -1
         values[row] = 0.0
         neighbors[row, :min(k, got.size)] = got[:k]
@@ -230,25 +242,47 @@ def _default_pool(model: RelatedContent, row: int, idx: np.ndarray, cos: np.ndar
 
 
 def _rows_needing_care(model: RelatedContent, idx: np.ndarray, cos: np.ndarray,
-                       ordered: np.ndarray) -> np.ndarray:
-    """Rows whose stored list needs the per-query rules (languages, near-copies)."""
+                       ordered: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Rows whose stored list needs the per-query rules (languages, near-copies).
+
+    Also returns the near-copy sets (row -> rows) known from the candidates,
+    or None when some article has more near-copies than candidates (then the
+    pairwise cosines are computed).
+    """
     n = idx.shape[0]
     need = np.zeros(n, dtype=bool)
+    copy_sets: Any = None
     codes = model._meta["language"]
     if np.unique(codes[codes >= 0]).size > 1:
         other = codes[np.maximum(idx, 0)]
         need |= np.any((idx >= 0) & (codes[:, None] >= 0) & (other >= 0) & (other != codes[:, None]), axis=1)
     threshold = model.near_duplicate_threshold
-    if model.near_duplicates in ("hide", "once") and threshold is not None:
+    if model.near_duplicates == "collapse" and threshold is not None and n > 1:
+        # near-copy pairs are in each other's candidates (unless an article has more
+        # near-copies than candidates: then every row listing it is checked)
         copies = (idx >= 0) & (cos >= threshold)
-        has_copy = np.zeros(n, dtype=bool)
-        rows_with, cols_with = np.nonzero(copies)
-        has_copy[idx[rows_with, cols_with]] = True
-        has_copy[rows_with] = True
-        # a row needs care when two of its listed candidates may be near-copies of each other
+        r, c = np.nonzero(copies)
+        pairs = sp.csr_matrix((np.ones(r.size), (r, idx[r, c])), shape=(n, n))
+        pairs = pairs + pairs.T
         listed = ordered[:, : max(int(model.n_neighbors) * 2, 1)]
-        need |= np.sum((listed >= 0) & has_copy[np.maximum(listed, 0)], axis=1) >= 2
-    return np.flatnonzero(need)
+        k = listed.shape[1]
+        valid = listed >= 0
+        L = sp.csr_matrix((valid.ravel().astype(np.float64), np.maximum(listed, 0).ravel(),
+                           np.arange(0, n * k + 1, k)), shape=(n, n))
+        L.eliminate_zeros()
+        together = (L @ pairs).multiply(L)
+        need |= np.asarray(together.sum(axis=1)).ravel() > 0
+        saturated = np.zeros(n, dtype=bool)
+        if idx.shape[1]:
+            saturated = (idx[:, -1] >= 0) & (cos[:, -1] >= threshold)
+        if saturated.any():
+            need |= np.any(valid & saturated[np.maximum(listed, 0)], axis=1)
+        else:
+            copy_sets = {}
+            pc = pairs.tocoo()
+            for a, b in zip(pc.row.tolist(), pc.col.tolist()):
+                copy_sets.setdefault(a, set()).add(b)
+    return np.flatnonzero(need), copy_sets
 
 
 def pair_parts(model: RelatedContent, row: int, other: int) -> dict[str, float]:

@@ -189,15 +189,14 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
     hubness_k : int, default=10
         The local scale of an article is ``1 -`` its ``hubness_k``-th highest
         text similarity.
-    hubness_gamma : float, default=0.5
+    hubness_gamma : float, default=0.75
         Strength of the hubness reduction; 0 ranks by text similarity alone.
     near_duplicate_threshold : float or None, default=0.9
         TF-IDF cosine from which two articles are near-copies.
-    near_duplicates : {"hide", "once", "show"}, default="hide"
-        "hide": near-copies of an article are not in its list, and a list
-        shows one article of any group of near-copies; "once": a list shows
-        one article of any group of near-copies (a copy of the article
-        itself included); "show": no special treatment.
+    near_duplicates : {"hide", "collapse", "show"}, default="hide"
+        "hide": near-copies of an article are not in its list; "collapse":
+        also, a list shows only the first of several near-copies of each
+        other; "show": no special treatment.
     boilerplate_share : float or None, default=0.05
         Lines and sentences found in at least this share of the articles'
         bodies (and in at least ``boilerplate_min_articles``) are site
@@ -288,7 +287,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         smoothing_neighbors: int = 3,
         smoothing_weight: float = 1.0,
         hubness_k: int = 10,
-        hubness_gamma: float = 0.5,
+        hubness_gamma: float = 0.75,
         near_duplicate_threshold: float | None = 0.9,
         near_duplicates: str = "hide",
         boilerplate_share: float | None = 0.05,
@@ -433,9 +432,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             msg = "no articles to index; give at least one article (two for any related list)"
             raise CorpusError(msg)
         corpus = self._apply_empty_policy(corpus)
-        boilerplate = BoilerplateFilter(self.boilerplate_share, int(self.boilerplate_min_articles))
-        self.boilerplate_ = boilerplate.fit([a.body for a in corpus])
-        view = self._scoring_view(corpus)
+        self.boilerplate_ = BoilerplateFilter(self.boilerplate_share, int(self.boilerplate_min_articles))
+        bodies = self.boilerplate_.fit_clean([a.body for a in corpus])
+        view = self._scoring_view(corpus, bodies)
         vectorizer = self._make_vectorizer()
         X = vectorizer.fit_transform(view)
         self._set_state(corpus, vectorizer, X)
@@ -444,12 +443,13 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self.report_["boilerplate_segments"] = len(self.boilerplate_.segments_)
         return self
 
-    def _scoring_view(self, corpus: list[Article]) -> list[Article]:
+    def _scoring_view(self, corpus: list[Article], bodies: list[str] | None = None) -> list[Article]:
         """The articles as scored: boilerplate removed, ignored tags left out."""
         ignored = {t.casefold() for t in self.ignore_tags}
+        if bodies is None:
+            bodies = self.boilerplate_.clean_all([a.body for a in corpus])
         out = []
-        for article in corpus:
-            body = self.boilerplate_.clean(article.body)
+        for article, body in zip(corpus, bodies):
             tags = tuple(t for t in article.tags if t.casefold() not in ignored)
             categories = tuple(t for t in article.categories if t.casefold() not in ignored)
             if body is article.body and len(tags) == len(article.tags) and len(categories) == len(article.categories):

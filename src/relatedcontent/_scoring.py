@@ -80,8 +80,13 @@ def fit_lsa(X: sp.csr_matrix, n_components: int, random_state: int = 0) -> np.nd
     d = min(int(n_components), n // 2, m - 1)
     if d < 2 or X.nnz == 0:
         return None
+    import warnings
+
     svd = TruncatedSVD(n_components=d, algorithm="randomized", n_iter=2, random_state=random_state)
-    svd.fit(X.astype(np.float32))
+    with warnings.catch_warnings():
+        # explained_variance_ratio_ divides by zero on degenerate corpora; it is not used
+        warnings.simplefilter("ignore", RuntimeWarning)
+        svd.fit(X.astype(np.float32))
     return np.ascontiguousarray(svd.components_, dtype=np.float32)
 
 

@@ -60,6 +60,19 @@ def _df(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"must be 'auto', an integer or a fraction, got {text!r}") from None
 
 
+def _param(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"must look like NAME=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    if isinstance(parsed, list):
+        parsed = tuple(parsed)
+    return name.strip(), parsed
+
+
 def _add_field_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input fields (for CMS exports with other names)")
     group.add_argument("--format", choices=FORMATS, help="input format (default: from the file name)")
@@ -188,6 +201,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--terms", type=_positive_int, default=5, help="shared terms to show (default 5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_explain)
+
+    p = sub.add_parser("evaluate", help="measure list quality on a labelled corpus (the project's protocol)")
+    p.add_argument("corpus", nargs="+", metavar="CORPUS", help=".jsonl[.gz], .json or .csv file(s) with labels")
+    p.add_argument("--label-field", default="label", metavar="NAME",
+                   help="field holding each article's label or list of labels (default: label)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=_param,
+                   help="a RelatedContent parameter, e.g. --param lsa_components=0 (repeatable)")
+    p.add_argument("--json", action="store_true")
+    _add_field_options(p)
+    p.set_defaults(handler=_cmd_evaluate)
 
     p = sub.add_parser("demo", help="build an index over a shipped sample site and show lists")
     p.add_argument("-n", type=_positive_int, default=5)
@@ -441,6 +464,38 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(json.dumps(why.to_dict(), ensure_ascii=False) + "\n")
     else:
         out.write(why.summary(args.terms) + "\n")
+    return 0
+
+
+_METRICS = (("p@5", "P@5"), ("p@10", "P@10"), ("mrr@10", "MRR@10"), ("coverage@5", "coverage@5"),
+            ("hubness@5", "hubness@5"), ("near_duplicate_rate", "near-dup rate"), ("fit_seconds", "fit s"))
+
+
+def _cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import warnings
+
+    from ._evaluate import evaluate
+
+    params = dict(args.param)
+    try:
+        RelatedContent(**params)
+    except TypeError as exc:
+        err.write(f"relatedcontent evaluate: error: unknown parameter in --param ({exc})\n")
+        return 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # articles without text are counted, not reported
+        result = evaluate(_chain_files(args), label_field=args.label_field, params=params)
+    result = {"corpus": [str(p) for p in args.corpus], "params": params, **result}
+    if args.json:
+        out.write(json.dumps(result, default=list) + "\n")
+        return 0
+    out.write(f"{', '.join(args.corpus)}: {result['n']} articles (exact duplicates dropped)\n")
+    widths = [max(len(label), 6) for _, label in _METRICS]
+    out.write("  ".join(label.rjust(w) for (_, label), w in zip(_METRICS, widths)) + "\n")
+    out.write("  ".join(
+        f"{result[key]:.{1 if key in ('hubness@5', 'fit_seconds') else 3}f}".rjust(w)
+        for (key, _), w in zip(_METRICS, widths)
+    ) + "\n")
     return 0
 
 

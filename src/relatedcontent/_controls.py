@@ -44,7 +44,7 @@ from ._corpus import Article, parse_date
 if TYPE_CHECKING:
     from ._recommender import RelatedContent
 
-__all__ = ["Editorial", "QueryOptions", "build_meta", "tag_keys", "CONTENT_TYPE_FIELD"]
+__all__ = ["Editorial", "QueryOptions", "build_meta", "extend_meta", "tag_keys", "CONTENT_TYPE_FIELD"]
 
 #: Field of an article (among its extra fields) read by ``content_types``.
 CONTENT_TYPE_FIELD = "content_type"
@@ -81,40 +81,51 @@ def _now(now: Any) -> float:
 
 def build_meta(articles: list[Article], ignore_tags: Iterable[str] = ()) -> dict[str, Any]:
     """Per-article arrays the filters work on (codes, dates, tag incidence)."""
-    def codes(values: list[str | None]) -> tuple[np.ndarray, dict[str, int]]:
-        table: dict[str, int] = {}
+    meta: dict[str, Any] = {
+        "section": np.zeros(0, dtype=np.int64), "sections": {},
+        "language": np.zeros(0, dtype=np.int64), "languages": {},
+        "content_type": np.zeros(0, dtype=np.int64), "content_types": {},
+        "tags": [], "tag_table": {}, "tag_incidence": sp.csr_matrix((0, 1), dtype=np.int8),
+        "published": np.zeros(0, dtype=np.float64), "has_text": np.zeros(0, dtype=bool),
+    }
+    extend_meta(meta, articles, ignore_tags, np.ones(len(articles), dtype=bool))
+    return meta
+
+
+def extend_meta(meta: dict[str, Any], articles: list[Article], ignore_tags: Iterable[str],
+                has_text: np.ndarray) -> None:
+    """Append the rows of ``articles`` to ``meta`` (new labels get new codes)."""
+    def codes(values: list[str | None], table: dict[str, int]) -> np.ndarray:
         out = np.full(len(values), -1, dtype=np.int64)
         for row, value in enumerate(values):
             if value:
                 out[row] = table.setdefault(value.casefold(), len(table))
-        return out, table
+        return out
 
-    section, sections = codes([a.section for a in articles])
-    language, languages = codes([a.language for a in articles])
-    ctype, ctypes = codes([
-        str(a.extra[CONTENT_TYPE_FIELD]) if a.extra.get(CONTENT_TYPE_FIELD) is not None else None
-        for a in articles
-    ])
-    tag_table: dict[str, int] = {}
+    def content_type(article: Article) -> str | None:
+        value = article.extra.get(CONTENT_TYPE_FIELD)
+        return None if value is None else str(value)
+
+    meta["section"] = np.concatenate([meta["section"], codes([a.section for a in articles], meta["sections"])])
+    meta["language"] = np.concatenate([meta["language"], codes([a.language for a in articles], meta["languages"])])
+    meta["content_type"] = np.concatenate(
+        [meta["content_type"], codes([content_type(a) for a in articles], meta["content_types"])]
+    )
+    table = meta["tag_table"]
     rows, cols = [], []
-    tags = []
     for row, article in enumerate(articles):
         keys = tag_keys(article, ignore_tags)
-        tags.append(keys)
-        for key in keys:
+        meta["tags"].append(keys)
+        for key in sorted(keys):
             rows.append(row)
-            cols.append(tag_table.setdefault(key, len(tag_table)))
-    incidence = sp.csr_matrix(
-        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(articles), max(len(tag_table), 1))
-    )
-    published = np.array([_epoch(a.published) for a in articles], dtype=np.float64)
-    return {
-        "section": section, "sections": sections,
-        "language": language, "languages": languages,
-        "content_type": ctype, "content_types": ctypes,
-        "tags": tags, "tag_table": tag_table, "tag_incidence": incidence,
-        "published": published,
-    }
+            cols.append(table.setdefault(key, len(table)))
+    width = max(len(table), 1)
+    old = meta["tag_incidence"]
+    old = sp.csr_matrix((old.data, old.indices, old.indptr), shape=(old.shape[0], width))
+    new = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(articles), width))
+    meta["tag_incidence"] = sp.csr_matrix(sp.vstack([old, new], format="csr"))
+    meta["published"] = np.concatenate([meta["published"], [_epoch(a.published) for a in articles]])
+    meta["has_text"] = np.concatenate([meta["has_text"], np.asarray(has_text, dtype=bool)])
 
 
 @dataclass(frozen=True)

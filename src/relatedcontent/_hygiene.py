@@ -63,7 +63,8 @@ class BoilerplateFilter:
     ----------
     share : float or None, default=0.05
         A segment found in at least this share of the articles' bodies is
-        boilerplate. None switches detection off.
+        boilerplate. None switches detection off. Bodies made of a single
+        segment are not counted (the segment is their content).
     min_articles : int, default=5
         ...and in at least this many articles, so small sites do not lose a
         sentence two articles happen to share.
@@ -104,7 +105,8 @@ class BoilerplateFilter:
             for chunk in range(0, len(bodies), 2000):
                 per_doc.extend(_bulk_segments(bodies[chunk:chunk + 2000]))
             for keys in per_doc:
-                counts.update(keys)
+                if len(keys) > 1:  # a body that is one segment is content, not boilerplate
+                    counts.update(keys)
         frequent = sorted(
             ((key, count) for key, count in counts.items() if count >= limit),
             key=lambda item: (-item[1], item[0]),

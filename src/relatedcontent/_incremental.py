@@ -1,16 +1,20 @@
 """Incremental changes: add, update and remove articles of a fitted index.
 
-New text is vectorised with the fitted vocabulary and IDF, and every related
-list is repaired exactly, so that after any sequence of changes each list is
-the one a fresh computation on the final articles (with the same vocabulary
-and IDF) would give:
+New text is vectorised with the fitted vocabulary and IDF (and projected with
+the fitted LSA components), and every related list is repaired exactly, so
+that after any sequence of changes each list is the one a fresh computation
+on the final articles (with the same vocabulary, IDF, boilerplate and LSA
+projection; see :func:`relatedcontent._ranking.recompute_all`) would give:
 
 - a removed article's row is emptied (a tombstone until the next full save),
-  and every list that held it is recomputed from the vectors;
-- an added article gets its own list from one sparse product with all rows,
-  and enters the list of every article where it beats the current last item
-  (the same product, read the other way round);
-- an update is a removal of the old version followed by an addition.
+  and every candidate pool that held it is recomputed from the vectors;
+- an added article gets its own pool from one sparse product with all rows,
+  and enters the pool of every article where it beats the current last
+  candidate (the same product, read the other way round);
+- an update is a removal of the old version followed by an addition;
+- then every smoothed vector, hub scale and list that depends on a changed
+  pool, directly or through a neighbour, is recomputed
+  (:func:`relatedcontent._ranking.repair`).
 
 The index keeps the TF-IDF vectors of all articles for this (see
 :meth:`IncrementalMixin.memory_usage`). It also records how far the corpus has
@@ -28,7 +32,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._corpus import Article, ArticleId, build_corpus, iter_articles
+from ._controls import extend_meta
+from ._ranking import pool_size, recompute_all, repair
 from ._rowstore import GrowableArray, GrowableRows
+from ._scoring import lsa_vectors
 from ._similarity import select_top_k
 from .exceptions import CorpusError, UnknownArticleError
 
@@ -189,10 +196,14 @@ class IncrementalMixin:
         """
         self._check_fitted()
         X = self.X_
+        dense = [getattr(self, name, None) for name in ("lsa_raw_", "lsa_", "embeddings_", "lsa_components_")]
+        pools = [getattr(self, name, None) for name in ("pool_idx_", "pool_cos_")]
         return {
             "vectors": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes),
             "lists": int(self.neighbors_.nbytes + self.scores_.nbytes),
             "idf": int(self.vectorizer_.idf_.nbytes),
+            "pools": int(sum(a.nbytes for a in pools if a is not None)),
+            "semantic": int(sum(a.nbytes for a in dense if a is not None)),
         }
 
     # -- internals ---------------------------------------------------------------
@@ -252,12 +263,21 @@ class IncrementalMixin:
         if getattr(self, "_store", None) is not None:
             return
         self._store = GrowableRows(self.X_)
+        if getattr(self, "pool_idx_", None) is None:  # a format 1 index: pools are its lists
+            self.pool_idx_ = np.asarray(self.neighbors_, dtype=np.int64)
+            self.pool_cos_ = np.asarray(self.scores_, dtype=np.float64)
         self._grow = {
             "neighbors_": GrowableArray(np.asarray(self.neighbors_, dtype=np.int64)),
             "scores_": GrowableArray(np.asarray(self.scores_, dtype=np.float64)),
             "_alive": GrowableArray(self._alive),
             "_tie_rank": GrowableArray(self._tie_rank),
+            "pool_idx_": GrowableArray(np.asarray(self.pool_idx_, dtype=np.int64)),
+            "pool_cos_": GrowableArray(np.asarray(self.pool_cos_, dtype=np.float64)),
+            "hub_sigma_": GrowableArray(np.asarray(self.hub_sigma_, dtype=np.float64)),
         }
+        for name in ("lsa_raw_", "lsa_", "embeddings_"):
+            if getattr(self, name, None) is not None:
+                self._grow[name] = GrowableArray(np.asarray(getattr(self, name), dtype=np.float32))
         self.X_ = self._store.matrix
         for name, array in self._grow.items():
             setattr(self, name, array.view)
@@ -283,20 +303,36 @@ class IncrementalMixin:
             self.articles_[row] = None
             self.neighbors_[row] = -1
             self.scores_[row] = 0.0
+            self.pool_idx_[row] = -1
+            self.pool_cos_[row] = 0.0
+            self.hub_sigma_[row] = 1.0
+            self._meta["has_text"][row] = False
         self._store.zero_rows(rows)
 
     def _append(self, batch: list[Article]) -> np.ndarray:
         start = self.X_.shape[0]
         m = len(batch)
-        self._store.append(self.vectorizer_.transform(batch))
+        view = self._scoring_view(batch)  # type: ignore[attr-defined]
+        X_new = self.vectorizer_.transform(view)
+        self._store.append(X_new)
         self.X_ = self._store.matrix
         k = self.neighbors_.shape[1]
+        K = self.pool_idx_.shape[1]
         grown = {
             "neighbors_": np.full((m, k), -1, np.int64),
             "scores_": np.zeros((m, k)),
             "_alive": np.ones(m, dtype=bool),
             "_tie_rank": np.zeros(m, dtype=np.int64),
+            "pool_idx_": np.full((m, K), -1, np.int64),
+            "pool_cos_": np.zeros((m, K)),
+            "hub_sigma_": np.ones(m),
         }
+        if "lsa_raw_" in self._grow:
+            raw = lsa_vectors(X_new, self.lsa_components_)
+            grown["lsa_raw_"] = raw
+            grown["lsa_"] = raw.copy()
+        if "embeddings_" in self._grow:
+            grown["embeddings_"] = self._embed_rows(view)  # type: ignore[attr-defined]
         for name, rows in grown.items():
             setattr(self, name, self._grow[name].append(rows))
         for offset, article in enumerate(batch):
@@ -305,79 +341,91 @@ class IncrementalMixin:
             self.articles_.append(article)
             self._tie_rank[row] = self._insert_rank(article.id)
             self._row[article.id] = row
+        extend_meta(self._meta, batch, getattr(self, "ignore_tags", ()), np.diff(X_new.indptr) > 0)
         return np.arange(start, start + m)
 
     def _apply(self, dead: list[int], batch: list[Article]) -> None:
         self._writable()
-        # Rows whose lists held a removed article must be recomputed in full.
+        m = min(max(int(getattr(self, "smoothing_neighbors", 0)), 1), self.pool_idx_.shape[1])
+        old_top = self.pool_idx_[:, :m].copy()
+        old_cos = self.pool_cos_[:, :m].copy()
+        # Rows whose pool held a removed article must be recomputed in full.
         stale = np.zeros(self.X_.shape[0], dtype=bool)
         if dead:
-            stale = np.isin(self.neighbors_, dead).any(axis=1)
+            stale = np.isin(self.pool_idx_, dead).any(axis=1)
             self._kill(dead)
         new_rows = self._append(batch) if batch else np.zeros(0, dtype=np.int64)
         stale = np.concatenate([stale, np.zeros(len(new_rows), dtype=bool)])
         stale[new_rows] = True
         stale &= self._alive
         target_k = min(int(self.n_neighbors), max(int(self._alive.sum()) - 1, 0))
-        if target_k > self.neighbors_.shape[1]:
-            self._compute_neighbors_alive(target_k)  # tiny index grew: recompute all
+        if pool_size(self) != self.pool_idx_.shape[1] or target_k != self.neighbors_.shape[1]:
+            self._recompute_all()  # a tiny index grew or shrank: recompute everything
             return
         recompute = np.flatnonzero(stale)
+        changed = np.zeros(self.X_.shape[0], dtype=bool)
         if recompute.size:
             S = self._store.scores(sp.csr_matrix(self.X_[recompute]), self._alive)
-            self._set_lists(recompute, S)
+            self._set_pools(recompute, S)
+            changed[recompute] = True
             if new_rows.size:
-                self._offer(new_rows, S[np.isin(recompute, new_rows)], stale)
+                changed[self._offer(new_rows, S[np.isin(recompute, new_rows)], stale)] = True
+        rows = np.flatnonzero(changed & self._alive)
+        pad = np.full((len(new_rows), m), -1, dtype=old_top.dtype)
+        old_top = np.concatenate([old_top, pad])[rows]
+        old_cos = np.concatenate([old_cos, np.zeros((len(new_rows), m))])[rows]
+        repair(self, rows, old_top, old_cos, new_rows)  # type: ignore[arg-type]
 
-    def _set_lists(self, rows: np.ndarray, S: sp.csr_matrix) -> None:
-        k = self.neighbors_.shape[1]
-        idx, val = select_top_k(S, k, rows, self._tie_rank, exclude_self=True)
-        self.neighbors_[rows] = idx
-        self.scores_[rows] = val
+    def _set_pools(self, rows: np.ndarray, S: sp.csr_matrix) -> None:
+        K = self.pool_idx_.shape[1]
+        idx, val = select_top_k(S, K, rows, self._tie_rank, exclude_self=True)
+        self.pool_idx_[rows] = idx
+        self.pool_cos_[rows] = val
 
-    def _offer(self, new_rows: np.ndarray, S_new: sp.csr_matrix, done: np.ndarray) -> None:
-        """Let new articles enter the lists of existing ones where they beat the last item."""
-        k = self.neighbors_.shape[1]
-        if k == 0 or S_new.nnz == 0:
-            return
+    def _offer(self, new_rows: np.ndarray, S_new: sp.csr_matrix, done: np.ndarray) -> np.ndarray:
+        """Let new articles enter the pools of existing ones where they beat the last candidate.
+
+        Returns the rows whose pool changed.
+        """
+        K = self.pool_idx_.shape[1]
+        none = np.zeros(0, dtype=np.int64)
+        if K == 0 or S_new.nnz == 0:
+            return none
         S_new = S_new.tocoo()
         new_row = new_rows[S_new.row]
         target, score = S_new.col, S_new.data
         keep = (score > 0) & ~done[target] & self._alive[target]
         new_row, target, score = new_row[keep], target[keep], score[keep]
         if not target.size:
-            return
-        last_idx = self.neighbors_[target, k - 1]
-        last_val = np.round(self.scores_[target, k - 1], 12)
+            return none
+        last_idx = self.pool_idx_[target, K - 1]
+        last_val = np.round(self.pool_cos_[target, K - 1], 12)
         rounded = np.round(score, 12)
         beats = (last_idx < 0) | (rounded > last_val) | (
             (rounded == last_val) & (self._tie_rank[new_row] < self._tie_rank[np.maximum(last_idx, 0)])
         )
         new_row, target, score = new_row[beats], target[beats], score[beats]
         if not target.size:
-            return
+            return none
         rows = np.unique(target)
         local = np.searchsorted(rows, target)
-        old = self.neighbors_[rows]
+        old = self.pool_idx_[rows]
         filled = old >= 0
-        old_local = np.repeat(np.arange(rows.size), k)[filled.ravel()]
+        old_local = np.repeat(np.arange(rows.size), K)[filled.ravel()]
         cand_rows = np.concatenate([old_local, local])
         cand_cols = np.concatenate([old[filled], new_row])
-        cand_vals = np.concatenate([self.scores_[rows][filled], score])
+        cand_vals = np.concatenate([self.pool_cos_[rows][filled], score])
         C = sp.csr_matrix((cand_vals, (cand_rows, cand_cols)), shape=(rows.size, self.X_.shape[0]))
-        self._set_lists(rows, C)
+        self._set_pools(rows, C)
+        return rows
 
-    def _compute_neighbors_alive(self, k: int) -> None:
-        from ._similarity import top_k_neighbors
-
-        neighbors, scores = top_k_neighbors(
-            self.X_, k, tie_rank=self._tie_rank, n_jobs=getattr(self, "n_jobs", None),
-        )
-        self._grow["neighbors_"] = GrowableArray(neighbors)
-        self._grow["scores_"] = GrowableArray(scores)
-        self.neighbors_, self.scores_ = neighbors, scores
-        self.neighbors_ = self._grow["neighbors_"].view
-        self.scores_ = self._grow["scores_"].view
+    def _recompute_all(self) -> None:
+        recompute_all(self)  # type: ignore[arg-type]
+        for name in ("neighbors_", "scores_", "pool_idx_", "pool_cos_", "hub_sigma_", "lsa_"):
+            value = getattr(self, name, None)
+            if value is not None:
+                self._grow[name] = GrowableArray(value)
+                setattr(self, name, self._grow[name].view)
 
     def _compact(self) -> None:
         """Drop the rows of removed articles (renumbering rows); lists are unchanged."""
@@ -389,11 +437,19 @@ class IncrementalMixin:
         neighbors = self.neighbors_[keep]
         neighbors = new_number[np.where(neighbors >= 0, neighbors, -1)]
         scores = np.asarray(self.scores_)[keep]
+        pools = self.pool_idx_[keep]
+        pools = new_number[np.where(pools >= 0, pools, -1)]
+        kept = {name: np.asarray(getattr(self, name))[keep]
+                for name in ("pool_cos_", "hub_sigma_", "lsa_raw_", "lsa_", "embeddings_")
+                if getattr(self, name, None) is not None}
         X = sp.csr_matrix(self.X_[keep])
         articles = [self.articles_[r] for r in keep]
         drift, pending = self.drift_, self._pending
         self._set_state(articles, self.vectorizer_, X)  # type: ignore[attr-defined]
         self.neighbors_, self.scores_ = neighbors, scores
+        self.pool_idx_ = pools
+        for name, value in kept.items():
+            setattr(self, name, value)
         self.drift_, self._pending = drift, pending
 
 

@@ -13,6 +13,9 @@ Layout of an index folder::
             neighbors.npy       int32/int64 (n_articles, n_neighbors), -1 = none
             scores.npy          float64 (n_articles, n_neighbors)
             hub_sigma.npy       float64 (n_articles,)           [format 2]
+            pool_idx.npy, pool_cos.npy  (n_articles, candidates) each article's
+                                nearest by TF-IDF cosine (int32/64, float64),
+                                kept for exact incremental changes [format 2]
             lsa_components.npy  float32 (d, n_terms)            [format 2, if LSA is on]
             lsa_raw.npy, lsa.npy  float32 (n_articles, d)       [format 2, if LSA is on]
             embeddings.npy      float32 (n_articles, dim)       [format 2, with an embedder]
@@ -59,7 +62,7 @@ FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 _ARRAYS = ("idf", "X_data", "X_indices", "X_indptr", "neighbors", "scores")
 #: Arrays added by format 2; those a model does not have are not written.
-_OPTIONAL_ARRAYS = ("hub_sigma", "lsa_components", "lsa_raw", "lsa", "embeddings")
+_OPTIONAL_ARRAYS = ("hub_sigma", "pool_idx", "pool_cos", "lsa_components", "lsa_raw", "lsa", "embeddings")
 _JSON_FILES_V2 = ("boilerplate.json", "editorial.json")
 #: Parameters that give a format 1 index its plain-cosine behaviour.
 _V1_PARAMS = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show",
@@ -135,6 +138,8 @@ def snapshot_payload(model: RelatedContent) -> dict[str, bytes]:
     }
     optional = {
         "hub_sigma": model.hub_sigma_,
+        "pool_idx": None if model.pool_idx_ is None else np.asarray(model.pool_idx_).astype(index_dtype),
+        "pool_cos": model.pool_cos_,
         "lsa_components": model.lsa_components_,
         "lsa_raw": model.lsa_raw_,
         "lsa": model.lsa_,
@@ -461,6 +466,7 @@ def _restore_v2(model: RelatedContent, snapshot: Path, manifest: dict[str, Any],
     model.editorial_ = Editorial()
     model.hub_sigma_ = np.ones(n)
     model.lsa_components_ = model.lsa_raw_ = model.lsa_ = model.embeddings_ = None
+    model.pool_idx_ = model.pool_cos_ = None
     model.weights_ = (1.0, 0.0, 0.0)
     if manifest["format_version"] < 2:
         return
@@ -481,7 +487,10 @@ def _restore_v2(model: RelatedContent, snapshot: Path, manifest: dict[str, Any],
             continue
         a = arrays[name]
         ok = np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
-        if name == "hub_sigma":
+        if name == "pool_idx":
+            ok = np.issubdtype(a.dtype, np.integer) and a.ndim == 2 and a.shape[0] == n and (
+                a.size == 0 or (a.min() >= -1 and a.max() < n))
+        elif name == "hub_sigma":
             ok = ok and a.shape == (n,)
         elif name == "lsa_components":
             ok = ok and a.ndim == 2 and (n_terms is None or a.shape[1] == n_terms)

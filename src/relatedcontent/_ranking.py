@@ -186,43 +186,137 @@ def fit_lists(model: RelatedContent, embeddings: np.ndarray | None, progress: An
     """Fit the score's parts and every article's stored list on ``model.X_``."""
     X = model.X_
     n = X.shape[0]
-    K = pool_size(model)
-    idx, cos = top_k_neighbors(X, K, n_jobs=model.n_jobs, memory_budget=model.memory_budget,
-                               tie_rank=model._tie_rank, progress=progress)
     components = None
     if model.lsa_components and model.lsa_weight > 0 and n > 2:
         components = fit_lsa(X, int(model.lsa_components))
     model.lsa_components_ = components
-    if components is not None:
-        model.lsa_raw_ = lsa_vectors(X, components)
-        W = neighbour_weights(idx, cos, int(model.smoothing_neighbors)) if n else sp.csr_matrix((0, 0))
-        model.lsa_ = smooth_vectors(model.lsa_raw_, W, float(model.smoothing_weight))
-    else:
-        model.lsa_raw_ = model.lsa_ = None
+    model.lsa_raw_ = None if components is None else lsa_vectors(X, components)
     model.embeddings_ = None if embeddings is None else _unit(embeddings)
     model.weights_ = resolve_weights(model, components is not None, embeddings is not None)
-    s = text_similarity(model.weights_, cos, idx, model.lsa_, model.lsa_, model.embeddings_, model.embeddings_)
+    recompute_all(model, progress)
+
+
+def recompute_all(model: RelatedContent, progress: Any = None) -> None:
+    """Recompute pools, smoothed vectors, hub scales and lists from the current vectors.
+
+    Nothing learnt at fit time (vocabulary, IDF, boilerplate, LSA projection)
+    changes. Incremental changes repair the same state for the rows they
+    touch; this is what they are checked against.
+    """
+    X = model.X_
+    n = X.shape[0]
+    K = pool_size(model)
+    idx, cos = top_k_neighbors(X, K, n_jobs=model.n_jobs, memory_budget=model.memory_budget,
+                               tie_rank=model._tie_rank, progress=progress)
+    model.pool_idx_, model.pool_cos_ = idx, cos
+    rows = np.arange(n)
+    model.lsa_ = None if model.lsa_raw_ is None else np.zeros_like(model.lsa_raw_)
+    model.hub_sigma_ = np.ones(n)
+    k = min(int(model.n_neighbors), max(len(model._row) - 1, 0))
+    model.neighbors_ = np.full((n, k), -1, dtype=np.int64)
+    model.scores_ = np.zeros((n, k), dtype=np.float64)
+    update_vectors(model, rows)
+    update_sigma(model, rows)
+    update_lists(model, rows)
+
+
+def update_vectors(model: RelatedContent, rows: np.ndarray) -> None:
+    """Recompute the smoothed LSA vectors of ``rows`` from their pools."""
+    if model.lsa_ is None or rows.size == 0:
+        return
+    W = neighbour_weights(model.pool_idx_[rows], model.pool_cos_[rows], int(model.smoothing_neighbors),
+                          n_cols=model.X_.shape[0])
+    model.lsa_[rows] = smooth_vectors(model.lsa_raw_, W, float(model.smoothing_weight),
+                                      self_rows=model.lsa_raw_[rows])
+
+
+def _pool_similarity(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
+    idx = model.pool_idx_[rows]
+    Z = model.lsa_
+    E = model.embeddings_
+    return text_similarity(model.weights_, model.pool_cos_[rows], idx,
+                           None if Z is None else Z[rows], Z, None if E is None else E[rows], E)
+
+
+def update_sigma(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
+    """Recompute the hub scales of ``rows``; return the rows whose scale changed."""
+    if rows.size == 0 or not model.hubness_gamma:
+        return np.zeros(0, dtype=np.int64)
+    new = hub_scales(_pool_similarity(model, rows), int(model.hubness_k))
+    changed = rows[new != model.hub_sigma_[rows]]
+    model.hub_sigma_[rows] = new
+    return changed
+
+
+def update_lists(model: RelatedContent, rows: np.ndarray) -> None:
+    """Recompute the stored lists of ``rows`` from their pools."""
+    if rows.size == 0:
+        return
+    idx, cos = model.pool_idx_[rows], model.pool_cos_[rows]
+    s = _pool_similarity(model, rows)
     gamma = float(model.hubness_gamma)
-    model.hub_sigma_ = hub_scales(s, int(model.hubness_k)) if gamma else np.ones(n)
-    score = final_scores(s, model.hub_sigma_, model.hub_sigma_, idx, gamma)
+    score = final_scores(s, model.hub_sigma_[rows], model.hub_sigma_, idx, gamma)
     threshold = model.near_duplicate_threshold
     if model.near_duplicates in ("hide", "collapse") and threshold is not None:
         score = np.where(cos >= threshold, -np.inf, score)
-    rows, scores = order_candidates(score, idx, model._tie_rank)
-    k = min(int(model.n_neighbors), max(n - 1, 0))
-    neighbors, values = rows[:, :k].copy(), scores[:, :k].copy()
-    care, copies = _rows_needing_care(model, idx, cos, rows)
-    for row in care:
-        pool_idx, pool_cos = _default_pool(model, row, idx, cos, K)
+    ordered, scores = order_candidates(score, idx, model._tie_rank)
+    k = model.neighbors_.shape[1]
+    neighbors = np.full((rows.size, k), -1, dtype=np.int64)
+    values = np.zeros((rows.size, k))
+    width = min(k, ordered.shape[1])
+    neighbors[:, :width], values[:, :width] = ordered[:, :width], scores[:, :width]
+    care, copies = _rows_needing_care(model, rows, ordered)
+    for position in care:
+        row = int(rows[position])
+        pool_idx, pool_cos = _default_pool(model, row)
         z = None if model.lsa_ is None else model.lsa_[row:row + 1]
         e = None if model.embeddings_ is None else model.embeddings_[row:row + 1]
         got, got_scores, _ = rank_query(model, pool_idx, pool_cos, z, e, float(model.hub_sigma_[row]), row,
                                         copies=copies)
-        neighbors[row] = -1
-        values[row] = 0.0
-        neighbors[row, :min(k, got.size)] = got[:k]
-        values[row, :min(k, got.size)] = got_scores[:k]
-    model.neighbors_, model.scores_ = neighbors, values
+        neighbors[position] = -1
+        values[position] = 0.0
+        neighbors[position, :min(k, got.size)] = got[:k]
+        values[position, :min(k, got.size)] = got_scores[:k]
+    model.neighbors_[rows] = neighbors
+    model.scores_[rows] = values
+
+
+def holders(model: RelatedContent, targets: np.ndarray) -> np.ndarray:
+    """Rows whose pool holds any of ``targets``."""
+    if targets.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    mark = np.zeros(model.X_.shape[0] + 1, dtype=bool)
+    mark[targets] = True
+    idx = model.pool_idx_
+    return np.flatnonzero(np.any(mark[np.where(idx >= 0, idx, -1)], axis=1))
+
+
+def repair(model: RelatedContent, pool_rows: np.ndarray, old_top: np.ndarray, old_top_cos: np.ndarray,
+           new_rows: np.ndarray) -> None:
+    """Bring smoothed vectors, hub scales and lists up to date after pools changed.
+
+    ``pool_rows`` had their pools replaced; ``old_top``/``old_top_cos`` are
+    their previous ``smoothing_neighbors`` nearest (to see whose smoothed
+    vector changes); ``new_rows`` are new articles. Everything that depends,
+    directly or through a neighbour, on a changed pool is recomputed, so the
+    result equals :func:`recompute_all` on the same vectors.
+    """
+    alive = model._alive
+    m = min(int(model.smoothing_neighbors), model.pool_idx_.shape[1])
+    if model.lsa_ is not None and m > 0 and pool_rows.size:
+        now_top = model.pool_idx_[pool_rows, :m]
+        now_cos = model.pool_cos_[pool_rows, :m]
+        same = np.all(now_top == old_top[:, :m], axis=1) & np.all(now_cos == old_top_cos[:, :m], axis=1)
+        z_rows = np.union1d(pool_rows[~same], new_rows)
+    else:
+        z_rows = new_rows
+    update_vectors(model, z_rows)
+    sigma_rows = np.union1d(pool_rows, holders(model, z_rows))
+    sigma_rows = sigma_rows[alive[sigma_rows]]
+    changed = update_sigma(model, sigma_rows)
+    list_rows = np.union1d(sigma_rows, holders(model, np.union1d(z_rows, changed)))
+    list_rows = list_rows[alive[list_rows]]
+    update_lists(model, list_rows)
 
 
 def _unit(M: np.ndarray) -> np.ndarray:
@@ -232,49 +326,52 @@ def _unit(M: np.ndarray) -> np.ndarray:
     return M / norms
 
 
-def _default_pool(model: RelatedContent, row: int, idx: np.ndarray, cos: np.ndarray,
-                  K: int) -> tuple[np.ndarray, np.ndarray]:
+def _default_pool(model: RelatedContent, row: int) -> tuple[np.ndarray, np.ndarray]:
     allowed = language_mask(model, int(model._meta["language"][row]))
     if allowed is None:
-        keep = idx[row] >= 0
-        return idx[row][keep], cos[row][keep]
-    return pool_from_row(model, cosine_row(model, model.X_[row]), allowed, K, exclude=row)
+        keep = model.pool_idx_[row] >= 0
+        return model.pool_idx_[row][keep], model.pool_cos_[row][keep]
+    return pool_from_row(model, cosine_row(model, model.X_[row]), allowed,
+                         model.pool_idx_.shape[1], exclude=row)
 
 
-def _rows_needing_care(model: RelatedContent, idx: np.ndarray, cos: np.ndarray,
+def _rows_needing_care(model: RelatedContent, rows: np.ndarray,
                        ordered: np.ndarray) -> tuple[np.ndarray, Any]:
-    """Rows whose stored list needs the per-query rules (languages, near-copies).
+    """Positions (in ``rows``) whose list needs the per-query rules (languages, near-copies).
 
-    Also returns the near-copy sets (row -> rows) known from the candidates,
-    or None when some article has more near-copies than candidates (then the
+    Also returns the near-copy sets (row -> rows) known from the pools, or
+    None when some article has more near-copies than candidates (then the
     pairwise cosines are computed).
     """
-    n = idx.shape[0]
-    need = np.zeros(n, dtype=bool)
+    idx_all, cos_all = model.pool_idx_, model.pool_cos_
+    n = idx_all.shape[0]
+    idx = idx_all[rows]
+    need = np.zeros(rows.size, dtype=bool)
     copy_sets: Any = None
     codes = model._meta["language"]
     if np.unique(codes[codes >= 0]).size > 1:
         other = codes[np.maximum(idx, 0)]
-        need |= np.any((idx >= 0) & (codes[:, None] >= 0) & (other >= 0) & (other != codes[:, None]), axis=1)
+        mine = codes[rows][:, None]
+        need |= np.any((idx >= 0) & (mine >= 0) & (other >= 0) & (other != mine), axis=1)
     threshold = model.near_duplicate_threshold
     if model.near_duplicates == "collapse" and threshold is not None and n > 1:
-        # near-copy pairs are in each other's candidates (unless an article has more
+        # near-copy pairs are in each other's pools (unless an article has more
         # near-copies than candidates: then every row listing it is checked)
-        copies = (idx >= 0) & (cos >= threshold)
+        copies = (idx_all >= 0) & (cos_all >= threshold)
         r, c = np.nonzero(copies)
-        pairs = sp.csr_matrix((np.ones(r.size), (r, idx[r, c])), shape=(n, n))
+        pairs = sp.csr_matrix((np.ones(r.size), (r, idx_all[r, c])), shape=(n, n))
         pairs = pairs + pairs.T
         listed = ordered[:, : max(int(model.n_neighbors) * 2, 1)]
         k = listed.shape[1]
         valid = listed >= 0
         L = sp.csr_matrix((valid.ravel().astype(np.float64), np.maximum(listed, 0).ravel(),
-                           np.arange(0, n * k + 1, k)), shape=(n, n))
+                           np.arange(0, rows.size * k + 1, k)), shape=(rows.size, n))
         L.eliminate_zeros()
         together = (L @ pairs).multiply(L)
         need |= np.asarray(together.sum(axis=1)).ravel() > 0
         saturated = np.zeros(n, dtype=bool)
-        if idx.shape[1]:
-            saturated = (idx[:, -1] >= 0) & (cos[:, -1] >= threshold)
+        if idx_all.shape[1]:
+            saturated = (idx_all[:, -1] >= 0) & (cos_all[:, -1] >= threshold)
         if saturated.any():
             need |= np.any(valid & saturated[np.maximum(listed, 0)], axis=1)
         else:

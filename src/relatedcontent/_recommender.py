@@ -469,6 +469,19 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             raise ValueError(msg)
         return vectors
 
+    def _embed_rows(self, view: list[Article]) -> np.ndarray:
+        """Unit-length embeddings of new articles (for incremental changes)."""
+        if self.embedder is None:
+            msg = (
+                "This index blends embeddings into its scores; pass the same embedder to "
+                "relatedcontent.load(path, embedder=...) or set_params(embedder=...) to add articles"
+            )
+            raise ValueError(msg)
+        vectors = self._embed(view)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return (vectors / norms).astype(np.float32)
+
     def _apply_empty_policy(self, corpus: list[Article]) -> list[Article]:
         empty = [a.id for a in corpus if not (a.title.strip() or a.body.strip() or a.tags or a.categories)]
         if not empty:
@@ -507,6 +520,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         empty_rows = np.flatnonzero(np.diff(X.indptr) == 0)
         self._meta = build_meta(corpus, self.ignore_tags)
         self._meta["has_text"] = np.diff(X.indptr) > 0
+        for name in ("pool_idx_", "pool_cos_"):
+            if not hasattr(self, name):
+                setattr(self, name, None)
         if not hasattr(self, "editorial_"):
             self.editorial_ = Editorial()
         if not hasattr(self, "boilerplate_"):

@@ -66,7 +66,7 @@ def table_rows(url, table="related_articles"):
 
 def expected_rows(model, n, key=lambda i: i):
     return sorted(
-        (key(source), rank, key(item.id), round(item.score, 6), "similar")
+        (key(source), rank, key(item.id), round(item.score, 6), item.reason)
         for source in model.ids_
         for rank, item in enumerate(model.related(source, n=n), start=1)
     )
@@ -243,6 +243,7 @@ def _refit_changed(council_records):
 def _edited(model, *, swap=(), drop_last=()):
     """A copy of ``model`` whose lists changed as an incremental update changes them."""
     edited = copy.deepcopy(model)
+    edited.editorial_.policy = {"fallback": False}  # the lists exactly as edited (no fallback items)
     for row in swap:
         edited.neighbors_[row, [0, 1]] = edited.neighbors_[row, [1, 0]]
     for row in drop_last:
@@ -386,13 +387,17 @@ def test_mysql_table_definition():
     assert "score DOUBLE NOT NULL" in ddl and "PRIMARY KEY (source_id, `rank`)" in ddl
 
 
-def test_export_after_add_update_remove_touches_only_changed_lists(sqlite_url, tmp_path, council_records):
+@pytest.mark.parametrize("plain", [True, False])
+def test_export_after_add_update_remove_touches_only_changed_lists(sqlite_url, tmp_path, council_records, plain):
     """The real incremental path: change a saved index in place, export again, audit the writes."""
     from relatedcontent import load
 
     if not callable(getattr(RelatedContent, "add", None)):
         pytest.skip("this relatedcontent has no RelatedContent.add/update/remove")
-    RelatedContent(n_neighbors=6).fit(council_records).save(tmp_path / "idx")
+    # With the default score a pair's score depends on its neighbours (smoothing, hub scales), so
+    # on a 64-article site one change moves most scores a little; the plain TF-IDF cosine is local.
+    params = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show"} if plain else {}
+    RelatedContent(n_neighbors=6, **params).fit(council_records).save(tmp_path / "idx")
     export_sql(tmp_path / "idx", sqlite_url)
     touched = audited(sqlite_url)
     model = load(tmp_path / "idx")
@@ -407,7 +412,9 @@ def test_export_after_add_update_remove_touches_only_changed_lists(sqlite_url, t
     report = export_sql(tmp_path / "idx", sqlite_url)
     assert {(s, r) for _, s, r in touched()} == differ
     assert report.inserted + report.updated + report.deleted == len(differ)
-    assert 0 < len(differ) < len(old) / 4  # only the lists that the change reached
+    assert 0 < len(differ)
+    if plain:
+        assert len(differ) < len(old) / 4  # only the lists that the change reached
     assert table_rows(sqlite_url) == sorted(new.values())
 
 
@@ -425,7 +432,7 @@ def test_fast_list_reading_matches_related(tmp_path, council_records):
         lists = sqlmod._Lists(model, n, "text", "t")
         assert lists._fast_rows(model.ids_[0]) is not None
         for key in lists.by_key:
-            slow = [(item.id, round(item.score, 6), "similar") for item in model.related(key, n=n)]
+            slow = [(item.id, round(item.score, 6), item.reason) for item in model.related(key, n=n)]
             assert lists.rows(key) == slow
 
 

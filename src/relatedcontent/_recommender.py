@@ -139,7 +139,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
     n_neighbors : int, default=10
         Items kept per article. ``related(n=...)`` with a larger ``n``, or
         with filters, is computed on demand for that article, by the same rules.
-    title_weight : float, default=2.0
+    title_weight : float, default=1.5
         A title word counts this many times a body word.
     tags_weight : float, default=1.0
         Weight of tags and categories (0 to ignore them).
@@ -265,7 +265,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self,
         *,
         n_neighbors: int = 10,
-        title_weight: float = 2.0,
+        title_weight: float = 1.5,
         tags_weight: float = 1.0,
         body_weight: float = 1.0,
         stop_words: Any = "english",
@@ -608,6 +608,21 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         e = None if self.embeddings_ is None else self.embeddings_[row:row + 1]
         rows, scores, _ = rank_query(self, pool[0], pool[1], z, e, float(self.hub_sigma_[row]), row)
         return rows, scores
+
+    def _stored_list_reason(self, row: int, n: int) -> str | None:
+        """"similar text" when ``related(id, n)`` is the first ``n`` of the stored list, else None.
+
+        True when the index has no default policy, the article has no pins or
+        blocks and its stored list has ``n`` items (so no fallback is needed);
+        exports use it to read lists without building recommendations.
+        """
+        editorial = self.editorial_
+        article_id = self._ids[row]
+        if editorial.policy or editorial.pins.get(article_id) or editorial.blocked_with(article_id):
+            return None
+        if n > self.neighbors_.shape[1] or int(self.neighbors_[row, n - 1]) < 0:
+            return None
+        return "similar text"
 
     def _finish(self, query: QueryArticle, items: list[tuple[int, float, str, dict[str, float]]]) -> list[Recommendation]:
         out = []

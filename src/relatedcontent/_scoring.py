@@ -82,8 +82,12 @@ def fit_lsa(X: sp.csr_matrix, n_components: int, random_state: int = 0) -> np.nd
         return None
     import warnings
 
+    from threadpoolctl import threadpool_limits
+
     svd = TruncatedSVD(n_components=d, algorithm="randomized", n_iter=2, random_state=random_state)
-    with warnings.catch_warnings():
+    # One BLAS thread: the QR and SVD of the thin matrices here are small, and
+    # threaded BLAS was 3-30x slower on a busy 2-core machine (measured).
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         # explained_variance_ratio_ divides by zero on degenerate corpora; it is not used
         warnings.simplefilter("ignore", RuntimeWarning)
         svd.fit(X.astype(np.float32))

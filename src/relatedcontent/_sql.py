@@ -396,13 +396,19 @@ class _Lists:
         """Read the list from the neighbour arrays, as ``related`` does, without teasers."""
         model = self.model
         row_of, all_ids = getattr(model, "_row", None), getattr(model, "_ids", None)
-        if self.reason or row_of is None or all_ids is None or self.n > model.neighbors_.shape[1]:
+        if row_of is None or all_ids is None or self.n > model.neighbors_.shape[1]:
             return None
         row = row_of[self.by_key[key]]
+        reason = DEFAULT_REASON
+        if self.reason:  # the stored list is what related() shows only without pins, filters or fallback
+            stored = getattr(model, "_stored_list_reason", None)
+            reason = stored(row, self.n) if stored is not None else None
+            if reason is None:
+                return None
         targets = model.neighbors_[row, : self.n]
         scores = model.scores_[row, : self.n]
         return [
-            (self.key(all_ids[int(t)]), round(float(s), SCORE_DECIMALS), DEFAULT_REASON)
+            (self.key(all_ids[int(t)]), round(float(s), SCORE_DECIMALS), reason)
             for t, s in zip(targets.tolist(), scores.tolist(), strict=True)
             if t >= 0
         ]

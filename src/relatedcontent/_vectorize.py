@@ -108,7 +108,7 @@ class FieldWeightedVectorizer:
     def __init__(
         self,
         *,
-        title_weight: float = 2.0,
+        title_weight: float = 1.5,
         body_weight: float = 1.0,
         tags_weight: float = 1.0,
         stop_words: str | Sequence[str] | None = "english",

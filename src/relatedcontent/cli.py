@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--query", metavar="SQL", help="with --from-sql: SELECT returning one row per article")
     p.add_argument("-o", "--output", required=True, metavar="INDEX", help="index folder to write")
     p.add_argument("--n-neighbors", type=_positive_int, default=10, help="related items kept per article")
-    p.add_argument("--title-weight", type=float, default=2.0)
+    p.add_argument("--title-weight", type=float, default=1.5)
     p.add_argument("--tags-weight", type=float, default=1.0)
     p.add_argument("--min-df", type=_df, default="auto")
     p.add_argument("--max-df", type=_df, default="auto")
@@ -457,6 +457,9 @@ def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         message = f"wrote {path}"
     if not args.quiet:
         err.write(message + "\n")
+    return 0
+
+
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = load(args.index)
     why = model.explain(_resolve_id(model, args.id), _resolve_id(model, args.other_id), n_terms=args.terms)

@@ -346,6 +346,11 @@ def allowed_mask(model: RelatedContent, query: QueryArticle, opts: QueryOptions,
     anything beyond the stored lists' own rules (self, language) applies."""
     meta = model._meta
     n = model.X_.shape[0]
+    blocked = model.editorial_.blocked_with(query.id) if query.row >= 0 and model.editorial_.blocks else set()
+    languages = meta["languages"]
+    if (opts.is_default() and opts.taxonomy_boost is None and not blocked
+            and (len(languages) < 2 or not query.language)):
+        return None, False  # the common case: nothing to mask, no O(n) work
     mask = np.ones(n, dtype=bool)
     touched = False
 
@@ -357,7 +362,6 @@ def allowed_mask(model: RelatedContent, query: QueryArticle, opts: QueryOptions,
         keep[rows_of(opts.include)] = True
         mask &= keep
         touched = True
-    blocked = model.editorial_.blocked_with(query.id) if query.row >= 0 else set()
     excluded = set(opts.exclude) | blocked
     if excluded:
         mask[rows_of(excluded)] = False
@@ -487,7 +491,12 @@ def assemble(model: RelatedContent, query: QueryArticle, n: int, opts: QueryOpti
     now = _now(opts.now)
     pins = valid_pins(model, query, now) if opts.pins else []
     allowed, custom = allowed_mask(model, query, opts, now)
-    rows, scores = ranked(allowed, custom, n + len(pins))
+    boost = model.taxonomy_boost if opts.taxonomy_boost is None else opts.taxonomy_boost
+    if boost or opts.half_life is not None:
+        # factors re-order the whole pool, not just the stored top of it
+        rows, scores = ranked(allowed, True, max(n + len(pins), int(model.candidates)))
+    else:
+        rows, scores = ranked(allowed, custom, n + len(pins))
     rows, scores, factors = combine(model, query, rows, scores, opts, now)
     out: list[tuple[int, float, str, dict[str, float]]] = []
     taken = set()

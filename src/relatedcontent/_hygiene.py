@@ -135,6 +135,25 @@ class BoilerplateFilter:
                 lines.append(" ".join(kept))
         return "\n".join(lines).strip()
 
+    def lead(self, body: str, length: int) -> str:
+        """The start of ``body`` without boilerplate: at least ``length`` characters if it has them.
+
+        Cheaper than :meth:`clean` for teasers: it stops once enough text is kept.
+        """
+        if not self._keys or not body:
+            return body
+        kept: list[str] = []
+        size = 0
+        for line in body.split("\n"):
+            parts = [p for p in _split_sentences(line).split("\n") if normalize_segment(p) not in self._keys]
+            if parts:
+                text = " ".join(parts)
+                kept.append(text)
+                size += len(text) + 1
+                if size > length:
+                    break
+        return "\n".join(kept).strip()
+
     def clean_all(self, bodies: Sequence[str]) -> list[str]:
         """Clean every body (a no-op when nothing was detected)."""
         if not self._keys:

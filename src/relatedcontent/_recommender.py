@@ -574,7 +574,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
 
     def _recommendation(self, row: int, score: float, reason: str = "similar text") -> Recommendation:
         a = self.articles_[row]
-        body = self.boilerplate_.clean(a.body) or a.body
+        body = self.boilerplate_.lead(a.body, int(self.teaser_length) + 1) or a.body
         source = body or a.title
         title = a.title or make_teaser(body, min(80, int(self.teaser_length)))
         return Recommendation(

@@ -114,9 +114,8 @@ def extend_meta(meta: dict[str, Any], articles: list[Article], ignore_tags: Iter
     table = meta["tag_table"]
     rows, cols = [], []
     for row, article in enumerate(articles):
-        keys = tag_keys(article, ignore_tags)
-        meta["tags"].append(keys)
-        for key in sorted(keys):
+        meta["tags"].append(tag_keys(article, ignore_tags))  # for the taxonomy boost
+        for key in sorted(tag_keys(article)):  # filters see every tag
             rows.append(row)
             cols.append(table.setdefault(key, len(table)))
     width = max(len(table), 1)
@@ -190,6 +189,7 @@ def _strings(value: Any, name: str, method: str, allow_none: bool = True) -> tup
 def _days(value: Any, name: str, method: str) -> float | None:
     if value is None:
         return None
+    value = _numeric_text(value)
     if isinstance(value, _dt.timedelta):
         days = value.total_seconds() / _DAY
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -203,9 +203,20 @@ def _days(value: Any, name: str, method: str) -> float | None:
     return days
 
 
+def _numeric_text(value: Any) -> Any:
+    """Numbers given as text (query strings of an HTTP API) are numbers."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _number(value: Any, name: str, method: str, low: float = 0.0) -> float | None:
     if value is None:
         return None
+    value = _numeric_text(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low:
         msg = f"The '{name}' parameter of {_method(method)} must be a number >= {low:g}. Got {value!r} instead."
         raise ValueError(msg)
@@ -253,7 +264,12 @@ def make_options(policy: Mapping[str, Any], given: Mapping[str, Any], method: st
     if raw.get("min_score") is not None:
         opts["min_score"] = _number(raw["min_score"], "min_score", method)
     if raw.get("now") is not None:
-        _now(raw["now"])
+        try:
+            _now(raw["now"])
+        except (ValueError, TypeError):
+            msg = (f"The 'now' parameter of {_method(method)} must be a datetime, a date or an "
+                   f"ISO 8601 string. Got {raw['now']!r} instead.")
+            raise ValueError(msg) from None
         opts["now"] = raw["now"]
     return QueryOptions(**opts)
 

@@ -48,10 +48,14 @@ NEAR_DUPLICATE_MODES = ("hide", "collapse", "show")
 
 
 def resolve_weights(model: RelatedContent, has_lsa: bool, has_embeddings: bool) -> tuple[float, float, float]:
-    """Return ``(w_tfidf, w_lsa, w_embedding)``; a missing part's weight goes to TF-IDF."""
-    w_lsa = float(model.lsa_weight) if has_lsa else 0.0
+    """Return ``(w_tfidf, w_lsa, w_embedding)``, adding up to 1.
+
+    The embedding (when there is one) takes ``embedding_weight``; TF-IDF and
+    LSA share the rest as ``lsa_weight`` says; without LSA, TF-IDF has it all.
+    """
     w_emb = float(model.embedding_weight) if has_embeddings else 0.0
-    return (max(0.0, 1.0 - w_lsa - w_emb), w_lsa, w_emb)
+    w_lsa = (1.0 - w_emb) * float(model.lsa_weight) if has_lsa else 0.0
+    return (1.0 - w_emb - w_lsa, w_lsa, w_emb)
 
 
 def pool_size(model: RelatedContent, n: int = 0) -> int:

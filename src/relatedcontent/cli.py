@@ -131,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
                               "that every worker can read")
     cluster.add_argument("--local-cluster", type=_positive_int, metavar="N",
                          help="build on a local Dask cluster of N worker processes")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=_param,
+                   help="any other RelatedContent parameter, e.g. --param lsa_components=0 (repeatable)")
     _add_field_options(p)
     p.set_defaults(handler=_cmd_build)
 
@@ -139,6 +141,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?", metavar="ID")
     p.add_argument("--all", action="store_true", help="every article, one JSON object per line")
     p.add_argument("-n", type=_positive_int, default=None, help="items per list (default 5, 10 with --all)")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", type=_param,
+                   help="an option of RelatedContent.related, e.g. --option same_section=true "
+                        "--option exclude='[\"a\",\"b\"]' (repeatable)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_related)
 
@@ -247,6 +252,18 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if bool(args.corpus) == bool(args.from_sql) or bool(args.from_sql) != bool(args.query):
         err.write("relatedcontent build: error: give CORPUS file(s), or --from-sql URL with --query SQL\n")
         return 2
+    params = dict(args.param)
+    own = {"n_neighbors", "title_weight", "tags_weight", "min_df", "max_df", "empty_text", "memory_budget",
+           "n_jobs", "verbose"}
+    if set(params) & own:
+        err.write(f"relatedcontent build: error: use the build options for {', '.join(sorted(set(params) & own))}, "
+                  "not --param\n")
+        return 2
+    try:
+        RelatedContent(**params)
+    except TypeError as exc:
+        err.write(f"relatedcontent build: error: unknown parameter in --param ({exc})\n")
+        return 2
     if args.scheduler or args.local_cluster:
         return _build_on_cluster(args, progress, err)
     if args.from_sql:
@@ -258,17 +275,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         progress.say(f"reading {', '.join(args.corpus)}")
         articles = list(_chain_files(args))
     progress.say(f"read {len(articles)} articles; vectorising and finding neighbours")
-    model = RelatedContent(
-        n_neighbors=args.n_neighbors,
-        title_weight=args.title_weight,
-        tags_weight=args.tags_weight,
-        min_df=args.min_df,
-        max_df=args.max_df,
-        empty_text=args.empty_text,
-        memory_budget=args.memory_budget,
-        n_jobs=args.n_jobs,
-        verbose=not args.quiet,
-    ).fit(articles)
+    model = RelatedContent(**_model_params(args)).fit(articles)
     report = model.report_
     progress.say(
         f"indexed {report['n_articles']} articles, {report['n_terms']} terms"
@@ -290,6 +297,7 @@ def _model_params(args: argparse.Namespace) -> dict[str, Any]:
         "memory_budget": args.memory_budget,
         "n_jobs": args.n_jobs,
         "verbose": not args.quiet,
+        **dict(getattr(args, "param", [])),
     }
 
 
@@ -322,7 +330,8 @@ def _print_list(items: Sequence[Recommendation], out: TextIO) -> None:
     if not items:
         out.write("  (no related articles)\n")
     for rank, item in enumerate(items, start=1):
-        out.write(f"  {rank}. {item.title}  [{item.score:.3f}]\n")
+        reason = "" if item.reason == "similar text" else f" ({item.reason})"
+        out.write(f"  {rank}. {item.title}  [{item.score:.3f}]{reason}\n")
         if item.teaser:
             out.write(f"     {item.teaser}\n")
         if item.url:
@@ -334,14 +343,15 @@ def _cmd_related(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write("relatedcontent related: error: give an article ID or --all (not both)\n")
         return 2
     model = load(args.index)
+    options = dict(args.option)
     if args.all:
         n = args.n or 10
-        for article_id, items in model.related_all(n):
+        for article_id, items in model.related_all(n, **options):
             line = {"id": article_id, "related": [item.to_dict() for item in items]}
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
         return 0
     article_id = _resolve_id(model, args.id)
-    items = model.related(article_id, n=args.n or 5)
+    items = model.related(article_id, n=args.n or 5, **options)
     if args.json:
         out.write(json.dumps({"id": article_id, "related": [i.to_dict() for i in items]},
                              ensure_ascii=False) + "\n")

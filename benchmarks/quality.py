@@ -63,7 +63,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FILES = {"bbc": "bbc.jsonl", "bbcsport": "bbcsport.jsonl", "20ng": "20newsgroups_bydate.jsonl"}
 CORPORA = ("bbc", "bbcsport", "20ng", "bbc-snippets", "20ng-threads")
 METHODS = ("plain", "tuned", "mlt", "lsi", "before", "relatedcontent")
-BEFORE = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show", "boilerplate_share": None}
+BEFORE = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show", "boilerplate_share": None,
+          "candidates": 1, "title_weight": 2.0}
 K = 10
 
 

@@ -44,7 +44,14 @@ from ._corpus import Article, parse_date
 if TYPE_CHECKING:
     from ._recommender import RelatedContent
 
-__all__ = ["Editorial", "QueryOptions", "build_meta", "extend_meta", "tag_keys", "CONTENT_TYPE_FIELD"]
+__all__ = [
+    "Editorial",
+    "QueryOptions",
+    "build_meta",
+    "extend_meta",
+    "tag_keys",
+    "CONTENT_TYPE_FIELD",
+]
 
 #: Field of an article (among its extra fields) read by ``content_types``.
 CONTENT_TYPE_FIELD = "content_type"
@@ -75,26 +82,37 @@ def _now(now: Any) -> float:
         return _dt.datetime.combine(now, _dt.time(), _dt.timezone.utc).timestamp()
     if isinstance(now, str):
         return parse_date(now).timestamp()
-    msg = f"The 'now' parameter must be a datetime, a date or an ISO 8601 string. Got {now!r} instead."
+    msg = (
+        "The 'now' parameter must be a datetime, a date or an ISO 8601 string. "
+        f"Got {now!r} instead."
+    )
     raise ValueError(msg)
 
 
 def build_meta(articles: list[Article], ignore_tags: Iterable[str] = ()) -> dict[str, Any]:
     """Per-article arrays the filters work on (codes, dates, tag incidence)."""
     meta: dict[str, Any] = {
-        "section": np.zeros(0, dtype=np.int64), "sections": {},
-        "language": np.zeros(0, dtype=np.int64), "languages": {},
-        "content_type": np.zeros(0, dtype=np.int64), "content_types": {},
-        "tags": [], "tag_table": {}, "tag_incidence": sp.csr_matrix((0, 1), dtype=np.int8),
-        "published": np.zeros(0, dtype=np.float64), "has_text": np.zeros(0, dtype=bool),
+        "section": np.zeros(0, dtype=np.int64),
+        "sections": {},
+        "language": np.zeros(0, dtype=np.int64),
+        "languages": {},
+        "content_type": np.zeros(0, dtype=np.int64),
+        "content_types": {},
+        "tags": [],
+        "tag_table": {},
+        "tag_incidence": sp.csr_matrix((0, 1), dtype=np.int8),
+        "published": np.zeros(0, dtype=np.float64),
+        "has_text": np.zeros(0, dtype=bool),
     }
     extend_meta(meta, articles, ignore_tags, np.ones(len(articles), dtype=bool))
     return meta
 
 
-def extend_meta(meta: dict[str, Any], articles: list[Article], ignore_tags: Iterable[str],
-                has_text: np.ndarray) -> None:
+def extend_meta(
+    meta: dict[str, Any], articles: list[Article], ignore_tags: Iterable[str], has_text: np.ndarray
+) -> None:
     """Append the rows of ``articles`` to ``meta`` (new labels get new codes)."""
+
     def codes(values: list[str | None], table: dict[str, int]) -> np.ndarray:
         out = np.full(len(values), -1, dtype=np.int64)
         for row, value in enumerate(values):
@@ -106,8 +124,12 @@ def extend_meta(meta: dict[str, Any], articles: list[Article], ignore_tags: Iter
         value = article.extra.get(CONTENT_TYPE_FIELD)
         return None if value is None else str(value)
 
-    meta["section"] = np.concatenate([meta["section"], codes([a.section for a in articles], meta["sections"])])
-    meta["language"] = np.concatenate([meta["language"], codes([a.language for a in articles], meta["languages"])])
+    meta["section"] = np.concatenate(
+        [meta["section"], codes([a.section for a in articles], meta["sections"])]
+    )
+    meta["language"] = np.concatenate(
+        [meta["language"], codes([a.language for a in articles], meta["languages"])]
+    )
     meta["content_type"] = np.concatenate(
         [meta["content_type"], codes([content_type(a) for a in articles], meta["content_types"])]
     )
@@ -121,7 +143,9 @@ def extend_meta(meta: dict[str, Any], articles: list[Article], ignore_tags: Iter
     width = max(len(table), 1)
     old = meta["tag_incidence"]
     old = sp.csr_matrix((old.data, old.indices, old.indptr), shape=(old.shape[0], width))
-    new = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(articles), width))
+    new = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(articles), width)
+    )
     meta["tag_incidence"] = sp.csr_matrix(sp.vstack([old, new], format="csr"))
     meta["published"] = np.concatenate([meta["published"], [_epoch(a.published) for a in articles]])
     meta["has_text"] = np.concatenate([meta["has_text"], np.asarray(has_text, dtype=bool)])
@@ -153,8 +177,9 @@ class QueryOptions:
 
     def is_default(self) -> bool:
         """True when nothing deviates from the stored lists' rules."""
-        return self == QueryOptions(fallback=self.fallback, pins=self.pins, now=self.now,
-                                    taxonomy_boost=self.taxonomy_boost)
+        return self == QueryOptions(
+            fallback=self.fallback, pins=self.pins, now=self.now, taxonomy_boost=self.taxonomy_boost
+        )
 
     def to_policy(self) -> dict[str, Any]:
         """The options that differ from the defaults, JSON-ready."""
@@ -182,7 +207,10 @@ def _strings(value: Any, name: str, method: str, allow_none: bool = True) -> tup
         items = tuple(value)
         if all(isinstance(v, str) for v in items):
             return items
-    msg = f"The '{name}' parameter of {_method(method)} must be a string or a list of strings. Got {value!r} instead."
+    msg = (
+        f"The '{name}' parameter of {_method(method)} must be a string or a list of strings. "
+        f"Got {value!r} instead."
+    )
     raise ValueError(msg)
 
 
@@ -197,8 +225,10 @@ def _days(value: Any, name: str, method: str) -> float | None:
     else:
         days = -1.0
     if not days > 0:
-        msg = (f"The '{name}' parameter of {_method(method)} must be a positive number of days "
-               f"or a datetime.timedelta. Got {value!r} instead.")
+        msg = (
+            f"The '{name}' parameter of {_method(method)} must be a positive number of days "
+            f"or a datetime.timedelta. Got {value!r} instead."
+        )
         raise ValueError(msg)
     return days
 
@@ -218,14 +248,20 @@ def _number(value: Any, name: str, method: str, low: float = 0.0) -> float | Non
         return None
     value = _numeric_text(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low:
-        msg = f"The '{name}' parameter of {_method(method)} must be a number >= {low:g}. Got {value!r} instead."
+        msg = (
+            f"The '{name}' parameter of {_method(method)} must be a number >= {low:g}. "
+            f"Got {value!r} instead."
+        )
         raise ValueError(msg)
     return float(value)
 
 
 def _flag(value: Any, name: str, method: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        msg = f"The '{name}' parameter of {_method(method)} must be True or False. Got {value!r} instead."
+        msg = (
+            f"The '{name}' parameter of {_method(method)} must be True or False. "
+            f"Got {value!r} instead."
+        )
         raise ValueError(msg)
     return bool(value)
 
@@ -234,13 +270,17 @@ def make_options(policy: Mapping[str, Any], given: Mapping[str, Any], method: st
     """Validate query options (``given`` over the stored ``policy``)."""
     unknown = sorted(set(given) - set(_OPTION_NAMES))
     if unknown:
-        msg = (f"{_method(method)} got unknown option(s) {', '.join(map(repr, unknown))}; "
-               f"the options are {', '.join(_OPTION_NAMES)}")
+        msg = (
+            f"{_method(method)} got unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"the options are {', '.join(_OPTION_NAMES)}"
+        )
         raise TypeError(msg)
     raw = {**policy, **{k: v for k, v in given.items() if v is not None}}
     if raw.get("include") is not None and raw.get("exclude"):
-        msg = (f"The 'include' and 'exclude' parameters of {_method(method)} cannot be used together; "
-               "give the ids to keep (include) or the ids to leave out (exclude)")
+        msg = (
+            f"The 'include' and 'exclude' parameters of {_method(method)} cannot be used together; "
+            "give the ids to keep (include) or the ids to leave out (exclude)"
+        )
         raise ValueError(msg)
     opts: dict[str, Any] = {}
     if "exclude" in raw:
@@ -251,7 +291,9 @@ def make_options(policy: Mapping[str, Any], given: Mapping[str, Any], method: st
         if raw.get(name) is not None:
             opts[name] = _strings(raw[name], name, method)
     if raw.get("exclude_tags") is not None:
-        opts["exclude_tags"] = _strings(raw["exclude_tags"], "exclude_tags", method, allow_none=False)
+        opts["exclude_tags"] = _strings(
+            raw["exclude_tags"], "exclude_tags", method, allow_none=False
+        )
     if raw.get("languages") is not None:
         value = raw["languages"]
         opts["languages"] = "any" if value == "any" else _strings(value, "languages", method)
@@ -267,8 +309,10 @@ def make_options(policy: Mapping[str, Any], given: Mapping[str, Any], method: st
         try:
             _now(raw["now"])
         except (ValueError, TypeError):
-            msg = (f"The 'now' parameter of {_method(method)} must be a datetime, a date or an "
-                   f"ISO 8601 string. Got {raw['now']!r} instead.")
+            msg = (
+                f"The 'now' parameter of {_method(method)} must be a datetime, a date or an "
+                f"ISO 8601 string. Got {raw['now']!r} instead."
+            )
             raise ValueError(msg) from None
         opts["now"] = raw["now"]
     return QueryOptions(**opts)
@@ -279,7 +323,10 @@ def _ids(value: Any, name: str, method: str) -> tuple[Any, ...]:
         return (value,)
     if isinstance(value, Iterable) and not isinstance(value, Mapping):
         return tuple(value)
-    msg = f"The '{name}' parameter of {_method(method)} must be an id or a list of ids. Got {value!r} instead."
+    msg = (
+        f"The '{name}' parameter of {_method(method)} must be an id or a list of ids. "
+        f"Got {value!r} instead."
+    )
     raise ValueError(msg)
 
 
@@ -317,7 +364,9 @@ class Editorial:
                 {"id": key, "pinned": [{"id": other, "expires": exp} for other, exp in items]}
                 for key, items in self.pins.items()
             ],
-            "blocks": [sorted(pair, key=lambda v: (isinstance(v, str), str(v))) for pair in self.blocks],
+            "blocks": [
+                sorted(pair, key=lambda v: (isinstance(v, str), str(v))) for pair in self.blocks
+            ],
             "policy": dict(self.policy),
         }
 
@@ -339,8 +388,12 @@ class Editorial:
 
 def copy_editorial(editorial: Editorial) -> Editorial:
     """A deep enough copy for ``clone``-like use."""
-    return replace(editorial, pins={k: list(v) for k, v in editorial.pins.items()},
-                   blocks=set(editorial.blocks), policy=dict(editorial.policy))
+    return replace(
+        editorial,
+        pins={k: list(v) for k, v in editorial.pins.items()},
+        blocks=set(editorial.blocks),
+        policy=dict(editorial.policy),
+    )
 
 
 # -- the list of one query -----------------------------------------------------------
@@ -356,22 +409,33 @@ class QueryArticle:
     tags: frozenset[str]
 
 
-def allowed_mask(model: RelatedContent, query: QueryArticle, opts: QueryOptions,
-                 now: float) -> tuple[np.ndarray | None, bool]:
+def allowed_mask(
+    model: RelatedContent, query: QueryArticle, opts: QueryOptions, now: float
+) -> tuple[np.ndarray | None, bool]:
     """Articles that may be listed for ``query`` (None: all), and whether
     anything beyond the stored lists' own rules (self, language) applies."""
     meta = model._meta
     n = model.X_.shape[0]
-    blocked = model.editorial_.blocked_with(query.id) if query.row >= 0 and model.editorial_.blocks else set()
+    blocked = (
+        model.editorial_.blocked_with(query.id)
+        if query.row >= 0 and model.editorial_.blocks
+        else set()
+    )
     languages = meta["languages"]
-    if (opts.is_default() and opts.taxonomy_boost is None and not blocked
-            and (len(languages) < 2 or not query.language)):
+    if (
+        opts.is_default()
+        and opts.taxonomy_boost is None
+        and not blocked
+        and (len(languages) < 2 or not query.language)
+    ):
         return None, False  # the common case: nothing to mask, no O(n) work
     mask = np.ones(n, dtype=bool)
     touched = False
 
     def rows_of(ids: Iterable[Any]) -> np.ndarray:
-        return np.array([model._row[i] for i in ids if _hashable(i) and i in model._row], dtype=np.int64)
+        return np.array(
+            [model._row[i] for i in ids if _hashable(i) and i in model._row], dtype=np.int64
+        )
 
     if opts.include is not None:
         keep = np.zeros(n, dtype=bool)
@@ -439,8 +503,14 @@ def _has_any_tag(meta: Mapping[str, Any], tags: Iterable[str]) -> np.ndarray:
     return np.asarray(meta["tag_incidence"][:, cols].sum(axis=1)).ravel() > 0
 
 
-def combine(model: RelatedContent, query: QueryArticle, rows: np.ndarray, scores: np.ndarray,
-            opts: QueryOptions, now: float) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def combine(
+    model: RelatedContent,
+    query: QueryArticle,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    opts: QueryOptions,
+    now: float,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Apply taxonomy boost, recency and ``min_score``; re-order by the combined score."""
     factors: dict[str, np.ndarray] = {}
     boost = model.taxonomy_boost if opts.taxonomy_boost is None else opts.taxonomy_boost
@@ -495,8 +565,9 @@ def valid_pins(model: RelatedContent, query: QueryArticle, now: float) -> list[i
     return out
 
 
-def assemble(model: RelatedContent, query: QueryArticle, n: int, opts: QueryOptions,
-             ranked: Any) -> list[tuple[int, float, str, dict[str, float]]]:
+def assemble(
+    model: RelatedContent, query: QueryArticle, n: int, opts: QueryOptions, ranked: Any
+) -> list[tuple[int, float, str, dict[str, float]]]:
     """Build the final list of ``(row, score, reason, factors)``.
 
     ``ranked(allowed, custom, size)`` returns at least ``size`` of the query's
@@ -519,20 +590,27 @@ def assemble(model: RelatedContent, query: QueryArticle, n: int, opts: QueryOpti
     for row in pins[:n]:
         out.append((row, float("nan"), "pinned", {}))
         taken.add(row)
-    for position, (row, score) in enumerate(zip(rows.tolist(), scores.tolist())):
+    for position, (row, score) in enumerate(zip(rows.tolist(), scores.tolist(), strict=True)):
         if len(out) >= n:
             break
         if row in taken:
             continue
-        out.append((row, score, "similar text", {k: float(v[position]) for k, v in factors.items()}))
+        out.append(
+            (row, score, "similar text", {k: float(v[position]) for k, v in factors.items()})
+        )
         taken.add(row)
     if len(out) < n and opts.fallback:
         out.extend(_fallback(model, query, n - len(out), allowed, taken))
     return out
 
 
-def _fallback(model: RelatedContent, query: QueryArticle, missing: int, allowed: np.ndarray | None,
-              taken: set[int]) -> list[tuple[int, float, str, dict[str, float]]]:
+def _fallback(
+    model: RelatedContent,
+    query: QueryArticle,
+    missing: int,
+    allowed: np.ndarray | None,
+    taken: set[int],
+) -> list[tuple[int, float, str, dict[str, float]]]:
     ok = model._meta["has_text"].copy()
     if allowed is not None:
         ok &= allowed

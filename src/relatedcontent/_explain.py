@@ -120,15 +120,14 @@ class Explanation:
         if self.rank is not None:
             lines.append(f"  rank {self.rank} in the list of {self.id!r}")
         parts = ", ".join(
-            f"{name} {value:.3f}" for name, value in self.components.items()
+            f"{name} {value:.3f}"
+            for name, value in self.components.items()
             if not isinstance(value, Mapping)
         )
         if parts:
             lines.append(f"  text similarity {self.text_similarity:.3f} ({parts})")
         if self.shared_terms:
-            shown = ", ".join(
-                f"{t.term} {100 * t.share:.0f}%" for t in self.shared_terms[:n_terms]
-            )
+            shown = ", ".join(f"{t.term} {100 * t.share:.0f}%" for t in self.shared_terms[:n_terms])
             lines.append(f"  shared terms: {shown}")
         if self.shared_tags:
             lines.append(f"  shared tags: {', '.join(self.shared_tags)}")
@@ -158,7 +157,9 @@ def shared_terms(
         return max(total, 0.0), ()
     order = np.lexsort((common, -products))[:top]
     return total, tuple(
-        SharedTerm(term=terms[int(common[k])], weight=float(products[k]), share=float(products[k] / total))
+        SharedTerm(
+            term=terms[int(common[k])], weight=float(products[k]), share=float(products[k] / total)
+        )
         for k in order
     )
 
@@ -172,15 +173,23 @@ def explain_pair(model: Any, row: int, other: int, n_terms: int) -> Explanation:
     cosine, terms = shared_terms(model.X_, row, other, model.vectorizer_.terms_, n_terms)
     a, b = model.articles_[row], model.articles_[other]
     mine = {t.casefold(): t for t in a.tags + a.categories}
-    tags = tuple(dict.fromkeys(mine[t.casefold()] for t in b.tags + b.categories if t.casefold() in mine))
+    tags = tuple(
+        dict.fromkeys(mine[t.casefold()] for t in b.tags + b.categories if t.casefold() in mine)
+    )
     listed = np.flatnonzero(np.asarray(model.neighbors_[row]) == other)
     rank = int(listed[0]) + 1 if listed.size else None
-    components: dict[str, Any] = {key: parts[key] for key in ("tfidf", "lsa", "embedding") if key in parts}
+    components: dict[str, Any] = {
+        key: parts[key] for key in ("tfidf", "lsa", "embedding") if key in parts
+    }
     names = ("tfidf", "lsa", "embedding")
-    components["weights"] = {k: w for k, w in zip(names, model.weights_) if k in components or w}
+    components["weights"] = {
+        k: w for k, w in zip(names, model.weights_, strict=True) if k in components or w
+    }
     factors: dict[str, float] = {}
     if model.hubness_gamma and parts["text_similarity"] > 0:
-        factors["hub_exponent"] = 1.0 / (parts["sigma"] * parts["sigma_other"]) ** float(model.hubness_gamma)
+        factors["hub_exponent"] = 1.0 / (parts["sigma"] * parts["sigma_other"]) ** float(
+            model.hubness_gamma
+        )
     boost = model.taxonomy_boost
     query = model._query_article(a, row)
     if boost:
@@ -201,7 +210,8 @@ def explain_pair(model: Any, row: int, other: int, n_terms: int) -> Explanation:
         notes.append("different languages: listed only when a query allows other languages")
     if rank is None and not notes and not pinned:
         notes.append(
-            f"not among the {model.neighbors_.shape[1]} kept items (score {parts['score']:.3f}; the "
+            f"not among the {model.neighbors_.shape[1]} kept items "
+            f"(score {parts['score']:.3f}; the "
             f"last kept item scores {_last_score(model, row):.3f})"
         )
     return Explanation(

@@ -103,7 +103,7 @@ class BoilerplateFilter:
         per_doc: list[set[str]] = []
         if limit <= len(bodies):
             for chunk in range(0, len(bodies), 2000):
-                per_doc.extend(_bulk_segments(bodies[chunk:chunk + 2000]))
+                per_doc.extend(_bulk_segments(bodies[chunk : chunk + 2000]))
             for keys in per_doc:
                 if len(keys) > 1:  # a body that is one segment is content, not boilerplate
                     counts.update(keys)
@@ -114,7 +114,10 @@ class BoilerplateFilter:
         self.set_fitted([key for key, _ in frequent], [count for _, count in frequent])
         if not self._keys:
             return list(bodies)
-        return [self.clean(body) if keys & self._keys else body for body, keys in zip(bodies, per_doc)]
+        return [
+            self.clean(body) if keys & self._keys else body
+            for body, keys in zip(bodies, per_doc, strict=True)
+        ]
 
     def set_fitted(self, keys: Iterable[str], counts: Iterable[int]) -> BoilerplateFilter:
         """Restore a fitted state (used when loading a saved index)."""
@@ -145,7 +148,11 @@ class BoilerplateFilter:
         kept: list[str] = []
         size = 0
         for line in body.split("\n"):
-            parts = [p for p in _split_sentences(line).split("\n") if normalize_segment(p) not in self._keys]
+            parts = [
+                p
+                for p in _split_sentences(line).split("\n")
+                if normalize_segment(p) not in self._keys
+            ]
             if parts:
                 text = " ".join(parts)
                 kept.append(text)

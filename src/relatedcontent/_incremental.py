@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._corpus import Article, ArticleId, build_corpus, iter_articles
 from ._controls import extend_meta
+from ._corpus import Article, ArticleId, build_corpus, iter_articles
 from ._ranking import pool_size, recompute_all, repair
 from ._rowstore import GrowableArray, GrowableRows
 from ._scoring import lsa_vectors
@@ -196,7 +196,8 @@ class IncrementalMixin:
         """
         self._check_fitted()
         X = self.X_
-        dense = [getattr(self, name, None) for name in ("lsa_raw_", "lsa_", "embeddings_", "lsa_components_")]
+        names = ("lsa_raw_", "lsa_", "embeddings_", "lsa_components_")
+        dense = [getattr(self, name, None) for name in names]
         pools = [getattr(self, name, None) for name in ("pool_idx_", "pool_cos_")]
         return {
             "vectors": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes),

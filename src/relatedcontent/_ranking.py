@@ -47,7 +47,9 @@ __all__ = ["fit_lists", "rank_query", "query_vectors", "pool_from_row", "NEAR_DU
 NEAR_DUPLICATE_MODES = ("hide", "collapse", "show")
 
 
-def resolve_weights(model: RelatedContent, has_lsa: bool, has_embeddings: bool) -> tuple[float, float, float]:
+def resolve_weights(
+    model: RelatedContent, has_lsa: bool, has_embeddings: bool
+) -> tuple[float, float, float]:
     """Return ``(w_tfidf, w_lsa, w_embedding)``, adding up to 1.
 
     The embedding (when there is one) takes ``embedding_weight``; TF-IDF and
@@ -60,7 +62,9 @@ def resolve_weights(model: RelatedContent, has_lsa: bool, has_embeddings: bool) 
 
 def pool_size(model: RelatedContent, n: int = 0) -> int:
     """Candidates per query: ``max(candidates, n_neighbors, n)``, at most the other articles."""
-    return min(max(int(model.candidates), int(model.n_neighbors), int(n)), max(len(model._row) - 1, 0))
+    return min(
+        max(int(model.candidates), int(model.n_neighbors), int(n)), max(len(model._row) - 1, 0)
+    )
 
 
 def _language_codes(model: RelatedContent) -> np.ndarray:
@@ -81,8 +85,13 @@ def language_mask(model: RelatedContent, language_code: int) -> np.ndarray | Non
 
 
 # -- pools -------------------------------------------------------------------------
-def pool_from_row(model: RelatedContent, cos_row: np.ndarray, allowed: np.ndarray | None,
-                  size: int, exclude: int = -1) -> tuple[np.ndarray, np.ndarray]:
+def pool_from_row(
+    model: RelatedContent,
+    cos_row: np.ndarray,
+    allowed: np.ndarray | None,
+    size: int,
+    exclude: int = -1,
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``size`` allowed articles with the highest positive cosine, best first."""
     cos_row = np.asarray(cos_row, dtype=np.float64).ravel()
     ok = cos_row > 0
@@ -109,30 +118,48 @@ def cosine_row(model: RelatedContent, Q: sp.csr_matrix) -> np.ndarray:
 
 
 # -- vectors of a query ------------------------------------------------------------
-def query_vectors(model: RelatedContent, Q: sp.csr_matrix, pool_idx: np.ndarray,
-                  pool_cos: np.ndarray, embedding: np.ndarray | None) -> tuple[Any, Any, float]:
+def query_vectors(
+    model: RelatedContent,
+    Q: sp.csr_matrix,
+    pool_idx: np.ndarray,
+    pool_cos: np.ndarray,
+    embedding: np.ndarray | None,
+) -> tuple[Any, Any, float]:
     """LSA vector (smoothed with the query's pool), embedding and hub scale of a draft."""
     z = None
     if model.lsa_components_ is not None:
         raw = lsa_vectors(Q, model.lsa_components_)
-        W = neighbour_weights(pool_idx[None, :], pool_cos[None, :], int(model.smoothing_neighbors),
-                              n_cols=model.X_.shape[0])
+        W = neighbour_weights(
+            pool_idx[None, :],
+            pool_cos[None, :],
+            int(model.smoothing_neighbors),
+            n_cols=model.X_.shape[0],
+        )
         z = smooth_vectors(model.lsa_raw_, W, float(model.smoothing_weight), self_rows=raw)
     e = None
     if embedding is not None and model.embeddings_ is not None:
         e = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         norm = np.linalg.norm(e)
         e = e / norm if norm > 0 else e
-    s = text_similarity(model.weights_, pool_cos[None, :], pool_idx[None, :], z, model.lsa_,
-                        e, model.embeddings_)
+    s = text_similarity(
+        model.weights_, pool_cos[None, :], pool_idx[None, :], z, model.lsa_, e, model.embeddings_
+    )
     sigma = hub_scales(s, int(model.hubness_k)) if model.hubness_gamma else np.ones(1)
     return z, e, float(sigma[0])
 
 
 # -- ranking one query ---------------------------------------------------------------
-def rank_query(model: RelatedContent, pool_idx: np.ndarray, pool_cos: np.ndarray, z: Any, e: Any,
-               sigma: float, query_row: int = -1, mode: str | None = None,
-               copies: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rank_query(
+    model: RelatedContent,
+    pool_idx: np.ndarray,
+    pool_cos: np.ndarray,
+    z: Any,
+    e: Any,
+    sigma: float,
+    query_row: int = -1,
+    mode: str | None = None,
+    copies: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score a pool, order it and apply the near-duplicate rule.
 
     Returns ``(rows, scores, cosines)`` of the kept pool members, best first.
@@ -151,15 +178,21 @@ def rank_query(model: RelatedContent, pool_idx: np.ndarray, pool_cos: np.ndarray
     rows, scores = order_candidates(score, pool_idx, model._tie_rank)
     keep = rows >= 0
     rows, scores = rows[keep], scores[keep]
-    cos_of = dict(zip(pool_idx.tolist(), pool_cos.tolist()))
+    cos_of = dict(zip(pool_idx.tolist(), pool_cos.tolist(), strict=True))
     cosines = np.array([cos_of[r] for r in rows.tolist()])
     if mode == "collapse" and threshold is not None and rows.size > 1:
         rows, scores, cosines = _dedupe(model, rows, scores, cosines, float(threshold), copies)
     return rows, scores, cosines
 
 
-def _dedupe(model: RelatedContent, rows: np.ndarray, scores: np.ndarray, cosines: np.ndarray,
-            threshold: float, copies: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _dedupe(
+    model: RelatedContent,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    cosines: np.ndarray,
+    threshold: float,
+    copies: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep the first of every group of near-copies (greedy, in list order)."""
     if copies is None:
         sub = model.X_[rows]
@@ -210,8 +243,14 @@ def recompute_all(model: RelatedContent, progress: Any = None) -> None:
     X = model.X_
     n = X.shape[0]
     K = pool_size(model)
-    idx, cos = top_k_neighbors(X, K, n_jobs=model.n_jobs, memory_budget=model.memory_budget,
-                               tie_rank=model._tie_rank, progress=progress)
+    idx, cos = top_k_neighbors(
+        X,
+        K,
+        n_jobs=model.n_jobs,
+        memory_budget=model.memory_budget,
+        tie_rank=model._tie_rank,
+        progress=progress,
+    )
     model.pool_idx_, model.pool_cos_ = idx, cos
     rows = np.arange(n)
     model.lsa_ = None if model.lsa_raw_ is None else np.zeros_like(model.lsa_raw_)
@@ -228,18 +267,30 @@ def update_vectors(model: RelatedContent, rows: np.ndarray) -> None:
     """Recompute the smoothed LSA vectors of ``rows`` from their pools."""
     if model.lsa_ is None or rows.size == 0:
         return
-    W = neighbour_weights(model.pool_idx_[rows], model.pool_cos_[rows], int(model.smoothing_neighbors),
-                          n_cols=model.X_.shape[0])
-    model.lsa_[rows] = smooth_vectors(model.lsa_raw_, W, float(model.smoothing_weight),
-                                      self_rows=model.lsa_raw_[rows])
+    W = neighbour_weights(
+        model.pool_idx_[rows],
+        model.pool_cos_[rows],
+        int(model.smoothing_neighbors),
+        n_cols=model.X_.shape[0],
+    )
+    model.lsa_[rows] = smooth_vectors(
+        model.lsa_raw_, W, float(model.smoothing_weight), self_rows=model.lsa_raw_[rows]
+    )
 
 
 def _pool_similarity(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
     idx = model.pool_idx_[rows]
     Z = model.lsa_
     E = model.embeddings_
-    return text_similarity(model.weights_, model.pool_cos_[rows], idx,
-                           None if Z is None else Z[rows], Z, None if E is None else E[rows], E)
+    return text_similarity(
+        model.weights_,
+        model.pool_cos_[rows],
+        idx,
+        None if Z is None else Z[rows],
+        Z,
+        None if E is None else E[rows],
+        E,
+    )
 
 
 def update_sigma(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
@@ -273,14 +324,15 @@ def update_lists(model: RelatedContent, rows: np.ndarray) -> None:
     for position in care:
         row = int(rows[position])
         pool_idx, pool_cos = _default_pool(model, row)
-        z = None if model.lsa_ is None else model.lsa_[row:row + 1]
-        e = None if model.embeddings_ is None else model.embeddings_[row:row + 1]
-        got, got_scores, _ = rank_query(model, pool_idx, pool_cos, z, e, float(model.hub_sigma_[row]), row,
-                                        copies=copies)
+        z = None if model.lsa_ is None else model.lsa_[row : row + 1]
+        e = None if model.embeddings_ is None else model.embeddings_[row : row + 1]
+        got, got_scores, _ = rank_query(
+            model, pool_idx, pool_cos, z, e, float(model.hub_sigma_[row]), row, copies=copies
+        )
         neighbors[position] = -1
         values[position] = 0.0
-        neighbors[position, :min(k, got.size)] = got[:k]
-        values[position, :min(k, got.size)] = got_scores[:k]
+        neighbors[position, : min(k, got.size)] = got[:k]
+        values[position, : min(k, got.size)] = got_scores[:k]
     model.neighbors_[rows] = neighbors
     model.scores_[rows] = values
 
@@ -295,8 +347,13 @@ def holders(model: RelatedContent, targets: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.any(mark[np.where(idx >= 0, idx, -1)], axis=1))
 
 
-def repair(model: RelatedContent, pool_rows: np.ndarray, old_top: np.ndarray, old_top_cos: np.ndarray,
-           new_rows: np.ndarray) -> None:
+def repair(
+    model: RelatedContent,
+    pool_rows: np.ndarray,
+    old_top: np.ndarray,
+    old_top_cos: np.ndarray,
+    new_rows: np.ndarray,
+) -> None:
     """Bring smoothed vectors, hub scales and lists up to date after pools changed.
 
     ``pool_rows`` had their pools replaced; ``old_top``/``old_top_cos`` are
@@ -310,7 +367,9 @@ def repair(model: RelatedContent, pool_rows: np.ndarray, old_top: np.ndarray, ol
     if model.lsa_ is not None and m > 0 and pool_rows.size:
         now_top = model.pool_idx_[pool_rows, :m]
         now_cos = model.pool_cos_[pool_rows, :m]
-        same = np.all(now_top == old_top[:, :m], axis=1) & np.all(now_cos == old_top_cos[:, :m], axis=1)
+        same = np.all(now_top == old_top[:, :m], axis=1) & np.all(
+            now_cos == old_top_cos[:, :m], axis=1
+        )
         z_rows = np.union1d(pool_rows[~same], new_rows)
     else:
         z_rows = new_rows
@@ -335,12 +394,14 @@ def _default_pool(model: RelatedContent, row: int) -> tuple[np.ndarray, np.ndarr
     if allowed is None:
         keep = model.pool_idx_[row] >= 0
         return model.pool_idx_[row][keep], model.pool_cos_[row][keep]
-    return pool_from_row(model, cosine_row(model, model.X_[row]), allowed,
-                         model.pool_idx_.shape[1], exclude=row)
+    return pool_from_row(
+        model, cosine_row(model, model.X_[row]), allowed, model.pool_idx_.shape[1], exclude=row
+    )
 
 
-def _rows_needing_care(model: RelatedContent, rows: np.ndarray,
-                       ordered: np.ndarray) -> tuple[np.ndarray, Any]:
+def _rows_needing_care(
+    model: RelatedContent, rows: np.ndarray, ordered: np.ndarray
+) -> tuple[np.ndarray, Any]:
     """Positions (in ``rows``) whose list needs the per-query rules (languages, near-copies).
 
     Also returns the near-copy sets (row -> rows) known from the pools, or
@@ -368,8 +429,14 @@ def _rows_needing_care(model: RelatedContent, rows: np.ndarray,
         listed = ordered[:, : max(int(model.n_neighbors) * 2, 1)]
         k = listed.shape[1]
         valid = listed >= 0
-        L = sp.csr_matrix((valid.ravel().astype(np.float64), np.maximum(listed, 0).ravel(),
-                           np.arange(0, rows.size * k + 1, k)), shape=(rows.size, n))
+        L = sp.csr_matrix(
+            (
+                valid.ravel().astype(np.float64),
+                np.maximum(listed, 0).ravel(),
+                np.arange(0, rows.size * k + 1, k),
+            ),
+            shape=(rows.size, n),
+        )
         L.eliminate_zeros()
         together = (L @ pairs).multiply(L)
         need |= np.asarray(together.sum(axis=1)).ravel() > 0
@@ -381,7 +448,7 @@ def _rows_needing_care(model: RelatedContent, rows: np.ndarray,
         else:
             copy_sets = {}
             pc = pairs.tocoo()
-            for a, b in zip(pc.row.tolist(), pc.col.tolist()):
+            for a, b in zip(pc.row.tolist(), pc.col.tolist(), strict=True):
                 copy_sets.setdefault(a, set()).add(b)
     return np.flatnonzero(need), copy_sets
 
@@ -391,14 +458,16 @@ def pair_parts(model: RelatedContent, row: int, other: int) -> dict[str, float]:
     cos = float(model.X_[row].multiply(model.X_[other]).sum())
     parts = {"tfidf": cos}
     idx = np.array([[other]])
-    z = None if model.lsa_ is None else model.lsa_[row:row + 1]
-    e = None if model.embeddings_ is None else model.embeddings_[row:row + 1]
+    z = None if model.lsa_ is None else model.lsa_[row : row + 1]
+    e = None if model.embeddings_ is None else model.embeddings_[row : row + 1]
     if z is not None:
         parts["lsa"] = float(model.lsa_[row] @ model.lsa_[other])
     if e is not None:
         parts["embedding"] = float(model.embeddings_[row] @ model.embeddings_[other])
     s = text_similarity(model.weights_, np.array([[cos]]), idx, z, model.lsa_, e, model.embeddings_)
-    score = final_scores(s, model.hub_sigma_[row:row + 1], model.hub_sigma_, idx, float(model.hubness_gamma))
+    score = final_scores(
+        s, model.hub_sigma_[row : row + 1], model.hub_sigma_, idx, float(model.hubness_gamma)
+    )
     parts["text_similarity"] = float(s[0, 0])
     parts["score"] = float(score[0, 0]) if np.isfinite(score[0, 0]) else 0.0
     parts["sigma"] = float(model.hub_sigma_[row])

@@ -449,7 +449,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         if bodies is None:
             bodies = self.boilerplate_.clean_all([a.body for a in corpus])
         out = []
-        for article, body in zip(corpus, bodies):
+        for article, body in zip(corpus, bodies, strict=True):
             tags = tuple(t for t in article.tags if t.casefold() not in ignored)
             categories = tuple(t for t in article.categories if t.casefold() not in ignored)
             if body is article.body and len(tags) == len(article.tags) and len(categories) == len(article.categories):
@@ -551,7 +551,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self._check_fitted()
         if self._alive.all():
             return list(self._ids)
-        return [i for i, alive in zip(self._ids, self._alive) if alive]
+        return [i for i, alive in zip(self._ids, self._alive, strict=True) if alive]
 
     def __len__(self) -> int:
         self._check_fitted()

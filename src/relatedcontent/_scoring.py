@@ -100,8 +100,9 @@ def lsa_vectors(X: sp.csr_matrix, components: np.ndarray) -> np.ndarray:
     return _unit_rows(Z)
 
 
-def neighbour_weights(idx: np.ndarray, cos: np.ndarray, m: int,
-                      n_cols: int | None = None) -> sp.csr_matrix:
+def neighbour_weights(
+    idx: np.ndarray, cos: np.ndarray, m: int, n_cols: int | None = None
+) -> sp.csr_matrix:
     """Row-stochastic matrix of each row's ``m`` nearest candidates, weighted by cosine.
 
     Rows are the rows of ``idx``; columns are articles (``n_cols``, by default
@@ -124,8 +125,9 @@ def neighbour_weights(idx: np.ndarray, cos: np.ndarray, m: int,
     return sp.csr_matrix(sp.diags(1.0 / sums) @ W)
 
 
-def smooth_vectors(Z_raw: np.ndarray, W: sp.csr_matrix, weight: float,
-                   self_rows: np.ndarray | None = None) -> np.ndarray:
+def smooth_vectors(
+    Z_raw: np.ndarray, W: sp.csr_matrix, weight: float, self_rows: np.ndarray | None = None
+) -> np.ndarray:
     """Return unit rows of ``self + weight * W @ Z_raw`` (neighbourhood smoothing).
 
     ``self_rows`` gives the raw vectors of the rows of ``W`` when they are not
@@ -141,9 +143,9 @@ def _pair_dots(A: np.ndarray, B: np.ndarray, idx: np.ndarray, chunk: int = 4096)
     """``out[r, k] = A[r] . B[idx[r, k]]`` (0 where ``idx`` is -1)."""
     out = np.zeros(idx.shape, dtype=np.float64)
     for start in range(0, idx.shape[0], chunk):
-        rows = idx[start:start + chunk]
+        rows = idx[start : start + chunk]
         gathered = B[np.maximum(rows, 0)]
-        out[start:start + chunk] = np.einsum("rd,rkd->rk", A[start:start + chunk], gathered)
+        out[start : start + chunk] = np.einsum("rd,rkd->rk", A[start : start + chunk], gathered)
     out[idx < 0] = 0.0
     return out
 
@@ -211,8 +213,9 @@ def hub_scales(s: np.ndarray, k: int) -> np.ndarray:
     return np.clip(1.0 - kth, 1e-3, 1.0)
 
 
-def final_scores(s: np.ndarray, sigma_rows: np.ndarray, sigma: np.ndarray, idx: np.ndarray,
-                 gamma: float) -> np.ndarray:
+def final_scores(
+    s: np.ndarray, sigma_rows: np.ndarray, sigma: np.ndarray, idx: np.ndarray, gamma: float
+) -> np.ndarray:
     """``score = s ** (1 / (sigma_i sigma_j) ** gamma)`` for ``s > 0``, else ``-inf``."""
     positive = (idx >= 0) & (s > 0)
     safe = np.where(positive, s, 1.0)
@@ -224,12 +227,15 @@ def final_scores(s: np.ndarray, sigma_rows: np.ndarray, sigma: np.ndarray, idx: 
     return np.where(positive, out, -np.inf)
 
 
-def order_candidates(score: np.ndarray, idx: np.ndarray,
-                     tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def order_candidates(
+    score: np.ndarray, idx: np.ndarray, tie_rank: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Sort every row's candidates by score (ties by ``tie_rank``); ``-1`` where not positive."""
     rank = tie_rank[np.maximum(idx, 0)]
     key_score = np.where(np.isfinite(score), -np.round(score, TIE_DECIMALS), np.inf)
-    order = np.lexsort((rank, key_score), axis=-1) if score.ndim == 1 else _row_lexsort(key_score, rank)
+    order = (
+        np.lexsort((rank, key_score), axis=-1) if score.ndim == 1 else _row_lexsort(key_score, rank)
+    )
     idx_sorted = np.take_along_axis(idx, order, axis=-1)
     score_sorted = np.take_along_axis(score, order, axis=-1)
     valid = np.isfinite(score_sorted) & (idx_sorted >= 0)

@@ -31,10 +31,15 @@ Timing: ``--repeats`` alternating runs of the tuned TF-IDF build (vectorise +
 exact top 10) and of ``RelatedContent().fit``; the medians and the median of
 the per-pair ratios are reported.
 
+``--variants`` adds relatedcontent with one default changed at a time
+(:data:`VARIANTS`: no LSA, no smoothing, no hubness reduction, other weights,
+bigrams...), the ablations that chose the defaults.
+
 Usage::
 
     python benchmarks/quality.py                      # all corpora, table on stdout
     python benchmarks/quality.py --corpora bbc --repeats 3 --json out.json
+    python benchmarks/quality.py --methods relatedcontent --variants --repeats 0
 """
 
 from __future__ import annotations
@@ -66,6 +71,22 @@ METHODS = ("plain", "tuned", "mlt", "lsi", "before", "relatedcontent")
 BEFORE = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show", "boilerplate_share": None,
           "candidates": 1, "title_weight": 2.0}
 K = 10
+#: Ablations and alternatives, run with --variants: one default of relatedcontent changed at a time.
+VARIANTS = {
+    "no LSA (lsa_components=0)": {"lsa_components": 0},
+    "no smoothing (smoothing_neighbors=0)": {"smoothing_neighbors": 0},
+    "no hubness reduction (hubness_gamma=0)": {"hubness_gamma": 0.0},
+    "hubness_gamma=0.5": {"hubness_gamma": 0.5},
+    "hubness_k=20": {"hubness_k": 20},
+    "lsa_components=100": {"lsa_components": 100},
+    "lsa_weight=0.5": {"lsa_weight": 0.5},
+    "title_weight=2": {"title_weight": 2.0},
+    "title_weight=1": {"title_weight": 1.0},
+    "candidates=100": {"candidates": 100},
+    "bigrams (ngram_range=(1, 2))": {"ngram_range": (1, 2)},
+    "near_duplicates='collapse'": {"near_duplicates": "collapse"},
+    "near_duplicates='show'": {"near_duplicates": "show"},
+}
 
 
 # -- corpora ---------------------------------------------------------------------------
@@ -198,6 +219,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of tuned vs relatedcontent")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--variants", action="store_true",
+                        help="also run relatedcontent with each of VARIANTS (ablations)")
     args = parser.parse_args(argv)
     if not (args.data / FILES["bbc"]).is_file():
         print(f"shared data not found in {args.data}; nothing to measure", file=sys.stderr)
@@ -218,6 +241,12 @@ def main(argv=None) -> int:
             }[method]
             neighbors, seconds = timed(runner)
             row = {"corpus": name, "method": method, "seconds": seconds, **score(neighbors, labels, rows, X_ref)}
+            results.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+        for variant, params in (VARIANTS.items() if args.variants else ()):
+            neighbors, seconds = timed(run_relatedcontent, articles, params)
+            row = {"corpus": name, "method": f"relatedcontent, {variant}", "seconds": seconds,
+                   **score(neighbors, labels, rows, X_ref)}
             results.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
         if args.repeats and rows is None:

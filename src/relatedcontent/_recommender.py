@@ -57,7 +57,10 @@ class Recommendation:
     id : str or int
         Id of the recommended article.
     score : float
-        Cosine similarity of the two articles' TF-IDF vectors, in (0, 1].
+        The pair's score (see the README, "How similarity is computed"), in
+        (0, 1] for "similar text" items, multiplied by the taxonomy boost and
+        recency factor when a query asks for them; the pair's score for pinned
+        items; 0.0 for fallback items.
     title, url, teaser : str
         What a site shows: headline, link and a short extract of the body.
     section, published, tags :
@@ -840,7 +843,18 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         return self
 
     def unpin(self, article_id: ArticleId, other_ids: Any = None) -> RelatedContent:
-        """Remove pins of ``article_id`` (all of them when ``other_ids`` is None)."""
+        """Remove pins of ``article_id``.
+
+        Parameters
+        ----------
+        article_id : str or int
+        other_ids : id or list of ids, optional
+            The pins to remove; all of them when None.
+
+        Returns
+        -------
+        self : RelatedContent
+        """
         from ._controls import _ids
 
         self._check_fitted()
@@ -856,7 +870,26 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         return self
 
     def block(self, article_id: ArticleId, other_id: ArticleId) -> RelatedContent:
-        """Never show these two articles together (in either list); removes pins between them."""
+        """Never show these two articles together, in either article's list.
+
+        Pins between them are removed. Blocks are kept in the index.
+
+        Parameters
+        ----------
+        article_id, other_id : str or int
+            Two different indexed articles.
+
+        Returns
+        -------
+        self : RelatedContent
+
+        Raises
+        ------
+        UnknownArticleError
+            If an id is not indexed.
+        ValueError
+            If the two ids are the same.
+        """
         self._check_fitted()
         self._row_of(article_id)
         self._row_of(other_id)
@@ -869,7 +902,12 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         return self
 
     def unblock(self, article_id: ArticleId, other_id: ArticleId) -> RelatedContent:
-        """Allow the two articles together again."""
+        """Allow two blocked articles together again (no error if they were not blocked).
+
+        Returns
+        -------
+        self : RelatedContent
+        """
         self._check_fitted()
         self.editorial_.blocks.discard(frozenset((article_id, other_id)))
         return self

@@ -38,10 +38,15 @@ def _records(n: int, seed: int) -> list[dict]:
     out = []
     for i in range(n):
         words = rng.choice(WORDS, size=rng.integers(3, 15))
+        body = " ".join(words)
+        if i % 10 < 8:  # a site footer on most articles: boilerplate, found across parts
+            body += "\nSign up to the council newsletter. Accept cookies to continue."
+        if i < 20:  # only in the first part: frequent there (16%), not in the whole (4%)
+            body += "\nFirst part only sentence."
         out.append({
             "id": f"a{i:04d}",
             "title": " ".join(words[:3]),
-            "body": " ".join(words),
+            "body": body,
             "tags": [str(w) for w in rng.choice(WORDS, size=2)],
         })
     # Exact duplicates make tied scores, decided by id.
@@ -74,6 +79,14 @@ def _assert_same(a: RelatedContent, b: RelatedContent) -> None:
     assert (a.X_ != b.X_).nnz == 0
     np.testing.assert_array_equal(a.neighbors_, b.neighbors_)
     np.testing.assert_allclose(a.scores_, b.scores_, rtol=0, atol=1e-12)
+    assert a.boilerplate_.segments_ == b.boilerplate_.segments_
+    assert a.boilerplate_.counts_ == b.boilerplate_.counts_
+    np.testing.assert_array_equal(a.pool_idx_, b.pool_idx_)
+    for name in ("pool_cos_", "lsa_", "hub_sigma_"):
+        got, want = getattr(a, name), getattr(b, name)
+        assert (got is None) == (want is None), name
+        if got is not None:
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, err_msg=name)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +101,7 @@ def parts(tmp_path_factory) -> list[Path]:
         ({}, "auto"),
         ({"n_neighbors": 5, "max_features": 25, "min_df": 1, "max_df": 0.3, "title_weight": 3.0}, "auto"),
         ({"empty_text": "drop", "tags_weight": 0.0}, "scipy"),
+        ({"boilerplate_share": None, "lsa_weight": 0.0, "hubness_gamma": 0.0}, "auto"),
     ],
 )
 def test_same_as_single_process(cluster, parts, params, method, monkeypatch):
@@ -99,6 +113,9 @@ def test_same_as_single_process(cluster, parts, params, method, monkeypatch):
     with pytest.warns(UserWarning, match="1 article"):
         got = fit_distributed(cluster, [str(p) for p in parts], **params)
     _assert_same(expected, got)
+    if params.get("boilerplate_share", 0.05) is not None:
+        assert got.boilerplate_.segments_ == [
+            "accept cookies to continue", "sign up to the council newsletter"]
 
 
 @pytest.mark.filterwarnings("ignore:1 article")

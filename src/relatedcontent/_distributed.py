@@ -11,19 +11,28 @@ How it works
 1. *Read*: one task per file reads it with :func:`read_articles` on a worker.
    The articles are gathered to the client, which keeps them in the model
    (they are what related lists show) and checks ids across files.
-2. *Vocabulary*: one task per file counts its terms and document frequencies
+2. *Boilerplate*: each file's task counts the segments of its bodies and
+   sends only those frequent in that file; the candidates are counted exactly
+   in every file and summed on the client, giving the segments a single
+   machine would detect (:class:`~relatedcontent._hygiene.BoilerplateFilter`).
+   The scoring view of each file (boilerplate removed, ignored tags left out)
+   is made on the worker holding it.
+3. *Vocabulary*: one task per file counts its terms and document frequencies
    (:meth:`FieldWeightedVectorizer.count_terms`, on the worker that read it);
    only the ``(terms, df)`` summaries travel. The client merges them
    (:func:`merge_term_counts`) and keeps terms by ``min_df``/``max_df``/
    ``max_features``, exactly as one partition would
-   (:meth:`FieldWeightedVectorizer.fit_vocabulary`).
-3. *Vectors*: the fitted vectorizer is broadcast once; one task per file turns
-   its counts into TF-IDF rows, which are stacked in file order.
-4. *Neighbours*: the matrix is normalised as :func:`top_k_neighbors` does and
+   (:meth:`FieldWeightedVectorizer.fit_vocabulary`). The fitted vectorizer is
+   broadcast once; one task per file turns its counts into TF-IDF rows, which
+   are stacked in file order.
+4. *Candidate pools*: the matrix is normalised as :func:`top_k_neighbors` does and
    broadcast to every worker once (``client.scatter(..., broadcast=True)``).
    Row blocks of about equal work are tasks, each the exact top-``k`` of its
    rows with the compiled kernel (``_kernel_numba.rows_top_k``, when numba is
    installed on the workers) or scipy's block product (``_similarity._block``).
+5. *Score*: on the client, as :meth:`RelatedContent.fit` does: the LSA
+   projection, smoothed vectors, hub scales and the stored lists
+   (:func:`relatedcontent._ranking.fit_lists`), from the pools of step 4.
 
 Every task is an ordinary Dask task: if a worker dies, the scheduler runs its
 tasks again elsewhere (and ``retries`` covers tasks that raise), so a build
@@ -36,6 +45,7 @@ from __future__ import annotations
 import glob
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -44,6 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._corpus import Article, FieldMap, build_corpus
+from ._hygiene import BoilerplateFilter
 from ._readers import read_articles
 from ._recommender import RelatedContent
 from ._similarity import (
@@ -144,11 +155,33 @@ def _read_task(path: str, field_map: FieldMap, fmt: str | None) -> list[Article]
     return list(read_articles(path, field_map, format=fmt))
 
 
-def _count_task(articles: list[Article], keep: np.ndarray | None,
-                vectorizer: FieldWeightedVectorizer) -> Any:
-    if keep is not None:
-        articles = [a for a, k in zip(articles, keep) if k]
-    return vectorizer.count_terms(articles)
+def _kept(articles: list[Article], keep: np.ndarray | None) -> list[Article]:
+    return articles if keep is None else [a for a, k in zip(articles, keep) if k]
+
+
+def _segment_task(articles: list[Article], keep: np.ndarray | None,
+                  boilerplate: BoilerplateFilter) -> tuple[Counter[str], int]:
+    bodies = [a.body for a in _kept(articles, keep)]
+    return boilerplate.segment_counts(bodies), len(bodies)
+
+
+def _local_frequent_task(counted: tuple[Counter[str], int], share: float) -> set[str]:
+    counts, n_bodies = counted
+    return {key for key, c in counts.items() if c >= share * n_bodies}
+
+
+def _exact_counts_task(counted: tuple[Counter[str], int], keys: set[str]) -> dict[str, int]:
+    counts = counted[0]
+    return {key: counts[key] for key in keys if key in counts}
+
+
+def _view_task(model: RelatedContent, articles: list[Article],
+               keep: np.ndarray | None) -> list[Article]:
+    return model._scoring_view(_kept(articles, keep))
+
+
+def _count_task(view: list[Article], vectorizer: FieldWeightedVectorizer) -> Any:
+    return vectorizer.count_terms(view)
 
 
 def _summary_task(counts: Any) -> tuple[np.ndarray, np.ndarray, int]:
@@ -305,6 +338,36 @@ def top_k_neighbors_distributed(
     return indices, scores
 
 
+# -- boilerplate ---------------------------------------------------------------------
+def _fit_boilerplate(client: Client, model: RelatedContent, reads: list[Any],
+                     keeps: list[np.ndarray | None], n_articles: int, token: str,
+                     retries: int) -> BoilerplateFilter:
+    """Learn the boilerplate segments across the parts without gathering every segment.
+
+    A segment in at least ``share`` of all N bodies is, in at least one part,
+    in at least ``share`` of that part's bodies (else the parts' counts would
+    add up to less). So each part sends only its locally frequent segments;
+    those candidates are then counted exactly in every part and summed, which
+    gives :meth:`BoilerplateFilter.fit_clean`'s result on the whole corpus.
+    """
+    boilerplate = BoilerplateFilter(model.boilerplate_share, int(model.boilerplate_min_articles))
+    if boilerplate.threshold(n_articles) > n_articles:
+        return boilerplate.fit_counts({}, n_articles)
+    counted = [client.submit(_segment_task, r, keep, boilerplate, retries=retries,
+                             key=f"relatedcontent-segments-{token}-{i}")
+               for i, (r, keep) in enumerate(zip(reads, keeps))]
+    share = float(model.boilerplate_share)
+    candidates: set[str] = set().union(*client.gather([
+        client.submit(_local_frequent_task, c, share, retries=retries,
+                      key=f"relatedcontent-frequent-{token}-{i}") for i, c in enumerate(counted)]))
+    totals: Counter[str] = Counter()
+    for part in client.gather([
+            client.submit(_exact_counts_task, c, candidates, retries=retries,
+                          key=f"relatedcontent-exact-{token}-{i}") for i, c in enumerate(counted)]):
+        totals.update(part)
+    return boilerplate.fit_counts(totals, n_articles)
+
+
 # -- the whole build ----------------------------------------------------------------
 def fit_distributed(
     client: Client,
@@ -380,15 +443,21 @@ def fit_distributed(
         kept_ids = {a.id for a in kept}
         keeps = [np.array([a.id in kept_ids for a in part], dtype=bool) for part in parts]
     del parts
+    model.boilerplate_ = _fit_boilerplate(client, model, reads, keeps, len(kept), token, retries)
+    [shared_model] = client.scatter([model], broadcast=True, hash=False)
+    views = [client.submit(_view_task, shared_model, r, keep, retries=retries,
+                           key=f"relatedcontent-view-{token}-{i}")
+             for i, (r, keep) in enumerate(zip(reads, keeps))]
+    del reads
     vectorizer = model._make_vectorizer()
-    counts = [client.submit(_count_task, r, keep, vectorizer, retries=retries,
+    counts = [client.submit(_count_task, v, vectorizer, retries=retries,
                             key=f"relatedcontent-count-{token}-{i}")
-              for i, (r, keep) in enumerate(zip(reads, keeps))]
+              for i, v in enumerate(views)]
     summaries = client.gather([client.submit(_summary_task, c, retries=retries,
                                              key=f"relatedcontent-df-{token}-{i}")
                                for i, c in enumerate(counts)])
     vectorizer.fit_vocabulary(*merge_term_counts(summaries))
-    del reads, summaries
+    del summaries
     [shared] = client.scatter([vectorizer], broadcast=True, hash=False)
     blocks = client.gather([client.submit(_transform_task, shared, c, retries=retries,
                                           key=f"relatedcontent-vectors-{token}-{i}")
@@ -396,9 +465,17 @@ def fit_distributed(
     del counts, shared
     X = sp.csr_matrix(sp.vstack(blocks, format="csr"), dtype=vectorizer.dtype)
     model._set_state(kept, vectorizer, X)
-    k = min(int(model.n_neighbors), max(len(kept) - 1, 0)) or 0
-    model.neighbors_, model.scores_ = top_k_neighbors_distributed(
-        client, X, k, tie_rank=model._tie_rank, memory_budget=model.memory_budget,
-        retries=retries, progress=progress,
-    )
+    embeddings = None
+    if model.embedder is not None:
+        embeddings = model._embed([a for part in client.gather(views) for a in part])
+    del views
+
+    def neighbors(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return top_k_neighbors_distributed(
+            client, matrix, k, tie_rank=model._tie_rank, memory_budget=model.memory_budget,
+            retries=retries, progress=progress,
+        )
+
+    model._compute_neighbors(embeddings, neighbors)
+    model.report_["boilerplate_segments"] = len(model.boilerplate_.segments_)
     return model

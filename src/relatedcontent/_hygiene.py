@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["BoilerplateFilter", "segments", "normalize_segment"]
 
@@ -54,6 +54,21 @@ def _bulk_segments(bodies: Sequence[str]) -> list[set[str]]:
         keys.discard("")
         out.append(keys)
     return out
+
+
+def _segments_in_chunks(bodies: Sequence[str], chunk: int = 2000) -> list[set[str]]:
+    out: list[set[str]] = []
+    for start in range(0, len(bodies), chunk):
+        out.extend(_bulk_segments(bodies[start : start + chunk]))
+    return out
+
+
+def _count(per_doc: Iterable[set[str]]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for keys in per_doc:
+        if len(keys) > 1:  # a body that is one segment is content, not boilerplate
+            counts.update(keys)
+    return counts
 
 
 class BoilerplateFilter:
@@ -98,26 +113,35 @@ class BoilerplateFilter:
         Only bodies holding a boilerplate segment are rebuilt; the others are
         returned as they are.
         """
-        counts: Counter[str] = Counter()
-        limit = self.threshold(len(bodies))
         per_doc: list[set[str]] = []
-        if limit <= len(bodies):
-            for chunk in range(0, len(bodies), 2000):
-                per_doc.extend(_bulk_segments(bodies[chunk : chunk + 2000]))
-            for keys in per_doc:
-                if len(keys) > 1:  # a body that is one segment is content, not boilerplate
-                    counts.update(keys)
-        frequent = sorted(
-            ((key, count) for key, count in counts.items() if count >= limit),
-            key=lambda item: (-item[1], item[0]),
-        )
-        self.set_fitted([key for key, _ in frequent], [count for _, count in frequent])
+        if self.threshold(len(bodies)) <= len(bodies):
+            per_doc = _segments_in_chunks(bodies)
+        self.fit_counts(_count(per_doc), len(bodies))
         if not self._keys:
             return list(bodies)
         return [
             self.clean(body) if keys & self._keys else body
             for body, keys in zip(bodies, per_doc, strict=True)
         ]
+
+    def segment_counts(self, bodies: Sequence[str]) -> Counter[str]:
+        """In how many of ``bodies`` each segment occurs.
+
+        Bodies made of a single segment are not counted. Counts of several
+        parts of a corpus add up to the corpus's counts, so a build split
+        across machines (:func:`relatedcontent.fit_distributed`) can merge
+        them and call :meth:`fit_counts`.
+        """
+        return _count(_segments_in_chunks(bodies))
+
+    def fit_counts(self, counts: Mapping[str, int], n_articles: int) -> BoilerplateFilter:
+        """Learn the boilerplate segments from ``counts`` over ``n_articles`` bodies."""
+        limit = self.threshold(n_articles)
+        frequent = sorted(
+            ((key, count) for key, count in counts.items() if count >= limit),
+            key=lambda item: (-item[1], item[0]),
+        )
+        return self.set_fitted([key for key, _ in frequent], [count for _, count in frequent])
 
     def set_fitted(self, keys: Iterable[str], counts: Iterable[int]) -> BoilerplateFilter:
         """Restore a fitted state (used when loading a saved index)."""

@@ -21,6 +21,7 @@ languages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -219,8 +220,18 @@ def _dedupe(
 
 
 # -- fitting -------------------------------------------------------------------------
-def fit_lists(model: RelatedContent, embeddings: np.ndarray | None, progress: Any = None) -> None:
-    """Fit the score's parts and every article's stored list on ``model.X_``."""
+def fit_lists(
+    model: RelatedContent,
+    embeddings: np.ndarray | None,
+    progress: Any = None,
+    neighbors: Callable[[sp.csr_matrix, int], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> None:
+    """Fit the score's parts and every article's stored list on ``model.X_``.
+
+    ``neighbors(X, k)`` finds the candidate pools (exact top-``k`` cosine);
+    by default :func:`top_k_neighbors` with the model's ``n_jobs`` and
+    ``memory_budget``. A build on a cluster passes its own.
+    """
     X = model.X_
     n = X.shape[0]
     components = None
@@ -230,10 +241,14 @@ def fit_lists(model: RelatedContent, embeddings: np.ndarray | None, progress: An
     model.lsa_raw_ = None if components is None else lsa_vectors(X, components)
     model.embeddings_ = None if embeddings is None else _unit(embeddings)
     model.weights_ = resolve_weights(model, components is not None, embeddings is not None)
-    recompute_all(model, progress)
+    recompute_all(model, progress, neighbors)
 
 
-def recompute_all(model: RelatedContent, progress: Any = None) -> None:
+def recompute_all(
+    model: RelatedContent,
+    progress: Any = None,
+    neighbors: Callable[[sp.csr_matrix, int], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> None:
     """Recompute pools, smoothed vectors, hub scales and lists from the current vectors.
 
     Nothing learnt at fit time (vocabulary, IDF, boilerplate, LSA projection)
@@ -243,14 +258,17 @@ def recompute_all(model: RelatedContent, progress: Any = None) -> None:
     X = model.X_
     n = X.shape[0]
     K = pool_size(model)
-    idx, cos = top_k_neighbors(
-        X,
-        K,
-        n_jobs=model.n_jobs,
-        memory_budget=model.memory_budget,
-        tie_rank=model._tie_rank,
-        progress=progress,
-    )
+    if neighbors is None:
+        idx, cos = top_k_neighbors(
+            X,
+            K,
+            n_jobs=model.n_jobs,
+            memory_budget=model.memory_budget,
+            tie_rank=model._tie_rank,
+            progress=progress,
+        )
+    else:
+        idx, cos = neighbors(X, K)
     model.pool_idx_, model.pool_cos_ = idx, cos
     rows = np.arange(n)
     model.lsa_ = None if model.lsa_raw_ is None else np.zeros_like(model.lsa_raw_)

@@ -537,7 +537,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             "ids_without_vector": [self._ids[r] for r in empty_rows[:20]],
         }
 
-    def _compute_neighbors(self, embeddings: np.ndarray | None = None) -> None:
+    def _compute_neighbors(self, embeddings: np.ndarray | None = None, neighbors: Any = None) -> None:
         progress = None
         if self.verbose:
             import sys
@@ -545,7 +545,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             from ._similarity import ProgressPrinter
 
             progress = ProgressPrinter(sys.stderr)
-        fit_lists(self, embeddings, progress)
+        fit_lists(self, embeddings, progress, neighbors)
 
     # -- queries ---------------------------------------------------------------
     @property

@@ -16,8 +16,23 @@ _TAG_HINT = re.compile(r"<[A-Za-z!/][^>]*>")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 # Text without any of these is already clean: html_to_text would return it
-# unchanged (no entity, tag, line break, space run or space at either end).
-_NEEDS_CLEANING = re.compile(r"[&<\n\t\r\f\v\u00a0]|  |^\s|\s$")
+# unchanged (no entity or tag, no space run or odd space, no white space at
+# either end of the text or of a line, no more than one blank line in a row).
+# Cleaned text passes, so articles that are cleaned already are not redone.
+_NEEDS_CLEANING = re.compile(r"[&<\t\r\f\v\u00a0]|  |^\s|\s$|[^\S\n]\n|\n[^\S\n]|\n\n\s")
+# The same test for text whose only white space is " " and "\n", with substring
+# checks, which are several times faster than the regular expression.
+_ODD_SPACE = re.compile(r"[^\S\n ]")
+_NOT_CLEAN = ("&", "<", "  ", " \n", "\n ", "\n\n\n")
+
+
+def _needs_cleaning(text: str) -> bool:
+    """False only when ``html_to_text(text) == text`` (a cheap pre-check)."""
+    if text.strip() != text:
+        return True
+    if _ODD_SPACE.search(text) is not None:
+        return _NEEDS_CLEANING.search(text) is not None
+    return any(part in text for part in _NOT_CLEAN)
 
 # Elements whose content is never text a reader sees.
 _DROP = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe"})
@@ -80,7 +95,7 @@ def html_to_text(text: str) -> str:
     """
     if not text:
         return ""
-    if _NEEDS_CLEANING.search(text) is None:
+    if not _needs_cleaning(text):
         return text
     if _TAG_HINT.search(text) is None:
         return normalize_space(unescape(text))

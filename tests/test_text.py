@@ -45,18 +45,18 @@ def test_teaser_short_text_unchanged_and_long_word():
     assert make_teaser("a " * 10, 100) == "a a a a a a a a a a"
 
 
-@given(st.text(alphabet="ab &<;\n\t\r\u00a0\u2003\u2028\x85\x1c", max_size=40))
+@given(st.text(alphabet="ab &<;#x1/>\n\t\r\u00a0\u2003\u2028\x85\x1c", max_size=40))
 @settings(max_examples=3000, deadline=None)
 def test_fast_path_only_skips_text_that_is_already_clean(text):
     """The pre-check that skips cleaning never skips text cleaning would change."""
     from html import unescape
 
-    from relatedcontent._text import _NEEDS_CLEANING, _TAG_HINT, _needs_cleaning, normalize_space
+    from relatedcontent._text import _TAG_HINT, _needs_cleaning, normalize_space
 
     if not _needs_cleaning(text):
-        assert _NEEDS_CLEANING.search(text) is None
         assert _TAG_HINT.search(text) is None
         assert normalize_space(unescape(text)) == text
+        assert html_to_text(text) == text
 
 
 @given(st.text(alphabet="ab &<;\n\t\r\u00a0\u2003", max_size=40))
@@ -66,5 +66,5 @@ def test_cleaning_is_idempotent_and_cheap_the_second_time(text):
 
     once = html_to_text(text)
     assert html_to_text(once) == once
-    if "&" not in once and "<" not in once:  # these may survive as text ("a < b")
+    if "&" not in once and "<" not in once:  # "&amp;lt;" leaves "&lt;", which is cleaned again
         assert not _needs_cleaning(once)  # cleaned text takes the fast path

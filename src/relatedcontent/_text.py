@@ -23,12 +23,18 @@ _NEEDS_CLEANING = re.compile(r"[&<\t\r\f\v\u00a0]|  |^\s|\s$|[^\S\n]\n|\n[^\S\n]
 # The same test for text whose only white space is " " and "\n", with substring
 # checks, which are several times faster than the regular expression.
 _ODD_SPACE = re.compile(r"[^\S\n ]")
-_NOT_CLEAN = ("&", "<", "  ", " \n", "\n ", "\n\n\n")
+_NOT_CLEAN = ("  ", " \n", "\n ", "\n\n\n")
+# What html.unescape could replace: "&" then "#" or a name character.
+_ENTITY_HINT = re.compile(r"&(?:#|[^\t\n\f <&#;])")
 
 
 def _needs_cleaning(text: str) -> bool:
     """False only when ``html_to_text(text) == text`` (a cheap pre-check)."""
     if text.strip() != text:
+        return True
+    if "&" in text and _ENTITY_HINT.search(text) is not None:
+        return True
+    if "<" in text and _TAG_HINT.search(text) is not None:
         return True
     if _ODD_SPACE.search(text) is not None:
         return _NEEDS_CLEANING.search(text) is not None

@@ -26,6 +26,8 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 
+from ._bounds import Split, column_order, frequent_terms, needs_fallback, split_frequent
+
 __all__ = ["top_k_neighbors", "parse_memory", "plan_blocks", "select_top_k", "METHODS"]
 
 #: Engines of :func:`top_k_neighbors`.
@@ -204,6 +206,61 @@ def _block(X: sp.csr_matrix, XT: sp.csr_matrix, start: int, stop: int, k: int,
     return start, idx, val
 
 
+def _split_block(X: sp.csr_matrix, XT: sp.csr_matrix, XR: sp.csr_matrix, XRT: sp.csr_matrix,
+                 split: Split, start: int, stop: int, k: int, tie_rank: np.ndarray,
+                 exclude_self: bool, budget_entries: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """Rows ``start:stop`` through the frequent-term split (see ``_bounds``).
+
+    Partial scores come from the product of the other terms; candidates that
+    may reach their row's top ``k`` get their frequent-term products added,
+    in column order; rows the bound cannot settle are computed again whole.
+    """
+    S = sp.csr_matrix(XR[start:stop] @ XRT)
+    n_rows = stop - start
+    rows = np.repeat(np.arange(n_rows), np.diff(S.indptr))
+    cols, vals = S.indices, S.data
+    keep = vals > 0
+    if exclude_self:
+        keep &= cols != rows + start
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    upper = split.upper[start:stop]
+    # Exact scores are >= partial ones, so the k-th best partial score (floored
+    # to a bucket) is a floor for the k-th best exact score.
+    floor = _kth_floor(rows, vals, n_rows, k)
+    keep = vals + upper[rows] >= floor[rows] - 1e-9
+    rows, cols, vals = rows[keep], cols[keep], vals[keep].copy()
+    # Only pairs sharing a frequent term have products to add (adding a zero
+    # product leaves a sum unchanged, so skipping it keeps the bits).
+    mask = split.mask
+    shared = np.flatnonzero(mask[rows + start] & mask[cols])
+    r, c = rows[shared] + start, cols[shared]
+    exact = vals[shared]
+    for f in range(split.D.shape[1]):
+        exact = exact + split.D[r, f] * split.D[c, f]
+    vals[shared] = exact
+    S = sp.csr_matrix((vals, (rows, cols)), shape=(n_rows, X.shape[0]))
+    idx, val = select_top_k(S, k, start, tie_rank, False)
+    again = np.flatnonzero(needs_fallback(upper, val))
+    for a, b in plan_blocks(X[again + start], budget_entries):
+        rows_again = again[a:b]
+        S = sp.csr_matrix(X[rows_again + start] @ XT)
+        idx[rows_again], val[rows_again] = select_top_k(S, k, rows_again + start, tie_rank,
+                                                        exclude_self)
+    return start, idx, val
+
+
+def _kth_floor(rows: np.ndarray, vals: np.ndarray, n_rows: int, k: int) -> np.ndarray:
+    """Per row, a value at most its ``k``-th largest entry (0 if it has fewer than ``k``)."""
+    if k == 0 or rows.size == 0:
+        return np.zeros(n_rows)
+    bucket = np.minimum((vals * _BUCKETS).astype(np.int64), _BUCKETS - 1)
+    counts = np.bincount(rows * _BUCKETS + bucket, minlength=n_rows * _BUCKETS)
+    from_top = np.cumsum(counts.reshape(n_rows, _BUCKETS)[:, ::-1], axis=1)
+    reached = from_top >= k
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1), _BUCKETS)
+    return np.maximum((_BUCKETS - 1 - first) / _BUCKETS, 0.0)
+
+
 def top_k_neighbors(
     X: Any,
     k: int,
@@ -290,15 +347,35 @@ def top_k_neighbors(
         return indices, scores
     workers = max(1, effective_n_jobs(n_jobs))
     total_budget = parse_memory(memory_budget)
+    # Frequent terms go last (see _bounds): both engines sum each score in
+    # column order, so they agree bit for bit, split or not, whatever the budget.
+    n_frequent = 0
+    if _numba_safe(X):
+        frequent = frequent_terms(X)
+        if frequent.size:
+            X = X[:, column_order(X.shape[1], frequent)]
+            X.sort_indices()
+            if split_fits(X.shape[0], frequent.size, X.dtype, total_budget):
+                n_frequent = int(frequent.size)
     if _use_numba(X, method):
         from ._kernel_numba import top_k_numba
 
         return top_k_numba(X, k, tie_rank=tie_rank, exclude_self=exclude_self,
-                           workers=workers, budget=total_budget, progress=progress)
-    budget = total_budget // workers
-    blocks = plan_blocks(X, max(1, budget // BYTES_PER_ENTRY))
+                           workers=workers, budget=total_budget, progress=progress,
+                           n_frequent=n_frequent)
+    split = split_frequent(X, n_frequent)
+    budget = max(1, total_budget - split.nbytes) // workers
     XT = sp.csr_matrix(X.T)
-    tasks = (delayed(_block)(X, XT, a, b, k, tie_rank, exclude_self) for a, b in blocks)
+    if n_frequent:
+        XR = sp.csr_matrix(X[:, : split.n_rest])
+        XRT = sp.csr_matrix(XR.T)
+        blocks = plan_blocks(XR, max(1, budget // BYTES_PER_ENTRY))
+        tasks = (delayed(_split_block)(X, XT, XR, XRT, split, a, b, k, tie_rank, exclude_self,
+                                       max(1, budget // BYTES_PER_ENTRY))
+                 for a, b in blocks)
+    else:
+        blocks = plan_blocks(X, max(1, budget // BYTES_PER_ENTRY))
+        tasks = (delayed(_block)(X, XT, a, b, k, tie_rank, exclude_self) for a, b in blocks)
     done = 0
     runner = Parallel(n_jobs=workers, prefer="threads", return_as="generator_unordered")
     for start, idx, val in runner(tasks):
@@ -309,6 +386,11 @@ def top_k_neighbors(
         if progress is not None:
             progress(done, n)
     return indices, scores
+
+
+def split_fits(n_rows: int, n_frequent: int, dtype: Any, budget: int) -> bool:
+    """Whether the dense frequent-term columns take at most half the memory budget."""
+    return n_rows * (n_frequent * np.dtype(dtype).itemsize + 8) <= budget // 2
 
 
 def numba_available() -> bool:

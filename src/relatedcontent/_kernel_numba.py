@@ -73,10 +73,10 @@ def _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale):  # pragma: 
 
 @njit(nogil=True, cache=True)
 def rows_top_k(
-    rows, indptr, indices, data, tindptr_tiles, tindices, tdata, tile_starts, k,
-    exclude_self, tie_rank, scale, n_rest, D, upper, out_idx, out_val, fallback,
+    r0, r1, indptr, indices, data, tindptr_tiles, tindices, tdata, tile_starts, k,
+    exclude_self, tie_rank, scale, out_idx, out_val,
 ):  # pragma: no cover - compiled
-    """Top-``k`` neighbours of ``rows[0], rows[1], ...``, written to ``out_*[0], out_*[1], ...``.
+    """Top-``k`` neighbours of rows ``r0 .. r1-1``, written to ``out_*[r - r0]``.
 
     Sums are accumulated in ``data``'s dtype, term by term in index order,
     exactly as scipy's sparse product does, so the scores are bit-identical
@@ -84,8 +84,8 @@ def rows_top_k(
 
     Parameters
     ----------
-    rows : int64 array
-        Rows to compute.
+    r0, r1 : int
+        Row range.
     indptr, indices, data : arrays
         CSR of ``X`` (sorted indices, no duplicates, no explicit zeros).
     tindptr_tiles : int64 array of shape (n_tiles + 1, n_terms)
@@ -101,22 +101,8 @@ def rows_top_k(
     scale : scalar of ``data``'s dtype
         ``10 ** TIE_DECIMALS``: scores equal once rounded to that many
         decimals are ties, ordered by ``tie_rank``.
-    n_rest : int
-        Columns ``>= n_rest`` are the frequent terms (see ``_bounds``): a row
-        is accumulated over its other terms only, and each candidate gets
-        its frequent-term products added from ``D`` before selection.
-        ``n_rest = n_terms`` computes rows with all their terms.
-    D : array of shape (n_rows, n_terms - n_rest), ``data``'s dtype
-        The frequent-term columns, dense.
-    upper : float64 array of shape (n_rows,)
-        Bound on the score of a document sharing only frequent terms with
-        the row.
-    out_idx, out_val : arrays of shape (len(rows), k)
+    out_idx, out_val : arrays of shape (r1 - r0, k)
         Prefilled with -1 / 0.
-    fallback : bool array of shape (len(rows),)
-        Set where the bound cannot rule out a document sharing only frequent
-        terms with the row: that row must be computed again with
-        ``n_rest = n_terms``.
     """
     n_tiles = tile_starts.shape[0] - 1
     width = 0
@@ -133,30 +119,21 @@ def rows_top_k(
     # A score this far under the k-th best's tie key cannot round up to it.
     eps = np.finfo(data.dtype).eps
     margin = 2 / scale
-    for row in range(rows.shape[0]):
-        i = rows[row]
+    for i in range(r0, r1):
         p0 = indptr[i]
         p1 = indptr[i + 1]
         if p0 == p1 or k == 0:
             continue
-        # Terms p0 .. pr-1 are accumulated, pr .. p1-1 (frequent) added per candidate.
-        pr = p0
-        while pr < p1 and indices[pr] < n_rest:
-            pr += 1
-        ub = zero
-        if pr < p1:
-            ub = upper[i]
         filled = 0
         # Scores must be positive (>= tiny); once the list is full, a score must
-        # also reach about the k-th best's tie key (>= lo) to be looked at, so a
-        # partial sum must reach lo - ub.
+        # also reach about the k-th best's tie key (>= lo) to be looked at.
         bar = zero
         lo = tiny
         for t_ in range(n_tiles):
             c0 = tile_starts[t_]
             tw = tile_starts[t_ + 1] - c0
             ops = 0
-            for p in range(p0, pr):
+            for p in range(p0, p1):
                 term = indices[p]
                 w = data[p]
                 q0 = tindptr_tiles[t_, term]
@@ -168,7 +145,7 @@ def rows_top_k(
                 continue
             if ops * REWALK < tw:
                 # Few products: walk the posting lists again to read them back.
-                for p in range(p0, pr):
+                for p in range(p0, p1):
                     term = indices[p]
                     for q in range(tindptr_tiles[t_, term], tindptr_tiles[t_ + 1, term]):
                         jl = tindices[q] - c0
@@ -181,13 +158,11 @@ def rows_top_k(
                         j = jl + c0
                         if exclude_self and j == i:
                             continue
-                        for p in range(pr, p1):
-                            s += data[p] * D[j, indices[p] - n_rest]
                         filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s,
                                         tie_rank[j], scale)
                         if filled == k:
                             bar = top_key[k - 1]
-                            lo = max(bar - margin - 8 * eps * bar - ub, tiny)
+                            lo = max(bar - margin - 8 * eps * bar, tiny)
             else:
                 # Many products: scan the tile in chunks, skipping chunks under the bar
                 # (the count below vectorises; the bar is the smallest positive value
@@ -205,17 +180,13 @@ def rows_top_k(
                         j = u + c0
                         if exclude_self and j == i:
                             continue
-                        for p in range(pr, p1):
-                            s += data[p] * D[j, indices[p] - n_rest]
                         filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s,
                                         tie_rank[j], scale)
                         if filled == k:
                             bar = top_key[k - 1]
-                            lo = max(bar - margin - 8 * eps * bar - ub, tiny)
+                            lo = max(bar - margin - 8 * eps * bar, tiny)
                 acc[:tw] = zero
-        if pr < p1 and not (filled == k and top_key[k - 1] > ub):
-            fallback[row] = True
-            continue
+        row = i - r0
         for c in range(filled):
             out_idx[row, c] = top_j[c]
             out_val[row, c] = top_s[c]
@@ -239,13 +210,9 @@ def warm_up() -> None:
         tptr = np.vstack([XT.indptr[:-1], XT.indptr[1:]]).astype(np.int64)
         out_idx = np.full((2, 1), -1, dtype=np.int64)
         out_val = np.zeros((2, 1), dtype=np.float64)
-        for n_rest in (1, 2):
-            D = np.ascontiguousarray(X[:, n_rest:].toarray())
-            rows_top_k(np.arange(2, dtype=np.int64), X.indptr.astype(np.int64),
-                       X.indices.astype(np.int32), X.data, tptr, XT.indices.astype(np.int32),
-                       XT.data, tiles, 1, True, np.arange(2, dtype=np.int64), _scale(X.dtype),
-                       n_rest, D, np.ones(2, dtype=X.dtype), out_idx, out_val,
-                       np.zeros(2, dtype=np.bool_))
+        rows_top_k(0, 2, X.indptr.astype(np.int64), X.indices.astype(np.int32), X.data, tptr,
+                   XT.indices.astype(np.int32), XT.data, tiles, 1, True,
+                   np.arange(2, dtype=np.int64), _scale(X.dtype), out_idx, out_val)
 
 
 #: Documents per tile: a float64 accumulator of this many documents (512 KiB)
@@ -295,7 +262,7 @@ def _tile_pointers(XT, tiles: np.ndarray) -> np.ndarray:
 
 
 def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers: int,
-                budget: int, progress=None, n_frequent: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                budget: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` of every row of a unit-row, non-negative CSR ``X``.
 
     Same contract as :func:`relatedcontent._similarity.top_k_neighbors`, which
@@ -315,21 +282,15 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
     workers : int
         Threads.
     budget : int
-        Bytes of working memory for the tiles and the dense frequent-term
-        columns (see :func:`plan_tiles` and ``_bounds``).
+        Bytes of working memory for the tiles (see :func:`plan_tiles`).
     progress : callable, optional
         ``progress(rows_done, n_rows)`` after each block, rows weighted by work.
-    n_frequent : int, default=0
-        The last ``n_frequent`` columns are frequent terms, split off as in
-        ``_bounds``; rows the bound cannot settle are computed again whole.
 
     Returns
     -------
     indices : ndarray of int64, shape (n_rows, k)
     scores : ndarray of float64, shape (n_rows, k)
     """
-    from ._bounds import split_frequent
-
     if not X.has_canonical_format:
         X = X.copy()
         X.sum_duplicates()
@@ -345,95 +306,61 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
     XT.sort_indices()
     tindices = XT.indices.astype(np.int32, copy=False)
     tdata = XT.data
-    split = split_frequent(X, n_frequent)
-    n_rest = split.n_rest
-    D = split.D
-    # The bound in the data's dtype, rounded up.
-    upper = split.upper.astype(data.dtype)
-    upper = np.where(upper < split.upper, np.nextafter(upper, np.inf), upper)
-    tiles = plan_tiles(n, X.shape[1], max(1, budget - split.nbytes), workers)
+    tiles = plan_tiles(n, X.shape[1], budget, workers)
     tptr = _tile_pointers(XT, tiles)
 
-    # A row costs about the total length of the posting lists it walks
-    # (frequent terms excluded, they cost per candidate), plus a constant.
-    df = np.diff(XT.indptr).astype(np.float64)
+    # Blocks of about equal work: a row costs about the total length of its
+    # posting lists, plus a constant.
+    df = np.diff(XT.indptr).astype(np.int64)
     pattern = X.copy()
     pattern.data = np.ones_like(pattern.data, dtype=np.float64)
-    rest_df = np.where(np.arange(X.shape[1]) < n_rest, df, 0.0)
-    full_work = np.asarray(pattern @ df).ravel() + 16 * (tiles.size - 1) + 64
-    work = np.asarray(pattern @ rest_df).ravel() + 16 * (tiles.size - 1) + 64
+    work = np.asarray(pattern @ df.astype(np.float64)).ravel() + 16 * (tiles.size - 1) + 64
+    ends = np.cumsum(work)
+    n_blocks = int(min(n, max(1, workers * BLOCKS_PER_WORKER)))
+    cuts = np.searchsorted(ends, ends[-1] * np.arange(1, n_blocks) / n_blocks)
+    edges = np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
 
     scale = _scale(data.dtype)
     indices_out = np.full((n, k), -1, dtype=np.int64)
     scores_out = np.zeros((n, k), dtype=np.float64)
-    fallback = np.zeros(n, dtype=np.bool_)
     tie_rank = np.ascontiguousarray(tie_rank, dtype=np.int64)
 
-    def run(rows: np.ndarray, n_rest: int) -> np.ndarray:
-        out_idx = np.full((rows.size, k), -1, dtype=np.int64)
-        out_val = np.zeros((rows.size, k), dtype=np.float64)
-        flags = np.zeros(rows.size, dtype=np.bool_)
-        rows_top_k(rows, indptr, indices, data, tptr, tindices, tdata, tiles, k,
-                   exclude_self, tie_rank, scale, n_rest, D, upper, out_idx, out_val, flags)
-        indices_out[rows] = out_idx
-        scores_out[rows] = out_val
-        fallback[rows] = flags
-        return rows
+    def run(a: int, b: int) -> tuple[int, int]:
+        rows_top_k(a, b, indptr, indices, data, tptr, tindices, tdata, tiles, k,
+                   exclude_self, tie_rank, scale, indices_out[a:b], scores_out[a:b])
+        return a, b
 
-    # Progress counts rows in proportion to their work (the heavy rows come
-    # first, so plain row counts would give a wrong ETA); the fallback pass is
-    # estimated at its share of the full work of the rows it recomputes.
-    total = float(work.sum())
-    done = [0.0, 0]
+    done = 0
+    spans = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    work_done = [0.0]
 
-    def report(rows: np.ndarray, weights: np.ndarray, last: bool) -> None:
-        done[0] += float(weights[rows].sum())
-        # Never backwards, though the fallback pass adds to the total.
-        done[1] = n if last else max(done[1], min(n - 1, int(n * done[0] / total)))
-        if progress is not None:
-            progress(done[1], n)
-
-    top_k_numba.last_fallback = 0
-    _run_blocks(run, np.arange(n, dtype=np.int64), work, n_rest, workers,
-                lambda rows, last: report(rows, work, last and not n_frequent))
-    if n_frequent:
-        again = np.flatnonzero(fallback).astype(np.int64)
-        top_k_numba.last_fallback = int(again.size)
-        total += float(full_work[again].sum())
-        _run_blocks(run, again, full_work, X.shape[1], workers,
-                    lambda rows, last: report(rows, full_work, last))
-        if again.size == 0 and progress is not None:
-            progress(n, n)
-    return _unpermute(indices_out, scores_out, perm)
-
-
-#: Rows the frequent-term bound could not settle in the last run (for benchmarks).
-top_k_numba.last_fallback = 0
-
-
-def _run_blocks(run, rows: np.ndarray, work: np.ndarray, n_rest: int, workers: int,
-                report) -> None:
-    """Run ``rows`` in blocks of about equal ``work`` on ``workers`` threads."""
-    if rows.size == 0:
-        return
-    ends = np.cumsum(work[rows])
-    n_blocks = int(min(rows.size, max(1, workers * BLOCKS_PER_WORKER)))
-    cuts = np.searchsorted(ends, ends[-1] * np.arange(1, n_blocks) / n_blocks)
-    edges = np.unique(np.concatenate(([0], cuts, [rows.size]))).astype(np.int64)
-    blocks = [rows[a:b] for a, b in zip(edges[:-1].tolist(), edges[1:].tolist())]
+    def rows_done(a: int, b: int, blocks: int) -> int:
+        # Rows weighted by their work, so that an ETA drawn from it holds even
+        # though the heavy rows come first.
+        work_done[0] += ends[b - 1] - (ends[a - 1] if a else 0.0)
+        if blocks == len(spans):
+            return n
+        return min(n - 1, int(n * work_done[0] / ends[-1]))
     if workers == 1:
-        for count, block in enumerate(blocks, 1):
-            report(run(block, n_rest), count == len(blocks))
-        return
+        finished = (run(a, b) for a, b in spans)
+        for a, b in finished:
+            done += 1
+            if progress is not None:
+                progress(rows_done(a, b, done), n)
+        return _unpermute(indices_out, scores_out, perm)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run, block, n_rest) for block in blocks]
+        futures = [pool.submit(run, a, b) for a, b in spans]
         try:
-            for count, future in enumerate(as_completed(futures), 1):
-                report(future.result(), count == len(blocks))
+            for future in as_completed(futures):
+                a, b = future.result()
+                done += 1
+                if progress is not None:
+                    progress(rows_done(a, b, done), n)
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
+    return _unpermute(indices_out, scores_out, perm)
 
 
 def _unpermute(idx: np.ndarray, val: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

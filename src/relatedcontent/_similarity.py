@@ -360,9 +360,11 @@ def top_k_neighbors(
     if _use_numba(X, method):
         from ._kernel_numba import top_k_numba
 
+        # The kernel does not split: the frequent terms' postings are runs of
+        # documents in its order and cost less than per-candidate corrections
+        # (measured); it runs on the same column order, so scores agree.
         return top_k_numba(X, k, tie_rank=tie_rank, exclude_self=exclude_self,
-                           workers=workers, budget=total_budget, progress=progress,
-                           n_frequent=n_frequent)
+                           workers=workers, budget=total_budget, progress=progress)
     split = split_frequent(X, n_frequent)
     budget = max(1, total_budget - split.nbytes) // workers
     XT = sp.csr_matrix(X.T)

@@ -35,8 +35,11 @@ import scipy.sparse as sp
 
 __all__ = ["FREQUENT_TERMS", "MIN_SHARE", "Split", "column_order", "split_frequent"]
 
-#: At most this many frequent terms are split off.
-FREQUENT_TERMS = 8
+#: At most this many frequent terms are split off. Measured with the scipy
+#: engine on the PyPI 50k/100k prefixes: 4 is fastest (1.2-1.4x over no
+#: split; 2.8% of rows fall back at 100k); 8 splits off more work but 10% of
+#: the rows, the heavy ones, fall back.
+FREQUENT_TERMS = 4
 #: A term is split off only if its df**2 is at least this share of the work.
 MIN_SHARE = 0.01
 

@@ -8,7 +8,13 @@ same result:
   and selects the ``k`` best on the fly, never storing a product matrix.
 * ``"scipy"``: multiplies row blocks of ``X`` by ``X.T`` (scipy's sparse
   product, which releases the GIL), keeps the ``k`` best other rows of each
-  row, and never holds more than one block of products per worker.
+  row, and never holds more than one block of products per worker. The few
+  most frequent terms are split off first and added back per candidate,
+  with a bound that sends the rows it cannot settle to the whole product
+  (see ``_bounds``): the blocks of products shrink and the result is the same.
+
+The frequent terms are moved to the last columns for both engines, so each
+sums a score's products in the same order and the scores agree bit for bit.
 
 Either way the memory used is set by ``memory_budget`` rather than by
 ``N**2``, and blocks run in parallel on joblib threads.

@@ -166,7 +166,16 @@ def select_top_k(
         # offset: first row number of a contiguous block, or each row's own number
         own = rows + offset if np.isscalar(offset) else np.asarray(offset)[rows]
         keep &= cols != own
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    return _select(rows[keep], cols[keep], vals[keep], rows_in_block, k, tie_rank)
+
+
+def _select(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, rows_in_block: int, k: int,
+            tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`select_top_k` on entries given as (row, column, positive score), rows ascending."""
+    out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
+    out_val = np.zeros((rows_in_block, k), dtype=np.float64)
+    if rows.size == 0 or k == 0:
+        return out_idx, out_val
     if rows.size > 8 * k * rows_in_block:
         rows, cols, vals = _prefilter(rows, cols, vals, rows_in_block, k)
     order = np.lexsort((tie_rank[cols], -np.round(vals, TIE_DECIMALS), rows))
@@ -244,8 +253,7 @@ def _split_block(X: sp.csr_matrix, XT: sp.csr_matrix, XR: sp.csr_matrix, XRT: sp
     for f in range(split.D.shape[1]):
         exact = exact + split.D[r, f] * split.D[c, f]
     vals[shared] = exact
-    S = sp.csr_matrix((vals, (rows, cols)), shape=(n_rows, X.shape[0]))
-    idx, val = select_top_k(S, k, start, tie_rank, False)
+    idx, val = _select(rows, cols, vals, n_rows, k, tie_rank)
     again = np.flatnonzero(needs_fallback(upper, val))
     for a, b in plan_blocks(X[again + start], budget_entries):
         rows_again = again[a:b]

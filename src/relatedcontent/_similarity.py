@@ -232,18 +232,19 @@ def _split_block(X: sp.csr_matrix, XT: sp.csr_matrix, XR: sp.csr_matrix, XRT: sp
     """
     S = sp.csr_matrix(XR[start:stop] @ XRT)
     n_rows = stop - start
-    rows = np.repeat(np.arange(n_rows), np.diff(S.indptr))
+    rows = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(S.indptr))
     cols, vals = S.indices, S.data
-    keep = vals > 0
-    if exclude_self:
-        keep &= cols != rows + start
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
     upper = split.upper[start:stop]
     # Exact scores are >= partial ones, so the k-th best partial score (floored
-    # to a bucket) is a floor for the k-th best exact score.
-    floor = _kth_floor(rows, vals, n_rows, k)
-    keep = vals + upper[rows] >= floor[rows] - 1e-9
-    rows, cols, vals = rows[keep], cols[keep], vals[keep].copy()
+    # to a bucket) is a floor for the k-th best exact score; with the row
+    # itself among the entries, the (k+1)-th best is. One pass then keeps the
+    # entries that can reach it, and the row itself is dropped from those few.
+    floor = _kth_floor(rows, vals, n_rows, k + bool(exclude_self))
+    keep = np.flatnonzero((vals >= (floor - upper - 1e-9)[rows]) & (vals > 0))
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    if exclude_self:
+        other = cols != rows + start
+        rows, cols, vals = rows[other], cols[other], vals[other]
     # Only pairs sharing a frequent term have products to add (adding a zero
     # product leaves a sum unchanged, so skipping it keeps the bits).
     mask = split.mask

@@ -13,7 +13,8 @@ order, ``--repeats`` times:
 * ``gensim``    gensim.similarities.SparseMatrixSimilarity + argpartition
 * ``dense``     X @ X.T as a dense array + argpartition (small N only)
 
-Slow systems above ``--full-limit`` rows are timed on the first
+Slow systems above ``--full-limit`` rows (``--scipy-full-limit`` for
+rc-scipy) are timed on the first
 ``--sample`` query rows (against all N) and their query time is scaled by
 N / sample (an index build, as gensim's, counts once): their figures are
 marked "est.", and their peak RSS is that of the sampled run. The table gives N, W = sum_t df(t)^2 (the
@@ -229,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--systems", nargs="+", default=list(PEERS[:5]), choices=PEERS)
+    parser.add_argument("--scipy-full-limit", type=int, default=200_000,
+                        help="rc-scipy runs on all rows up to this N (its sampled estimate "
+                        "would leave out the frequent-term split)")
     parser.add_argument("--full-limit", type=int, default=50_000,
                         help="above this N, slow systems run on a row sample (est.)")
     parser.add_argument("--sample", type=int, default=5_000, help="query rows for est. figures")
@@ -262,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         peaks: dict[str, list[int]] = {s: [] for s in systems}
         ratios: dict[str, list[float]] = {s: [] for s in systems}
         agree: dict[str, float] = {}
-        rows_of = {s: (min(args.sample, n) if s in SLOW and n > args.full_limit else n) for s in systems}
+        limit = {"rc-scipy": max(args.full_limit, args.scipy_full_limit)}
+        rows_of = {s: (min(args.sample, n) if s in SLOW and n > limit.get(s, args.full_limit) else n)
+                   for s in systems}
         for rep in range(args.repeats):
             shift = rep % len(systems)
             order = systems[shift:] + systems[:shift]

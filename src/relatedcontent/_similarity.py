@@ -8,7 +8,13 @@ same result:
   and selects the ``k`` best on the fly, never storing a product matrix.
 * ``"scipy"``: multiplies row blocks of ``X`` by ``X.T`` (scipy's sparse
   product, which releases the GIL), keeps the ``k`` best other rows of each
-  row, and never holds more than one block of products per worker.
+  row, and never holds more than one block of products per worker. The few
+  most frequent terms are split off first and added back per candidate,
+  with a bound that sends the rows it cannot settle to the whole product
+  (see ``_bounds``): the blocks of products shrink and the result is the same.
+
+The frequent terms are moved to the last columns for both engines, so each
+sums a score's products in the same order and the scores agree bit for bit.
 
 Either way the memory used is set by ``memory_budget`` rather than by
 ``N**2``, and blocks run in parallel on joblib threads.
@@ -25,6 +31,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
+
+from ._bounds import Split, column_order, frequent_terms, needs_fallback, split_frequent
 
 __all__ = ["top_k_neighbors", "parse_memory", "plan_blocks", "select_top_k", "METHODS"]
 
@@ -158,7 +166,16 @@ def select_top_k(
         # offset: first row number of a contiguous block, or each row's own number
         own = rows + offset if np.isscalar(offset) else np.asarray(offset)[rows]
         keep &= cols != own
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    return _select(rows[keep], cols[keep], vals[keep], rows_in_block, k, tie_rank)
+
+
+def _select(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, rows_in_block: int, k: int,
+            tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`select_top_k` on entries given as (row, column, positive score), rows ascending."""
+    out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
+    out_val = np.zeros((rows_in_block, k), dtype=np.float64)
+    if rows.size == 0 or k == 0:
+        return out_idx, out_val
     if rows.size > 8 * k * rows_in_block:
         rows, cols, vals = _prefilter(rows, cols, vals, rows_in_block, k)
     order = np.lexsort((tie_rank[cols], -np.round(vals, TIE_DECIMALS), rows))
@@ -202,6 +219,61 @@ def _block(X: sp.csr_matrix, XT: sp.csr_matrix, start: int, stop: int, k: int,
     S = sp.csr_matrix(X[start:stop] @ XT)
     idx, val = select_top_k(S, k, start, tie_rank, exclude_self)
     return start, idx, val
+
+
+def _split_block(X: sp.csr_matrix, XT: sp.csr_matrix, XR: sp.csr_matrix, XRT: sp.csr_matrix,
+                 split: Split, start: int, stop: int, k: int, tie_rank: np.ndarray,
+                 exclude_self: bool, budget_entries: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """Rows ``start:stop`` through the frequent-term split (see ``_bounds``).
+
+    Partial scores come from the product of the other terms; candidates that
+    may reach their row's top ``k`` get their frequent-term products added,
+    in column order; rows the bound cannot settle are computed again whole.
+    """
+    S = sp.csr_matrix(XR[start:stop] @ XRT)
+    n_rows = stop - start
+    rows = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(S.indptr))
+    cols, vals = S.indices, S.data
+    upper = split.upper[start:stop]
+    # Exact scores are >= partial ones, so the k-th best partial score (floored
+    # to a bucket) is a floor for the k-th best exact score; with the row
+    # itself among the entries, the (k+1)-th best is. One pass then keeps the
+    # entries that can reach it, and the row itself is dropped from those few.
+    floor = _kth_floor(rows, vals, n_rows, k + bool(exclude_self))
+    keep = np.flatnonzero((vals >= (floor - upper - 1e-9)[rows]) & (vals > 0))
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    if exclude_self:
+        other = cols != rows + start
+        rows, cols, vals = rows[other], cols[other], vals[other]
+    # Only pairs sharing a frequent term have products to add (adding a zero
+    # product leaves a sum unchanged, so skipping it keeps the bits).
+    mask = split.mask
+    shared = np.flatnonzero(mask[rows + start] & mask[cols])
+    r, c = rows[shared] + start, cols[shared]
+    exact = vals[shared]
+    for f in range(split.D.shape[1]):
+        exact = exact + split.D[r, f] * split.D[c, f]
+    vals[shared] = exact
+    idx, val = _select(rows, cols, vals, n_rows, k, tie_rank)
+    again = np.flatnonzero(needs_fallback(upper, val))
+    for a, b in plan_blocks(X[again + start], budget_entries):
+        rows_again = again[a:b]
+        S = sp.csr_matrix(X[rows_again + start] @ XT)
+        idx[rows_again], val[rows_again] = select_top_k(S, k, rows_again + start, tie_rank,
+                                                        exclude_self)
+    return start, idx, val
+
+
+def _kth_floor(rows: np.ndarray, vals: np.ndarray, n_rows: int, k: int) -> np.ndarray:
+    """Per row, a value at most its ``k``-th largest entry (0 if it has fewer than ``k``)."""
+    if k == 0 or rows.size == 0:
+        return np.zeros(n_rows)
+    bucket = np.minimum((vals * _BUCKETS).astype(np.int64), _BUCKETS - 1)
+    counts = np.bincount(rows * _BUCKETS + bucket, minlength=n_rows * _BUCKETS)
+    from_top = np.cumsum(counts.reshape(n_rows, _BUCKETS)[:, ::-1], axis=1)
+    reached = from_top >= k
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1), _BUCKETS)
+    return np.maximum((_BUCKETS - 1 - first) / _BUCKETS, 0.0)
 
 
 def top_k_neighbors(
@@ -290,15 +362,37 @@ def top_k_neighbors(
         return indices, scores
     workers = max(1, effective_n_jobs(n_jobs))
     total_budget = parse_memory(memory_budget)
+    # Frequent terms go last (see _bounds): both engines sum each score in
+    # column order, so they agree bit for bit, split or not, whatever the budget.
+    n_frequent = 0
+    if _numba_safe(X):
+        frequent = frequent_terms(X)
+        if frequent.size:
+            X = X[:, column_order(X.shape[1], frequent)]
+            X.sort_indices()
+            if split_fits(X.shape[0], frequent.size, X.dtype, total_budget):
+                n_frequent = int(frequent.size)
     if _use_numba(X, method):
         from ._kernel_numba import top_k_numba
 
+        # The kernel does not split: the frequent terms' postings are runs of
+        # documents in its order and cost less than per-candidate corrections
+        # (measured); it runs on the same column order, so scores agree.
         return top_k_numba(X, k, tie_rank=tie_rank, exclude_self=exclude_self,
                            workers=workers, budget=total_budget, progress=progress)
-    budget = total_budget // workers
-    blocks = plan_blocks(X, max(1, budget // BYTES_PER_ENTRY))
+    split = split_frequent(X, n_frequent)
+    budget = max(1, total_budget - split.nbytes) // workers
     XT = sp.csr_matrix(X.T)
-    tasks = (delayed(_block)(X, XT, a, b, k, tie_rank, exclude_self) for a, b in blocks)
+    if n_frequent:
+        XR = sp.csr_matrix(X[:, : split.n_rest])
+        XRT = sp.csr_matrix(XR.T)
+        blocks = plan_blocks(XR, max(1, budget // BYTES_PER_ENTRY))
+        tasks = (delayed(_split_block)(X, XT, XR, XRT, split, a, b, k, tie_rank, exclude_self,
+                                       max(1, budget // BYTES_PER_ENTRY))
+                 for a, b in blocks)
+    else:
+        blocks = plan_blocks(X, max(1, budget // BYTES_PER_ENTRY))
+        tasks = (delayed(_block)(X, XT, a, b, k, tie_rank, exclude_self) for a, b in blocks)
     done = 0
     runner = Parallel(n_jobs=workers, prefer="threads", return_as="generator_unordered")
     for start, idx, val in runner(tasks):
@@ -309,6 +403,11 @@ def top_k_neighbors(
         if progress is not None:
             progress(done, n)
     return indices, scores
+
+
+def split_fits(n_rows: int, n_frequent: int, dtype: Any, budget: int) -> bool:
+    """Whether the dense frequent-term columns take at most half the memory budget."""
+    return n_rows * (n_frequent * np.dtype(dtype).itemsize + 8) <= budget // 2
 
 
 def numba_available() -> bool:

@@ -277,8 +277,9 @@ def recompute_all(
     model.neighbors_ = np.full((n, k), -1, dtype=np.int64)
     model.scores_ = np.zeros((n, k), dtype=np.float64)
     update_vectors(model, rows)
-    update_sigma(model, rows)
-    update_lists(model, rows)
+    similarity = _pool_similarity(model, rows)  # depends on the vectors only: shared
+    update_sigma(model, rows, similarity)
+    update_lists(model, rows, similarity)
 
 
 def update_vectors(model: RelatedContent, rows: np.ndarray) -> None:
@@ -311,22 +312,34 @@ def _pool_similarity(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
     )
 
 
-def update_sigma(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
-    """Recompute the hub scales of ``rows``; return the rows whose scale changed."""
+def update_sigma(
+    model: RelatedContent, rows: np.ndarray, similarity: np.ndarray | None = None
+) -> np.ndarray:
+    """Recompute the hub scales of ``rows``; return the rows whose scale changed.
+
+    ``similarity`` is ``_pool_similarity(model, rows)`` when the caller has it.
+    """
     if rows.size == 0 or not model.hubness_gamma:
         return np.zeros(0, dtype=np.int64)
-    new = hub_scales(_pool_similarity(model, rows), int(model.hubness_k))
+    if similarity is None:
+        similarity = _pool_similarity(model, rows)
+    new = hub_scales(similarity, int(model.hubness_k))
     changed = rows[new != model.hub_sigma_[rows]]
     model.hub_sigma_[rows] = new
     return changed
 
 
-def update_lists(model: RelatedContent, rows: np.ndarray) -> None:
-    """Recompute the stored lists of ``rows`` from their pools."""
+def update_lists(
+    model: RelatedContent, rows: np.ndarray, similarity: np.ndarray | None = None
+) -> None:
+    """Recompute the stored lists of ``rows`` from their pools.
+
+    ``similarity`` is ``_pool_similarity(model, rows)`` when the caller has it.
+    """
     if rows.size == 0:
         return
     idx, cos = model.pool_idx_[rows], model.pool_cos_[rows]
-    s = _pool_similarity(model, rows)
+    s = _pool_similarity(model, rows) if similarity is None else similarity
     gamma = float(model.hubness_gamma)
     score = final_scores(s, model.hub_sigma_[rows], model.hub_sigma_, idx, gamma)
     threshold = model.near_duplicate_threshold

@@ -238,3 +238,15 @@ def test_vectors_equal_scikit_learn_tfidf(council_records):
     reference = TfidfTransformer(sublinear_tf=True)
     reference.idf_ = vec.idf_
     np.testing.assert_allclose(rc.X_.toarray(), reference.transform(weighted).toarray(), atol=1e-12)
+
+
+def test_verbose_fit_names_each_stage(council_records, capsys):
+    RelatedContent(verbose=True).fit(council_records)
+    err = capsys.readouterr().err
+    stages = ["looking for site boilerplate", "vectorising", "low-rank part", "candidates:",
+              "neighbours: 64/64 rows", "scores:"]
+    positions = [err.find(stage) for stage in stages]
+    assert -1 not in positions, err
+    assert positions == sorted(positions)
+    RelatedContent().fit(council_records)
+    assert capsys.readouterr().err == ""

@@ -234,8 +234,10 @@ def fit_lists(
     """
     X = model.X_
     n = X.shape[0]
+    note = getattr(model, "_note", lambda message: None)
     components = None
     if model.lsa_components and model.lsa_weight > 0 and n > 2:
+        note(f"low-rank part: LSA with {int(model.lsa_components)} components")
         components = fit_lsa(X, int(model.lsa_components))
     model.lsa_components_ = components
     model.lsa_raw_ = None if components is None else lsa_vectors(X, components)
@@ -258,6 +260,8 @@ def recompute_all(
     X = model.X_
     n = X.shape[0]
     K = pool_size(model)
+    note = getattr(model, "_note", lambda message: None)
+    note(f"candidates: the exact {K} nearest of every article")
     if neighbors is None:
         idx, cos = top_k_neighbors(
             X,
@@ -276,6 +280,7 @@ def recompute_all(
     k = min(int(model.n_neighbors), max(len(model._row) - 1, 0))
     model.neighbors_ = np.full((n, k), -1, dtype=np.int64)
     model.scores_ = np.zeros((n, k), dtype=np.float64)
+    note("scores: smoothed vectors, hub scales, lists")
     update_vectors(model, rows)
     similarity = _pool_similarity(model, rows)  # depends on the vectors only: shared
     update_sigma(model, rows, similarity)

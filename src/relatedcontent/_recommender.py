@@ -430,14 +430,17 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             If there are no articles, a record is malformed, or ids repeat.
         """
         self._validate_params()
+        self._fit_started = None
         corpus = build_corpus(iter_articles(articles, self._field_map(), source=None))
         if not corpus:
             msg = "no articles to index; give at least one article (two for any related list)"
             raise CorpusError(msg)
         corpus = self._apply_empty_policy(corpus)
+        self._note(f"{len(corpus)} articles; looking for site boilerplate")
         self.boilerplate_ = BoilerplateFilter(self.boilerplate_share, int(self.boilerplate_min_articles))
         bodies = self.boilerplate_.fit_clean([a.body for a in corpus])
         view = self._scoring_view(corpus, bodies)
+        self._note(f"{len(self.boilerplate_.segments_)} boilerplate segments; vectorising")
         vectorizer = self._make_vectorizer()
         X = vectorizer.fit_transform(view)
         self._set_state(corpus, vectorizer, X)
@@ -536,6 +539,18 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             "n_without_vector": int(empty_rows.size),
             "ids_without_vector": [self._ids[r] for r in empty_rows[:20]],
         }
+
+    def _note(self, message: str) -> None:
+        """With ``verbose``, say on stderr which stage of the fit is starting."""
+        if self.verbose:
+            import sys
+            import time
+
+            start = getattr(self, "_fit_started", None)
+            if start is None:
+                start = self._fit_started = time.monotonic()
+            sys.stderr.write(f"  fit +{time.monotonic() - start:6.1f}s: {message}\n")
+            sys.stderr.flush()
 
     def _compute_neighbors(self, embeddings: np.ndarray | None = None, neighbors: Any = None) -> None:
         progress = None

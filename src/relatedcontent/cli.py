@@ -274,7 +274,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         progress.say(f"reading {', '.join(args.corpus)}")
         articles = list(_chain_files(args))
-    progress.say(f"read {len(articles)} articles; vectorising and finding neighbours")
+    progress.say(f"read {len(articles)} articles; fitting")
     model = RelatedContent(**_model_params(args)).fit(articles)
     report = model.report_
     progress.say(

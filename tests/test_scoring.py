@@ -93,3 +93,16 @@ def test_drafts_are_scored_like_articles(council_records):
         stored = rc.related(article_id, n=8, fallback=False)
         assert [r.id for r in draft] == [r.id for r in stored]
         np.testing.assert_allclose([r.score for r in draft], [r.score for r in stored], rtol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [7, 65536])
+def test_scoring_passes_on_threads_match_one_thread(council_records, monkeypatch, chunk):
+    import relatedcontent._ranking as ranking
+
+    monkeypatch.setattr(ranking, "SCORE_CHUNK", chunk)
+    one = RelatedContent(n_jobs=1).fit(council_records)
+    two = RelatedContent(n_jobs=2).fit(council_records)
+    np.testing.assert_array_equal(one.neighbors_, two.neighbors_)
+    np.testing.assert_array_equal(one.scores_, two.scores_)
+    np.testing.assert_array_equal(one.hub_sigma_, two.hub_sigma_)
+    np.testing.assert_array_equal(one.lsa_, two.lsa_)

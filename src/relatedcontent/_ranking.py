@@ -21,11 +21,14 @@ languages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 
 from ._scoring import (
     TIE_DECIMALS,
@@ -281,10 +284,43 @@ def recompute_all(
     model.neighbors_ = np.full((n, k), -1, dtype=np.int64)
     model.scores_ = np.zeros((n, k), dtype=np.float64)
     note("scores: smoothed vectors, hub scales, lists")
-    update_vectors(model, rows)
-    similarity = _pool_similarity(model, rows)  # depends on the vectors only: shared
-    update_sigma(model, rows, similarity)
-    update_lists(model, rows, similarity)
+    # Three passes, each over row chunks on threads (numpy releases the GIL):
+    # every pass reads what the previous one wrote for *all* rows.
+    chunks = _row_chunks(n, model.n_jobs)
+    with _thread_pool(model.n_jobs) as pool:
+        list(pool.map(lambda part: update_vectors(model, part), chunks))
+        # the pool similarity depends on the vectors only: made once, used twice
+        similarity = list(pool.map(lambda part: _pool_similarity(model, part), chunks))
+        list(pool.map(lambda args: update_sigma(model, *args), zip(chunks, similarity)))
+        list(pool.map(lambda args: update_lists(model, *args), zip(chunks, similarity)))
+
+
+#: Rows per chunk of the scoring passes (enough work per task, bounded temporaries).
+SCORE_CHUNK = 65536
+
+
+def _row_chunks(n: int, n_jobs: Any) -> list[np.ndarray]:
+    workers = max(1, effective_n_jobs(n_jobs))
+    size = max(1, min(SCORE_CHUNK, -(-n // workers)))
+    return [np.arange(start, min(start + size, n)) for start in range(0, n, size)] or [np.arange(0)]
+
+
+@contextmanager
+def _thread_pool(n_jobs: Any) -> Iterator[Any]:
+    workers = max(1, effective_n_jobs(n_jobs))
+    if workers == 1:
+        yield _Serial()
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield pool
+
+
+class _Serial:
+    """``map`` in the calling thread (one worker: no pool to start)."""
+
+    @staticmethod
+    def map(fn: Callable[[Any], Any], items: Any) -> Iterator[Any]:
+        return map(fn, items)
 
 
 def update_vectors(model: RelatedContent, rows: np.ndarray) -> None:

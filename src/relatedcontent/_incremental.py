@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._controls import extend_meta
+from ._controls import _hashable, extend_meta
 from ._corpus import Article, ArticleId, build_corpus, iter_articles
 from ._ranking import pool_size, recompute_all, repair
 from ._rowstore import GrowableArray, GrowableRows
@@ -452,14 +452,6 @@ class IncrementalMixin:
         for name, value in kept.items():
             setattr(self, name, value)
         self.drift_, self._pending = drift, pending
-
-
-def _hashable(value: object) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _show(ids: list[Any]) -> str:

@@ -21,9 +21,8 @@ languages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +39,7 @@ from ._scoring import (
     order_candidates,
     smooth_vectors,
     text_similarity,
+    _unit_rows,
 )
 from ._similarity import top_k_neighbors
 
@@ -237,14 +237,14 @@ def fit_lists(
     """
     X = model.X_
     n = X.shape[0]
-    note = getattr(model, "_note", lambda message: None)
+    note = model._note
     components = None
     if model.lsa_components and model.lsa_weight > 0 and n > 2:
         note(f"low-rank part: LSA with {int(model.lsa_components)} components")
         components = fit_lsa(X, int(model.lsa_components))
     model.lsa_components_ = components
     model.lsa_raw_ = None if components is None else lsa_vectors(X, components)
-    model.embeddings_ = None if embeddings is None else _unit(embeddings)
+    model.embeddings_ = None if embeddings is None else _unit_rows(np.asarray(embeddings, dtype=np.float32))
     model.weights_ = resolve_weights(model, components is not None, embeddings is not None)
     recompute_all(model, progress, neighbors)
 
@@ -263,7 +263,7 @@ def recompute_all(
     X = model.X_
     n = X.shape[0]
     K = pool_size(model)
-    note = getattr(model, "_note", lambda message: None)
+    note = model._note
     note(f"candidates: the exact {K} nearest of every article")
     if neighbors is None:
         idx, cos = top_k_neighbors(
@@ -277,7 +277,6 @@ def recompute_all(
     else:
         idx, cos = neighbors(X, K)
     model.pool_idx_, model.pool_cos_ = idx, cos
-    rows = np.arange(n)
     model.lsa_ = None if model.lsa_raw_ is None else np.zeros_like(model.lsa_raw_)
     model.hub_sigma_ = np.ones(n)
     k = min(int(model.n_neighbors), max(len(model._row) - 1, 0))
@@ -286,8 +285,10 @@ def recompute_all(
     note("scores: smoothed vectors, hub scales, lists")
     # Three passes, each over row chunks on threads (numpy releases the GIL):
     # every pass reads what the previous one wrote for *all* rows.
-    chunks = _row_chunks(n, model.n_jobs)
-    with _thread_pool(model.n_jobs) as pool:
+    workers = max(1, effective_n_jobs(model.n_jobs))
+    size = max(1, min(SCORE_CHUNK, -(-n // workers)))
+    chunks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda part: update_vectors(model, part), chunks))
         # the pool similarity depends on the vectors only: made once, used twice
         similarity = list(pool.map(lambda part: _pool_similarity(model, part), chunks))
@@ -297,30 +298,6 @@ def recompute_all(
 
 #: Rows per chunk of the scoring passes (enough work per task, bounded temporaries).
 SCORE_CHUNK = 65536
-
-
-def _row_chunks(n: int, n_jobs: Any) -> list[np.ndarray]:
-    workers = max(1, effective_n_jobs(n_jobs))
-    size = max(1, min(SCORE_CHUNK, -(-n // workers)))
-    return [np.arange(start, min(start + size, n)) for start in range(0, n, size)] or [np.arange(0)]
-
-
-@contextmanager
-def _thread_pool(n_jobs: Any) -> Iterator[Any]:
-    workers = max(1, effective_n_jobs(n_jobs))
-    if workers == 1:
-        yield _Serial()
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield pool
-
-
-class _Serial:
-    """``map`` in the calling thread (one worker: no pool to start)."""
-
-    @staticmethod
-    def map(fn: Callable[[Any], Any], items: Any) -> Iterator[Any]:
-        return map(fn, items)
 
 
 def update_vectors(model: RelatedContent, rows: np.ndarray) -> None:
@@ -452,13 +429,6 @@ def repair(
     list_rows = np.union1d(sigma_rows, holders(model, np.union1d(z_rows, changed)))
     list_rows = list_rows[alive[list_rows]]
     update_lists(model, list_rows)
-
-
-def _unit(M: np.ndarray) -> np.ndarray:
-    M = np.asarray(M, dtype=np.float32)
-    norms = np.linalg.norm(M, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return M / norms
 
 
 def _default_pool(model: RelatedContent, row: int) -> tuple[np.ndarray, np.ndarray]:

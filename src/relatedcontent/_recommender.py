@@ -38,6 +38,7 @@ from ._ranking import (
     query_vectors,
     rank_query,
 )
+from ._scoring import _unit_rows
 from ._similarity import parse_memory
 from ._text import make_teaser
 from ._vectorize import FieldWeightedVectorizer
@@ -475,18 +476,18 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             raise ValueError(msg)
         return vectors
 
-    def _embed_rows(self, view: list[Article]) -> np.ndarray:
-        """Unit-length embeddings of new articles (for incremental changes)."""
+    def _require_embedder(self, purpose: str) -> None:
         if self.embedder is None:
             msg = (
                 "This index blends embeddings into its scores; pass the same embedder to "
-                "relatedcontent.load(path, embedder=...) or set_params(embedder=...) to add articles"
+                f"relatedcontent.load(path, embedder=...) or set_params(embedder=...) {purpose}"
             )
             raise ValueError(msg)
-        vectors = self._embed(view)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return (vectors / norms).astype(np.float32)
+
+    def _embed_rows(self, view: list[Article]) -> np.ndarray:
+        """Unit-length embeddings of new articles (for incremental changes)."""
+        self._require_embedder("to add articles")
+        return _unit_rows(self._embed(view))
 
     def _apply_empty_policy(self, corpus: list[Article]) -> list[Article]:
         empty = [a.id for a in corpus if not (a.title.strip() or a.body.strip() or a.tags or a.categories)]
@@ -804,12 +805,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         base_idx, base_cos = pool_from_row(self, cos, None, pool_size(self), exclude=exclude)
         embedding = None
         if self.embeddings_ is not None:
-            if self.embedder is None:
-                msg = (
-                    "This index blends embeddings into its scores; pass the same embedder to "
-                    "relatedcontent.load(path, embedder=...) or set_params(embedder=...) to score drafts"
-                )
-                raise ValueError(msg)
+            self._require_embedder("to score drafts")
             embedding = self._embed(view)
         z, e, sigma = query_vectors(self, Q, base_idx, base_cos, embedding)
         query = self._query_article(article, exclude)

@@ -191,3 +191,85 @@ def test_auto_picks_the_kernel_only_when_the_work_repays_it(monkeypatch):
     expected = top_k_neighbors(X, 3, method="scipy")
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
+
+
+# -- run-by-run adds and the bound that skips documents sharing only run terms --
+def zipf_corpus(seed, n, d, dtype, terms_per_doc=(1, 6)):
+    """Short documents over a Zipfian vocabulary: a few terms are in most documents.
+
+    Many pairs share only the frequent terms, so the documents that share nothing
+    else with a row matter to its list (a wrong bound would drop them).
+    """
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, d + 1) ** 1.1
+    p /= p.sum()
+    rows, cols = [], []
+    for i in range(n):
+        m = rng.integers(terms_per_doc[0], terms_per_doc[1] + 1)
+        terms = np.unique(rng.choice(d, size=m, p=p))
+        rows.extend([i] * terms.size)
+        cols.extend(terms.tolist())
+    vals = rng.uniform(0.2, 1.0, size=len(rows))
+    X = sp.csr_matrix((vals, (rows, cols)), shape=(n, d))
+    X = sp.vstack([X, X[:7]]).tocsr()  # exact copies: ties
+    return sp.csr_matrix(X, dtype=dtype)
+
+
+@pytest.fixture
+def runs_everywhere(monkeypatch):
+    """Every term with postings is added run by run (the run path at its widest)."""
+    monkeypatch.setattr(_kernel_numba, "RUN_MIN_DF", 1)
+    monkeypatch.setattr(_kernel_numba, "RUN_MIN_MEAN", 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 5, 40])
+@pytest.mark.parametrize("budget", [4096, "512MiB"])
+@pytest.mark.parametrize("exclude_self", [True, False])
+def test_run_path_equals_scipy(dtype, k, budget, exclude_self):
+    X = zipf_corpus(10, 1500, 400, dtype)
+    inputs = _kernel_numba.prepare(X, np.arange(X.shape[0]), 1 << 20, 1, 1)
+    # The frequent terms are added run by run with the default thresholds.
+    assert (inputs.run_slot >= 0).sum() >= 3
+    got = top_k_neighbors(X, k, method="numba", memory_budget=budget, exclude_self=exclude_self)
+    expected = top_k_neighbors(X, k, method="scipy", exclude_self=exclude_self)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+@pytest.mark.parametrize("budget", [2048, "512MiB"])
+def test_every_term_as_runs_equals_scipy_and_brute_force(runs_everywhere, seed, budget):
+    X = zipf_corpus(seed, 300, 60, np.float64)
+    inputs = _kernel_numba.prepare(X, np.arange(X.shape[0]), 1 << 20, 1, 1)
+    assert np.all(inputs.run_slot[np.bincount(X.indices, minlength=X.shape[1]) > 0] >= 0)
+    got = top_k_neighbors(X, 6, method="numba", memory_budget=budget, n_jobs=2)
+    expected = top_k_neighbors(X, 6, method="scipy")
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert_matches_brute_force(X, got[0], got[1], tol=1e-9)
+
+
+def test_run_table_covers_every_posting_once():
+    X = zipf_corpus(13, 800, 50, np.float64)
+    inputs = _kernel_numba.prepare(X, np.arange(X.shape[0]), 4096, 1, 1)
+    XT = sp.csr_matrix(X[inputs.perm].T)
+    XT.sort_indices()
+    df = np.diff(XT.indptr)
+    tiles = inputs.tiles
+    assert tiles.size > 2  # several tiles, so runs are cut at their edges
+    assert (inputs.run_slot >= 0).sum() >= 3
+    for term in np.flatnonzero(inputs.run_slot >= 0):
+        slot = inputs.run_slot[term]
+        covered = []
+        for t_ in range(tiles.size - 1):
+            peak = 0.0
+            for r in range(inputs.run_ptr[t_, slot], inputs.run_ptr[t_ + 1, slot]):
+                q, length = inputs.run_q[r], inputs.run_len[r]
+                docs = XT.indices[q : q + length]
+                np.testing.assert_array_equal(docs, np.arange(docs[0], docs[0] + length))
+                assert tiles[t_] <= docs[0] and docs[-1] < tiles[t_ + 1]
+                covered.extend(range(q, q + length))
+                peak = max(peak, XT.data[q : q + length].max())
+            assert inputs.run_max[t_, slot] == peak
+        assert covered == list(range(XT.indptr[term], XT.indptr[term] + df[term]))

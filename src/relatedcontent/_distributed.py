@@ -192,15 +192,11 @@ def _transform_task(vectorizer: FieldWeightedVectorizer, counts: Any) -> sp.csr_
     return vectorizer.transform_counts(counts)
 
 
-def _numba_task(prep: dict[str, Any], a: int, b: int, k: int,
+def _numba_task(inputs: Any, a: int, b: int, k: int,
                 exclude_self: bool) -> tuple[int, np.ndarray, np.ndarray]:
-    from ._kernel_numba import rows_top_k
-
     idx = np.full((b - a, k), -1, dtype=np.int64)
     val = np.zeros((b - a, k), dtype=np.float64)
-    rows_top_k(a, b, prep["indptr"], prep["indices"], prep["data"], prep["tptr"],
-               prep["tindices"], prep["tdata"], prep["tiles"], k, exclude_self,
-               prep["tie_rank"], prep["scale"], idx, val)
+    inputs.run(a, b, k, exclude_self, idx, val)
     return a, idx, val
 
 
@@ -210,43 +206,6 @@ def _scipy_task(X: sp.csr_matrix, XT: sp.csr_matrix, tie_rank: np.ndarray, a: in
 
 
 # -- neighbours ------------------------------------------------------------------
-def _numba_prepare(X: sp.csr_matrix, tie_rank: np.ndarray, budget: int,
-                   n_tasks: int) -> tuple[dict[str, Any], np.ndarray, list[tuple[int, int]]]:
-    """The arrays of ``_kernel_numba.top_k_numba``, built once on the client.
-
-    Returns the shared arrays, the row permutation (results come back in
-    permuted order) and row spans of about equal work.
-    """
-    from ._kernel_numba import _grouping_order, _scale, _tile_pointers, plan_tiles
-
-    n = X.shape[0]
-    perm = _grouping_order(X)
-    X = X[perm]
-    X.sort_indices()
-    XT = X.T.tocsr()
-    XT.sort_indices()
-    tiles = plan_tiles(n, X.shape[1], budget, 1)
-    df = np.diff(XT.indptr).astype(np.float64)
-    pattern = X.copy()
-    pattern.data = np.ones_like(pattern.data, dtype=np.float64)
-    ends = np.cumsum(np.asarray(pattern @ df).ravel() + 16 * (tiles.size - 1) + 64)
-    n_blocks = int(min(n, max(1, n_tasks)))
-    cuts = np.searchsorted(ends, ends[-1] * np.arange(1, n_blocks) / n_blocks)
-    edges = np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64).tolist()
-    prep = {
-        "indptr": X.indptr.astype(np.int64, copy=False),
-        "indices": X.indices.astype(np.int32, copy=False),
-        "data": X.data,
-        "tptr": _tile_pointers(XT, tiles),
-        "tindices": XT.indices.astype(np.int32, copy=False),
-        "tdata": XT.data,
-        "tiles": tiles,
-        "tie_rank": np.ascontiguousarray(np.asarray(tie_rank, dtype=np.int64)[perm]),
-        "scale": _scale(X.data.dtype),
-    }
-    return prep, perm, list(zip(edges[:-1], edges[1:]))
-
-
 def _split(blocks: list[tuple[int, int]], target: int) -> list[tuple[int, int]]:
     """Split row blocks evenly until there are about ``target`` of them."""
     if len(blocks) >= target:
@@ -312,7 +271,10 @@ def top_k_neighbors_distributed(
     )
     token = uuid.uuid4().hex[:12]
     if use_numba:
-        prep, perm, spans = _numba_prepare(X, tie_rank, budget, threads * TASKS_PER_THREAD)
+        from ._kernel_numba import prepare
+
+        prep = prepare(X, tie_rank, budget, 1, threads * TASKS_PER_THREAD)
+        perm, spans = prep.perm, prep.spans
         [shared] = client.scatter([prep], broadcast=True, hash=False)
         futures = [client.submit(_numba_task, shared, a, b, k, exclude_self, retries=retries,
                                  key=f"relatedcontent-neighbors-{token}-{a}") for a, b in spans]

@@ -36,11 +36,12 @@ path. Ties are decided as there: scores equal once rounded to
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
-__all__ = ["rows_top_k", "top_k_numba", "plan_tiles", "warm_up"]
+__all__ = ["KernelInputs", "prepare", "rows_top_k", "top_k_numba", "plan_tiles", "warm_up"]
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -71,10 +72,41 @@ def _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale):  # pragma: 
     return _insert(top_j, top_s, top_key, top_r, filled, k, j, s, key, r)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _read_range(acc, a, b, c0, i, exclude_self, tie_rank, scale, top_j, top_s, top_key, top_r,
+                filled, k, lo, tiny, margin, eps):  # pragma: no cover - compiled
+    """Offer the products in ``acc[a:b]`` to the row's top-k and zero them.
+
+    Works in chunks of 32: a chunk with nothing at or above ``lo`` is skipped
+    after one vectorised count. Returns the new fill and ``lo``.
+    """
+    zero = acc[0] * 0
+    for c in range(a, b, 32):
+        e = min(c + 32, b)
+        hits = 0
+        for u in range(c, c + 32):
+            hits += acc[u] >= lo
+        if hits:
+            for u in range(c, e):
+                s = acc[u]
+                if s < lo:
+                    continue
+                j = u + c0
+                if exclude_self and j == i:
+                    continue
+                filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s, tie_rank[j], scale)
+                if filled == k:
+                    bar = top_key[k - 1]
+                    lo = max(bar - margin - 8 * eps * bar, tiny)
+        for u in range(c, e):
+            acc[u] = zero
+    return filled, lo
+
+
 @njit(nogil=True, cache=True)
 def rows_top_k(
     r0, r1, indptr, indices, data, tindptr_tiles, tindices, tdata, tile_starts, k,
-    exclude_self, tie_rank, scale, out_idx, out_val,
+    exclude_self, tie_rank, scale, out_idx, out_val, run_slot, run_ptr, run_q, run_len, run_max,
 ):  # pragma: no cover - compiled
     """Top-``k`` neighbours of rows ``r0 .. r1-1``, written to ``out_*[r - r0]``.
 
@@ -103,6 +135,10 @@ def rows_top_k(
         decimals are ties, ordered by ``tie_rank``.
     out_idx, out_val : arrays of shape (r1 - r0, k)
         Prefilled with -1 / 0.
+    run_slot, run_ptr, run_q, run_len, run_max : arrays
+        The run table of :func:`_run_table`: the terms whose postings are
+        added run by run, their runs per tile, and the largest entry of each
+        such term in each tile.
     """
     n_tiles = tile_starts.shape[0] - 1
     width = 0
@@ -127,65 +163,93 @@ def rows_top_k(
         filled = 0
         # Scores must be positive (>= tiny); once the list is full, a score must
         # also reach about the k-th best's tie key (>= lo) to be looked at.
-        bar = zero
         lo = tiny
         for t_ in range(n_tiles):
             c0 = tile_starts[t_]
             tw = tile_starts[t_ + 1] - c0
             ops = 0
+            run_ops = 0
+            # Bounds on a product made only of run terms: the sum of each
+            # term's weight times its largest entry in the tile, and (rows of
+            # unit length) the norm of the row's run-term weights.
+            bound = zero
+            norm2 = zero
             for p in range(p0, p1):
                 term = indices[p]
                 w = data[p]
                 q0 = tindptr_tiles[t_, term]
                 q1 = tindptr_tiles[t_ + 1, term]
-                ops += q1 - q0
-                for q in range(q0, q1):
-                    acc[tindices[q] - c0] += w * tdata[q]
-            if ops == 0:
-                continue
-            if ops * REWALK < tw:
-                # Few products: walk the posting lists again to read them back.
-                for p in range(p0, p1):
-                    term = indices[p]
-                    for q in range(tindptr_tiles[t_, term], tindptr_tiles[t_ + 1, term]):
-                        jl = tindices[q] - c0
-                        s = acc[jl]
-                        if s == zero:
-                            continue
-                        acc[jl] = zero
-                        if s < lo:
-                            continue
-                        j = jl + c0
-                        if exclude_self and j == i:
-                            continue
-                        filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s,
-                                        tie_rank[j], scale)
-                        if filled == k:
-                            bar = top_key[k - 1]
-                            lo = max(bar - margin - 8 * eps * bar, tiny)
-            else:
-                # Many products: scan the tile in chunks, skipping chunks under the bar
-                # (the count below vectorises; the bar is the smallest positive value
-                # until the list is full).
-                for c in range(0, tw, chunk):
-                    hits = 0
-                    for u in range(c, c + chunk):
-                        hits += acc[u] >= lo
-                    if hits == 0:
+                slot = run_slot[term]
+                if slot >= 0:
+                    if q1 == q0:
                         continue
-                    for u in range(c, min(c + chunk, tw)):
-                        s = acc[u]
-                        if s < lo:
-                            continue
-                        j = u + c0
-                        if exclude_self and j == i:
-                            continue
-                        filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s,
-                                        tie_rank[j], scale)
-                        if filled == k:
-                            bar = top_key[k - 1]
-                            lo = max(bar - margin - 8 * eps * bar, tiny)
-                acc[:tw] = zero
+                    run_ops += q1 - q0
+                    bound += w * run_max[t_, slot]
+                    norm2 += w * w
+                    # Runs of consecutive documents: contiguous, vectorised adds.
+                    for r in range(run_ptr[t_, slot], run_ptr[t_ + 1, slot]):
+                        q = run_q[r]
+                        base = tindices[q] - c0 - q
+                        for u in range(q, q + run_len[r]):
+                            acc[base + u] += w * tdata[u]
+                else:
+                    ops += q1 - q0
+                    for q in range(q0, q1):
+                        acc[tindices[q] - c0] += w * tdata[q]
+            if ops + run_ops == 0:
+                continue
+            if ops * REWALK >= tw:
+                # Many scattered products: scan the whole tile.
+                filled, lo = _read_range(acc, 0, tw, c0, i, exclude_self, tie_rank, scale,
+                                         top_j, top_s, top_key, top_r, filled, k, lo, tiny,
+                                         margin, eps)
+                continue
+            # Few scattered products: walk their posting lists again to read
+            # them back (a document touched by a run as well is read whole here).
+            for p in range(p0, p1):
+                term = indices[p]
+                if run_slot[term] >= 0:
+                    continue
+                for q in range(tindptr_tiles[t_, term], tindptr_tiles[t_ + 1, term]):
+                    jl = tindices[q] - c0
+                    s = acc[jl]
+                    if s == zero:
+                        continue
+                    acc[jl] = zero
+                    if s < lo:
+                        continue
+                    j = jl + c0
+                    if exclude_self and j == i:
+                        continue
+                    filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s,
+                                    tie_rank[j], scale)
+                    if filled == k:
+                        bar = top_key[k - 1]
+                        lo = max(bar - margin - 8 * eps * bar, tiny)
+            if run_ops == 0:
+                continue
+            # What is left are documents that share only run terms with the
+            # row; none can enter a full list when their bound is under lo.
+            bound = min(bound, np.sqrt(norm2)) * (1 + 4 * (p1 - p0 + 1) * eps)
+            skip = filled == k and bound < lo
+            if not skip and run_ops >= tw:
+                filled, lo = _read_range(acc, 0, tw, c0, i, exclude_self, tie_rank, scale,
+                                         top_j, top_s, top_key, top_r, filled, k, lo, tiny,
+                                         margin, eps)
+                continue
+            for p in range(p0, p1):
+                slot = run_slot[indices[p]]
+                if slot < 0:
+                    continue
+                for r in range(run_ptr[t_, slot], run_ptr[t_ + 1, slot]):
+                    a = tindices[run_q[r]] - c0
+                    b = a + run_len[r]
+                    if skip:
+                        acc[a:b] = zero
+                    else:
+                        filled, lo = _read_range(acc, a, b, c0, i, exclude_self, tie_rank,
+                                                 scale, top_j, top_s, top_key, top_r, filled,
+                                                 k, lo, tiny, margin, eps)
         row = i - r0
         for c in range(filled):
             out_idx[row, c] = top_j[c]
@@ -205,14 +269,8 @@ def warm_up() -> None:
 
     for dtype in (np.float32, np.float64):
         X = sp.csr_matrix(np.array([[1.0, 0.0], [0.6, 0.8]], dtype=dtype))
-        XT = X.T.tocsr()
-        tiles = np.array([0, 2], dtype=np.int64)
-        tptr = np.vstack([XT.indptr[:-1], XT.indptr[1:]]).astype(np.int64)
-        out_idx = np.full((2, 1), -1, dtype=np.int64)
-        out_val = np.zeros((2, 1), dtype=np.float64)
-        rows_top_k(0, 2, X.indptr.astype(np.int64), X.indices.astype(np.int32), X.data, tptr,
-                   XT.indices.astype(np.int32), XT.data, tiles, 1, True,
-                   np.arange(2, dtype=np.int64), _scale(X.dtype), out_idx, out_val)
+        inputs = prepare(X, np.arange(2), 1 << 20, 1, 1)
+        inputs.run(0, 2, 1, True, np.full((2, 1), -1, dtype=np.int64), np.zeros((2, 1)))
 
 
 #: Documents per tile: a float64 accumulator of this many documents (512 KiB)
@@ -221,6 +279,10 @@ def warm_up() -> None:
 TILE_DOCS = 65536
 #: Documents are grouped by their membership of this many most frequent terms.
 GROUP_TERMS = 16
+#: A term's postings are added run by run (see :func:`_run_table`) when they
+#: average at least this many documents per run and number at least RUN_MIN_DF.
+RUN_MIN_MEAN = 4
+RUN_MIN_DF = 64
 #: Blocks of rows per worker, for load balance and progress reports.
 BLOCKS_PER_WORKER = 64
 #: Read products back by walking the posting lists again when a tile holds
@@ -261,6 +323,136 @@ def _tile_pointers(XT, tiles: np.ndarray) -> np.ndarray:
     return out
 
 
+def _run_table(XT, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Posting lists that are mostly runs of consecutive documents, as runs.
+
+    In the kernel's document order (:func:`_grouping_order`) the posting lists
+    of the most frequent terms, which make most of the work, are a few long
+    runs of consecutive documents; adding along a run is a contiguous loop
+    that the compiler vectorises, where a posting-by-posting scatter is not.
+    Runs are cut at the tile edges. A term gets a *slot* when its postings
+    average at least :data:`RUN_MIN_MEAN` per run and it has at least
+    :data:`RUN_MIN_DF` of them.
+
+    Returns ``run_slot`` (per term, -1 for none), ``run_ptr`` of shape
+    ``(n_tiles + 1, n_slots)`` (where a slot's runs enter each tile), and the
+    runs' first posting ``run_q`` and length ``run_len``, and ``run_max`` of
+    shape ``(n_tiles + 1, n_slots)``: the largest entry of a slot's postings in
+    each tile (the last row is unused).
+    """
+    n_terms = XT.shape[0]
+    indptr = XT.indptr.astype(np.int64)
+    docs = XT.indices
+    nnz = docs.size
+    starts = np.ones(nnz, dtype=bool)
+    if nnz > 1:
+        starts[1:] = docs[1:] != docs[:-1] + 1
+    starts[indptr[:-1][indptr[:-1] < nnz]] = True
+    starts[np.isin(docs, tiles[1:-1])] = True
+    run_first = np.flatnonzero(starts)
+    term_of_run = np.repeat(np.arange(n_terms), np.diff(indptr))[run_first]
+    runs_per_term = np.bincount(term_of_run, minlength=n_terms)
+    df = np.diff(indptr)
+    chosen = (df >= RUN_MIN_DF) & (df >= RUN_MIN_MEAN * np.maximum(runs_per_term, 1))
+    run_slot = np.full(n_terms, -1, dtype=np.int64)
+    run_slot[chosen] = np.arange(int(chosen.sum()))
+    keep = chosen[term_of_run]
+    lengths = np.diff(np.append(run_first, nnz))
+    run_q = run_first[keep].astype(np.int64)
+    run_len = lengths[keep].astype(np.int64)
+    slot_of_run = run_slot[term_of_run[keep]]
+    n_slots = int(chosen.sum())
+    first = np.searchsorted(slot_of_run, np.arange(n_slots))
+    run_doc = docs[run_q]
+    run_ptr = np.empty((tiles.size, n_slots), dtype=np.int64)
+    for t_, edge in enumerate(tiles):
+        run_ptr[t_] = first + np.bincount(slot_of_run[run_doc < edge], minlength=n_slots)
+    # The largest entry of each slot's postings in each tile (a bound on products).
+    run_max = np.zeros((tiles.size, n_slots), dtype=XT.data.dtype)
+    if run_q.size:
+        peaks = np.maximum.reduceat(XT.data, run_first)[keep]
+        tile_of_run = np.searchsorted(tiles, run_doc, side="right") - 1
+        np.maximum.at(run_max, (tile_of_run, slot_of_run), peaks)
+    return run_slot, run_ptr, run_q, run_len, run_max
+
+
+class KernelInputs(NamedTuple):
+    """The arrays :func:`rows_top_k` reads, built once by :func:`prepare`.
+
+    Rows and documents are in the kernel's order (:func:`_grouping_order`);
+    ``perm`` maps them back, ``spans`` are row blocks of about equal work and
+    ``work_ends`` the cumulative work of the rows (for progress reports).
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    tptr: np.ndarray
+    tindices: np.ndarray
+    tdata: np.ndarray
+    tiles: np.ndarray
+    tie_rank: np.ndarray
+    scale: Any
+    run_slot: np.ndarray
+    run_ptr: np.ndarray
+    run_q: np.ndarray
+    run_len: np.ndarray
+    run_max: np.ndarray
+    perm: np.ndarray
+    spans: list
+    work_ends: np.ndarray
+
+    def run(self, a: int, b: int, k: int, exclude_self: bool, out_idx: np.ndarray,
+            out_val: np.ndarray) -> None:
+        """Top-``k`` of rows ``a .. b-1`` (kernel order) into ``out_*`` (prefilled -1 / 0)."""
+        rows_top_k(a, b, self.indptr, self.indices, self.data, self.tptr, self.tindices,
+                   self.tdata, self.tiles, k, exclude_self, self.tie_rank, self.scale,
+                   out_idx, out_val, self.run_slot, self.run_ptr, self.run_q, self.run_len,
+                   self.run_max)
+
+
+def prepare(X, tie_rank: np.ndarray, budget: int, workers: int, n_blocks: int) -> KernelInputs:
+    """Reorder a unit-row, non-negative CSR ``X`` and build the kernel's tables.
+
+    ``budget`` and ``workers`` size the tiles (:func:`plan_tiles`); the rows
+    are cut into about ``n_blocks`` spans of equal work.
+    """
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    n = X.shape[0]
+    perm = _grouping_order(X)
+    X = X[perm]
+    X.sort_indices()
+    XT = X.T.tocsr()
+    XT.sort_indices()
+    tiles = plan_tiles(n, X.shape[1], budget, workers)
+    # Blocks of about equal work: a row costs about the total length of its
+    # posting lists, plus a constant.
+    df = np.diff(XT.indptr).astype(np.float64)
+    pattern = X.copy()
+    pattern.data = np.ones_like(pattern.data, dtype=np.float64)
+    ends = np.cumsum(np.asarray(pattern @ df).ravel() + 16 * (tiles.size - 1) + 64)
+    n_blocks = int(min(n, max(1, n_blocks)))
+    cuts = np.searchsorted(ends, ends[-1] * np.arange(1, n_blocks) / n_blocks)
+    edges = np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64).tolist()
+    return KernelInputs(
+        X.indptr.astype(np.int64, copy=False),
+        X.indices.astype(np.int32, copy=False),
+        X.data,
+        _tile_pointers(XT, tiles),
+        XT.indices.astype(np.int32, copy=False),
+        XT.data,
+        tiles,
+        np.ascontiguousarray(np.asarray(tie_rank, dtype=np.int64)[perm]),
+        _scale(X.data.dtype),
+        *_run_table(XT, tiles),
+        perm,
+        list(zip(edges[:-1], edges[1:], strict=True)),
+        ends,
+    )
+
+
 def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers: int,
                 budget: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` of every row of a unit-row, non-negative CSR ``X``.
@@ -291,47 +483,17 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
     indices : ndarray of int64, shape (n_rows, k)
     scores : ndarray of float64, shape (n_rows, k)
     """
-    if not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()
     n = X.shape[0]
-    perm = _grouping_order(X)
-    X = X[perm]
-    X.sort_indices()
-    tie_rank = np.asarray(tie_rank, dtype=np.int64)[perm]
-    indices = X.indices.astype(np.int32, copy=False)
-    indptr = X.indptr.astype(np.int64, copy=False)
-    data = X.data
-    XT = X.T.tocsr()
-    XT.sort_indices()
-    tindices = XT.indices.astype(np.int32, copy=False)
-    tdata = XT.data
-    tiles = plan_tiles(n, X.shape[1], budget, workers)
-    tptr = _tile_pointers(XT, tiles)
-
-    # Blocks of about equal work: a row costs about the total length of its
-    # posting lists, plus a constant.
-    df = np.diff(XT.indptr).astype(np.int64)
-    pattern = X.copy()
-    pattern.data = np.ones_like(pattern.data, dtype=np.float64)
-    work = np.asarray(pattern @ df.astype(np.float64)).ravel() + 16 * (tiles.size - 1) + 64
-    ends = np.cumsum(work)
-    n_blocks = int(min(n, max(1, workers * BLOCKS_PER_WORKER)))
-    cuts = np.searchsorted(ends, ends[-1] * np.arange(1, n_blocks) / n_blocks)
-    edges = np.unique(np.concatenate(([0], cuts, [n]))).astype(np.int64)
-
-    scale = _scale(data.dtype)
+    inputs = prepare(X, tie_rank, budget, workers, workers * BLOCKS_PER_WORKER)
+    spans, ends = inputs.spans, inputs.work_ends
     indices_out = np.full((n, k), -1, dtype=np.int64)
     scores_out = np.zeros((n, k), dtype=np.float64)
-    tie_rank = np.ascontiguousarray(tie_rank, dtype=np.int64)
 
     def run(a: int, b: int) -> tuple[int, int]:
-        rows_top_k(a, b, indptr, indices, data, tptr, tindices, tdata, tiles, k,
-                   exclude_self, tie_rank, scale, indices_out[a:b], scores_out[a:b])
+        inputs.run(a, b, k, exclude_self, indices_out[a:b], scores_out[a:b])
         return a, b
 
     done = 0
-    spans = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
     work_done = [0.0]
 
     def rows_done(a: int, b: int, blocks: int) -> int:
@@ -347,7 +509,7 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
             done += 1
             if progress is not None:
                 progress(rows_done(a, b, done), n)
-        return _unpermute(indices_out, scores_out, perm)
+        return _unpermute(indices_out, scores_out, inputs.perm)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, a, b) for a, b in spans]
         try:
@@ -360,7 +522,7 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
             for future in futures:
                 future.cancel()
             raise
-    return _unpermute(indices_out, scores_out, perm)
+    return _unpermute(indices_out, scores_out, inputs.perm)
 
 
 def _unpermute(idx: np.ndarray, val: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

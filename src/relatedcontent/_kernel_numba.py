@@ -14,13 +14,23 @@ What makes it fast:
 * The document (column) space is cut into *tiles* whose accumulator fits the
   CPU's L2 cache, so the scattered additions hit cache instead of memory.
   Each term's posting list is pre-split at the tile edges.
-* Selection is fused into the accumulation: the accumulator is read back once
-  (by scanning the tile when it is dense, by walking the posting lists again
-  when it is sparse) and reset, and only a score that beats the current
-  ``k``-th best enters a sorted list of ``k``; no product matrix is stored.
 * Documents are reordered (internally) so that the posting lists of the most
-  frequent terms, which make most of the work on real text, are runs of
-  consecutive documents: scattering along them streams through the cache.
+  frequent terms, which make most of the work on real text, are long runs of
+  consecutive documents. Those terms' postings are kept as runs
+  (:func:`_run_table`) and added run by run: a contiguous loop the compiler
+  vectorises, where the rest is a posting-by-posting scatter.
+* Selection is fused into the accumulation, and mostly avoids reading the
+  accumulator where the runs wrote it. The scattered postings are walked
+  again first (or, when they are too many, the whole tile is scanned): each
+  document they touch is read whole, offered to a sorted list of the ``k``
+  best and reset. What is left are documents that share only run terms with
+  the row, and their score is at most ``min(sum_t x[i, t] * max_j x[j, t],
+  ||x[i, runs]||)`` (the second by Cauchy-Schwarz, rows being unit length).
+  Once the list is full and that bound is under the ``k``-th best, they are
+  reset without being read; otherwise the runs are read back in chunks,
+  each skipped after one vectorised count when nothing in it can enter.
+  On 100k PyPI summaries (k = 10) the bound skips about three in four
+  (row, tile) pairs that hold runs. No product matrix is ever stored.
 * The work runs without the GIL (``nogil=True``), so row blocks of about equal
   work run in parallel on plain threads.
 
@@ -30,7 +40,10 @@ Sums are accumulated in the input dtype, term by term in column order, which
 is the order of scipy's sparse product: scores are bit-identical to the scipy
 path. Ties are decided as there: scores equal once rounded to
 ``TIE_DECIMALS`` decimals (``np.round``'s arithmetic) are ordered by
-``tie_rank``, lower first.
+``tie_rank``, lower first. The bound above is widened by the rounding of a
+sum of as many terms as the row has (a relative ``4 * (terms + 1) * eps``) and
+compared with the same margin under the ``k``-th best that decides which
+scores are looked at, so skipping never changes a list.
 """
 
 from __future__ import annotations

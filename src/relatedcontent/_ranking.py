@@ -376,6 +376,22 @@ def update_lists(
     model.scores_[rows] = values
 
 
+def rescore(model: RelatedContent) -> None:
+    """Recompute every hub scale and stored list from the stored pools and smoothed vectors.
+
+    For an index saved with an earlier definition of the score; nothing else
+    (pools, vectors, vocabulary) changes.
+    """
+    if model.pool_idx_ is None:
+        return
+    rows = np.arange(model.X_.shape[0])
+    model.hub_sigma_ = np.ones(rows.size)
+    model.neighbors_ = np.array(model.neighbors_, dtype=np.int64)
+    model.scores_ = np.array(model.scores_, dtype=np.float64)
+    update_sigma(model, rows)
+    update_lists(model, rows)
+
+
 def holders(model: RelatedContent, targets: np.ndarray) -> np.ndarray:
     """Rows whose pool holds any of ``targets``."""
     if targets.size == 0:

@@ -69,6 +69,10 @@ __all__ = [
 #: Scores equal to this many decimals are ties, broken by id (as in _similarity).
 TIE_DECIMALS = 12
 
+#: Version of the score's definition, saved with an index: 1 = local scales from the text
+#: similarity and the LSA cosine at one rank (until 2026-12); 2 = this module's definition.
+SCORE_VERSION = 2
+
 
 def _unit_rows(M: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(M, axis=1, keepdims=True)

@@ -191,3 +191,25 @@ def test_missing_array_file(saved):
 
 def test_snapshot_folder_loads_directly(saved, fitted):
     same_lists(fitted, load(snapshot_of(saved)))
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_index_saved_with_an_earlier_score_is_rescored(tmp_path, council_records, mmap):
+    fresh = RelatedContent(n_neighbors=8).fit(council_records)
+    stale = RelatedContent(n_neighbors=8).fit(council_records)
+    stale.hub_sigma_ = np.full(len(stale.ids_), 0.5)  # stands in for the scales of score version 1
+    stale.scores_ = stale.scores_ * 0.5
+    stale.save(tmp_path / "new")
+    kept = load(tmp_path / "new", mmap=mmap)  # saved with the current score: loaded as it is
+    np.testing.assert_array_equal(kept.hub_sigma_, stale.hub_sigma_)
+    np.testing.assert_array_equal(kept.scores_, stale.scores_)
+    stale.save(tmp_path / "old")
+    manifest_path = snapshot_of(tmp_path / "old") / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest.pop("score_version") == 2
+    manifest_path.write_text(json.dumps(manifest))
+    loaded = load(tmp_path / "old", mmap=mmap)
+    np.testing.assert_array_equal(loaded.hub_sigma_, fresh.hub_sigma_)
+    np.testing.assert_array_equal(loaded.neighbors_, fresh.neighbors_)
+    np.testing.assert_allclose(loaded.scores_, fresh.scores_, rtol=1e-12)
+    same_lists(fresh, loaded)

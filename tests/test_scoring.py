@@ -32,11 +32,14 @@ def reference_lists(rc, k):
         z = raw[i] + rc.smoothing_weight * mean
         Z[i] = z / np.linalg.norm(z)
     w_t, w_l, _ = rc.weights_
-    S = w_t * C + w_l * Z @ Z.T
+    h = Z.shape[1] // 2
+    lead = Z[:, :h] / np.linalg.norm(Z[:, :h], axis=1, keepdims=True)
+    L = (Z @ Z.T + lead @ lead.T) / 2  # LSA cosines at all d and at the leading d // 2 dimensions
+    S = w_t * C + w_l * L
     sigma = np.ones(n)
     for i in range(n):
-        if len(pools[i]) >= rc.hubness_k:
-            kth = sorted((S[i, j] for j in pools[i]), reverse=True)[rc.hubness_k - 1]
+        if len(pools[i]) >= rc.hubness_k:  # the hubness_k-th candidate's TF-IDF cosine
+            kth = sorted((C[i, j] for j in pools[i]), reverse=True)[rc.hubness_k - 1]
             sigma[i] = np.clip(1 - max(kth, 0.0), 1e-3, 1.0)
     out = {}
     for i in range(n):
@@ -50,7 +53,8 @@ def reference_lists(rc, k):
     return out
 
 
-@pytest.mark.parametrize("params", [{}, {"candidates": 12, "hubness_k": 4, "smoothing_neighbors": 2}])
+@pytest.mark.parametrize("params", [{}, {"candidates": 12, "hubness_k": 4, "smoothing_neighbors": 2},
+                                    {"hubness_k": 10, "hubness_gamma": 0.75}])
 def test_lists_follow_the_documented_score(rng, params):
     words = [f"w{i}" for i in range(60)]
     records = [

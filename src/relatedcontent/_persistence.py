@@ -50,6 +50,7 @@ import sklearn
 from ._corpus import Article, FieldMap
 from ._vectorize import FieldWeightedVectorizer
 from ._journal import append_changes, read_changes, writer_lock
+from ._scoring import SCORE_VERSION
 from .exceptions import IndexFormatError
 
 if TYPE_CHECKING:
@@ -250,6 +251,7 @@ def _write_snapshot(model: RelatedContent, root: Path, params: dict[str, Any]) -
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
+            "score_version": SCORE_VERSION,
             "relatedcontent_version": _version(),
             "sklearn_version": sklearn.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -444,6 +446,13 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     model._set_state(articles, vectorizer, X)
     model.neighbors_ = arrays["neighbors"]
     model.scores_ = arrays["scores"]
+    if version >= 2 and manifest.get("score_version", 1) < SCORE_VERSION:
+        # saved with an earlier definition of the score: recompute the local scales and
+        # lists from the stored pools and vectors, so that later changes repair lists of one
+        # definition (the result equals a fresh recompute_all)
+        from ._ranking import rescore
+
+        rescore(model)
     drift = manifest.get("drift")
     if isinstance(drift, dict) and set(drift) == set(model.drift_):
         model.drift_ = dict(drift)

@@ -34,6 +34,7 @@ from ._scoring import (
     final_scores,
     fit_lsa,
     hub_scales,
+    lsa_similarity,
     lsa_vectors,
     neighbour_weights,
     order_candidates,
@@ -145,10 +146,7 @@ def query_vectors(
         e = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         norm = np.linalg.norm(e)
         e = e / norm if norm > 0 else e
-    s = text_similarity(
-        model.weights_, pool_cos[None, :], pool_idx[None, :], z, model.lsa_, e, model.embeddings_
-    )
-    sigma = hub_scales(s, int(model.hubness_k)) if model.hubness_gamma else np.ones(1)
+    sigma = hub_scales(pool_cos[None, :], int(model.hubness_k)) if model.hubness_gamma else np.ones(1)
     return z, e, float(sigma[0])
 
 
@@ -283,17 +281,15 @@ def recompute_all(
     model.neighbors_ = np.full((n, k), -1, dtype=np.int64)
     model.scores_ = np.zeros((n, k), dtype=np.float64)
     note("scores: smoothed vectors, hub scales, lists")
-    # Three passes, each over row chunks on threads (numpy releases the GIL):
-    # every pass reads what the previous one wrote for *all* rows.
+    # Passes over row chunks on threads (numpy releases the GIL): every pass
+    # reads what the previous one wrote for *all* rows. The hub scales need the
+    # pools only; the lists need every row's smoothed vector and scale.
     workers = max(1, effective_n_jobs(model.n_jobs))
     size = max(1, min(SCORE_CHUNK, -(-n // workers)))
     chunks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda part: update_vectors(model, part), chunks))
-        # the pool similarity depends on the vectors only: made once, used twice
-        similarity = list(pool.map(lambda part: _pool_similarity(model, part), chunks))
-        list(pool.map(lambda args: update_sigma(model, *args), zip(chunks, similarity)))
-        list(pool.map(lambda args: update_lists(model, *args), zip(chunks, similarity)))
+        list(pool.map(lambda part: (update_vectors(model, part), update_sigma(model, part)), chunks))
+        list(pool.map(lambda part: update_lists(model, part), chunks))
 
 
 #: Rows per chunk of the scoring passes (enough work per task, bounded temporaries).
@@ -330,18 +326,12 @@ def _pool_similarity(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
     )
 
 
-def update_sigma(
-    model: RelatedContent, rows: np.ndarray, similarity: np.ndarray | None = None
-) -> np.ndarray:
-    """Recompute the hub scales of ``rows``; return the rows whose scale changed.
-
-    ``similarity`` is ``_pool_similarity(model, rows)`` when the caller has it.
-    """
+def update_sigma(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
+    """Recompute the hub scales of ``rows`` from their pools' cosines; return the rows whose scale changed."""
     if rows.size == 0 or not model.hubness_gamma:
         return np.zeros(0, dtype=np.int64)
-    if similarity is None:
-        similarity = _pool_similarity(model, rows)
-    new = hub_scales(similarity, int(model.hubness_k))
+    cos = np.where(model.pool_idx_[rows] >= 0, model.pool_cos_[rows], -np.inf)
+    new = hub_scales(cos, int(model.hubness_k))
     changed = rows[new != model.hub_sigma_[rows]]
     model.hub_sigma_[rows] = new
     return changed
@@ -386,6 +376,22 @@ def update_lists(
     model.scores_[rows] = values
 
 
+def rescore(model: RelatedContent) -> None:
+    """Recompute every hub scale and stored list from the stored pools and smoothed vectors.
+
+    For an index saved with an earlier definition of the score; nothing else
+    (pools, vectors, vocabulary) changes.
+    """
+    if model.pool_idx_ is None:
+        return
+    rows = np.arange(model.X_.shape[0])
+    model.hub_sigma_ = np.ones(rows.size)
+    model.neighbors_ = np.array(model.neighbors_, dtype=np.int64)
+    model.scores_ = np.array(model.scores_, dtype=np.float64)
+    update_sigma(model, rows)
+    update_lists(model, rows)
+
+
 def holders(model: RelatedContent, targets: np.ndarray) -> np.ndarray:
     """Rows whose pool holds any of ``targets``."""
     if targets.size == 0:
@@ -423,7 +429,8 @@ def repair(
     else:
         z_rows = new_rows
     update_vectors(model, z_rows)
-    sigma_rows = np.union1d(pool_rows, holders(model, z_rows))
+    # a hub scale depends on its own pool only
+    sigma_rows = np.union1d(pool_rows, new_rows)
     sigma_rows = sigma_rows[alive[sigma_rows]]
     changed = update_sigma(model, sigma_rows)
     list_rows = np.union1d(sigma_rows, holders(model, np.union1d(z_rows, changed)))
@@ -503,7 +510,7 @@ def pair_parts(model: RelatedContent, row: int, other: int) -> dict[str, float]:
     z = None if model.lsa_ is None else model.lsa_[row : row + 1]
     e = None if model.embeddings_ is None else model.embeddings_[row : row + 1]
     if z is not None:
-        parts["lsa"] = float(model.lsa_[row] @ model.lsa_[other])
+        parts["lsa"] = float(lsa_similarity(z, model.lsa_, idx)[0, 0])
     if e is not None:
         parts["embedding"] = float(model.embeddings_[row] @ model.embeddings_[other])
     s = text_similarity(model.weights_, np.array([[cos]]), idx, z, model.lsa_, e, model.embeddings_)

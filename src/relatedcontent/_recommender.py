@@ -184,16 +184,18 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         Dimensions of the low-rank (LSA) part; 0 switches it off. Capped at
         half the number of articles.
     lsa_weight : float, default=0.6
-        Share of the LSA cosine in the text similarity; TF-IDF has the rest.
+        Share of the LSA similarity (the mean of the smoothed vectors' cosines
+        with all dimensions and with the leading half) in the text
+        similarity; TF-IDF has the rest.
     smoothing_neighbors : int, default=3
         An article's LSA vector is smoothed with this many nearest articles
         (by TF-IDF cosine); 0 switches smoothing off.
     smoothing_weight : float, default=1.0
         Weight of the neighbours' mean in the smoothed LSA vector.
-    hubness_k : int, default=10
-        The local scale of an article is ``1 -`` its ``hubness_k``-th highest
-        text similarity.
-    hubness_gamma : float, default=0.75
+    hubness_k : int, default=30
+        The local scale of an article is ``1 -`` the TF-IDF cosine of its
+        ``hubness_k``-th nearest candidate.
+    hubness_gamma : float, default=1.5
         Strength of the hubness reduction; 0 ranks by text similarity alone.
     near_duplicate_threshold : float or None, default=0.9
         TF-IDF cosine from which two articles are near-copies.
@@ -290,8 +292,8 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         lsa_weight: float = 0.6,
         smoothing_neighbors: int = 3,
         smoothing_weight: float = 1.0,
-        hubness_k: int = 10,
-        hubness_gamma: float = 0.75,
+        hubness_k: int = 30,
+        hubness_gamma: float = 1.5,
         near_duplicate_threshold: float | None = 0.9,
         near_duplicates: str = "hide",
         boilerplate_share: float | None = 0.05,

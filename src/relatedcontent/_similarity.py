@@ -193,6 +193,23 @@ def _select(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, rows_in_block:
 _BUCKETS = 128
 
 
+def _bucket_keys(rows: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """``rows * _BUCKETS + bucket`` of each entry (``vals`` in [0, 1]), in few passes."""
+    key = vals * _BUCKETS
+    np.minimum(key, _BUCKETS - 1, out=key)
+    key = key.astype(np.intp)
+    key += rows * _BUCKETS
+    return key
+
+
+def _first_bucket_reaching(key: np.ndarray, n_rows: int, k: int, none: int) -> np.ndarray:
+    """Per row, buckets from the top until ``k`` entries are reached (``none`` if never)."""
+    counts = np.bincount(key, minlength=n_rows * _BUCKETS)
+    from_top = np.cumsum(counts.reshape(n_rows, _BUCKETS)[:, ::-1], axis=1)
+    reached = from_top >= k
+    return np.where(reached.any(axis=1), reached.argmax(axis=1), none)
+
+
 def _prefilter(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
                k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drop entries that cannot be in their row's top ``k``, without sorting.
@@ -202,15 +219,11 @@ def _prefilter(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int
     lowest bucket that still holds one of its ``k`` best entries; everything in
     lower buckets goes. Only the few survivors are sorted afterwards.
     """
-    bucket = np.minimum((vals * _BUCKETS).astype(np.int64), _BUCKETS - 1)
-    counts = np.bincount(rows * _BUCKETS + bucket, minlength=n_rows * _BUCKETS)
-    from_top = np.cumsum(counts.reshape(n_rows, _BUCKETS)[:, ::-1], axis=1)
-    # First bucket (from the top) at which k entries are reached; rows with
-    # fewer than k entries keep everything (argmax of all-False is 0 -> top).
-    reached = from_top >= k
-    first = np.where(reached.any(axis=1), reached.argmax(axis=1), _BUCKETS - 1)
-    threshold = (_BUCKETS - 1) - first
-    keep = bucket >= threshold[rows]
+    key = _bucket_keys(rows, vals)
+    # Rows with fewer than k entries keep everything (their threshold is bucket 0).
+    first = _first_bucket_reaching(key, n_rows, k, _BUCKETS - 1)
+    cut = np.arange(n_rows, dtype=np.intp) * _BUCKETS + ((_BUCKETS - 1) - first)
+    keep = key >= cut[rows]
     return rows[keep], cols[keep], vals[keep]
 
 
@@ -268,11 +281,7 @@ def _kth_floor(rows: np.ndarray, vals: np.ndarray, n_rows: int, k: int) -> np.nd
     """Per row, a value at most its ``k``-th largest entry (0 if it has fewer than ``k``)."""
     if k == 0 or rows.size == 0:
         return np.zeros(n_rows)
-    bucket = np.minimum((vals * _BUCKETS).astype(np.int64), _BUCKETS - 1)
-    counts = np.bincount(rows * _BUCKETS + bucket, minlength=n_rows * _BUCKETS)
-    from_top = np.cumsum(counts.reshape(n_rows, _BUCKETS)[:, ::-1], axis=1)
-    reached = from_top >= k
-    first = np.where(reached.any(axis=1), reached.argmax(axis=1), _BUCKETS)
+    first = _first_bucket_reaching(_bucket_keys(rows, vals), n_rows, k, _BUCKETS)
     return np.maximum((_BUCKETS - 1 - first) / _BUCKETS, 0.0)
 
 

@@ -253,11 +253,13 @@ def _split_block(X: sp.csr_matrix, XT: sp.csr_matrix, XR: sp.csr_matrix, XRT: sp
     # itself among the entries, the (k+1)-th best is. One pass then keeps the
     # entries that can reach it, and the row itself is dropped from those few.
     floor = _kth_floor(rows, vals, n_rows, k + bool(exclude_self))
-    keep = np.flatnonzero((vals >= (floor - upper - 1e-9)[rows]) & (vals > 0))
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    # (at least the smallest positive value: only positive scores count)
+    reach = np.maximum(floor - upper - 1e-9, np.nextafter(0.0, 1.0))
+    keep = vals >= reach[rows]
     if exclude_self:
-        other = cols != rows + start
-        rows, cols, vals = rows[other], cols[other], vals[other]
+        keep &= cols != rows + start
+    keep = np.flatnonzero(keep)
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
     # Only pairs sharing a frequent term have products to add (adding a zero
     # product leaves a sum unchanged, so skipping it keeps the bits).
     mask = split.mask

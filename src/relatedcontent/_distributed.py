@@ -275,7 +275,10 @@ def top_k_neighbors_distributed(
 
         prep = prepare(X, tie_rank, budget, 1, threads * TASKS_PER_THREAD)
         perm, spans = prep.perm, prep.spans
-        [shared] = client.scatter([prep], broadcast=True, hash=False)
+        # the workers need the arrays only, not the client's permutation and spans
+        empty = np.zeros(0)
+        [shared] = client.scatter([prep._replace(perm=empty, spans=[], work_ends=empty)],
+                                  broadcast=True, hash=False)
         futures = [client.submit(_numba_task, shared, a, b, k, exclude_self, retries=retries,
                                  key=f"relatedcontent-neighbors-{token}-{a}") for a, b in spans]
     else:

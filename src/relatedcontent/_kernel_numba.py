@@ -86,19 +86,32 @@ def _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale):  # pragma: 
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _take(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale, lo, tiny, margin,
+          eps):  # pragma: no cover - compiled
+    """:func:`_offer`, then raise ``lo`` once the list is full; return the fill and ``lo``."""
+    filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale)
+    if filled == k:
+        # A score this far under the k-th best's tie key cannot round up to it.
+        bar = top_key[k - 1]
+        lo = max(bar - margin - 8 * eps * bar, tiny)
+    return filled, lo
+
+
+@njit(nogil=True, cache=True, inline="always")
 def _read_range(acc, a, b, c0, i, exclude_self, tie_rank, scale, top_j, top_s, top_key, top_r,
                 filled, k, lo, tiny, margin, eps):  # pragma: no cover - compiled
     """Offer the products in ``acc[a:b]`` to the row's top-k and zero them.
 
-    Works in chunks of 32: a chunk with nothing at or above ``lo`` is skipped
-    after one vectorised count. Returns the new fill and ``lo``.
+    Works in chunks of :data:`CHUNK`: a chunk with nothing at or above ``lo``
+    is skipped after one vectorised count (``acc`` has ``CHUNK`` spare zeros at
+    its end for the last one). Returns the new fill and ``lo``.
     """
     zero = acc[0] * 0
-    for c in range(a, b, 32):
-        e = min(c + 32, b)
+    for c in range(a, b, CHUNK):
+        e = min(c + CHUNK, b)
         hits = 0
-        view = acc[c : c + 32]
-        for u in range(32):
+        view = acc[c : c + CHUNK]
+        for u in range(CHUNK):
             hits += view[u] >= lo
         if hits:
             for u in range(c, e):
@@ -108,10 +121,8 @@ def _read_range(acc, a, b, c0, i, exclude_self, tie_rank, scale, top_j, top_s, t
                 j = u + c0
                 if exclude_self and j == i:
                     continue
-                filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s, tie_rank[j], scale)
-                if filled == k:
-                    bar = top_key[k - 1]
-                    lo = max(bar - margin - 8 * eps * bar, tiny)
+                filled, lo = _take(top_j, top_s, top_key, top_r, filled, k, j, s, tie_rank[j],
+                                   scale, lo, tiny, margin, eps)
         acc[c:e] = zero
     return filled, lo
 
@@ -157,8 +168,7 @@ def rows_top_k(
     width = 0
     for t_ in range(n_tiles):
         width = max(width, tile_starts[t_ + 1] - tile_starts[t_])
-    chunk = 32
-    acc = np.zeros(width + chunk, dtype=data.dtype)
+    acc = np.zeros(width + CHUNK, dtype=data.dtype)
     zero = acc[0]
     tiny = np.nextafter(zero, acc[0] + 1)
     top_j = np.empty(k, dtype=np.int64)
@@ -239,11 +249,8 @@ def rows_top_k(
                     j = jl + c0
                     if exclude_self and j == i:
                         continue
-                    filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s,
-                                    tie_rank[j], scale)
-                    if filled == k:
-                        bar = top_key[k - 1]
-                        lo = max(bar - margin - 8 * eps * bar, tiny)
+                    filled, lo = _take(top_j, top_s, top_key, top_r, filled, k, j, s,
+                                       tie_rank[j], scale, lo, tiny, margin, eps)
             if run_ops == 0:
                 continue
             # What is left are documents that share only run terms with the
@@ -301,6 +308,8 @@ GROUP_TERMS = 16
 #: average at least this many documents per run and number at least RUN_MIN_DF.
 RUN_MIN_MEAN = 4
 RUN_MIN_DF = 64
+#: Accumulator entries read back per vectorised count (see :func:`_read_range`).
+CHUNK = 32
 #: Blocks of rows per worker, for load balance and progress reports.
 BLOCKS_PER_WORKER = 64
 #: Read products back by walking the posting lists again when a tile holds
@@ -341,7 +350,7 @@ def _tile_pointers(XT, tiles: np.ndarray) -> np.ndarray:
     return out
 
 
-def _run_table(XT, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _run_table(XT, tiles: np.ndarray) -> tuple[np.ndarray, ...]:
     """Posting lists that are mostly runs of consecutive documents, as runs.
 
     In the kernel's document order (:func:`_grouping_order`) the posting lists

@@ -146,7 +146,8 @@ def query_vectors(
         e = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         norm = np.linalg.norm(e)
         e = e / norm if norm > 0 else e
-    sigma = hub_scales(pool_cos[None, :], int(model.hubness_k)) if model.hubness_gamma else np.ones(1)
+    sigma = (hub_scales(pool_cos[None, :], int(model.hubness_k)) if model.hubness_gamma
+             else np.ones(1))
     return z, e, float(sigma[0])
 
 
@@ -281,14 +282,28 @@ def recompute_all(
     model.neighbors_ = np.full((n, k), -1, dtype=np.int64)
     model.scores_ = np.zeros((n, k), dtype=np.float64)
     note("scores: smoothed vectors, hub scales, lists")
-    # Passes over row chunks on threads (numpy releases the GIL): every pass
-    # reads what the previous one wrote for *all* rows. The hub scales need the
-    # pools only; the lists need every row's smoothed vector and scale.
+    _scoring_passes(model, vectors=True)
+
+
+def _scoring_passes(model: RelatedContent, *, vectors: bool) -> None:
+    """Smoothed vectors (if ``vectors``), hub scales, then lists, of every row.
+
+    Passes over row chunks on threads (numpy releases the GIL): every pass
+    reads what the previous one wrote for *all* rows. The hub scales need the
+    pools only; the lists need every row's smoothed vector and scale.
+    """
+    n = model.X_.shape[0]
     workers = max(1, effective_n_jobs(model.n_jobs))
     size = max(1, min(SCORE_CHUNK, -(-n // workers)))
     chunks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
+
+    def vectors_and_scales(part: np.ndarray) -> None:
+        if vectors:
+            update_vectors(model, part)
+        update_sigma(model, part)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda part: (update_vectors(model, part), update_sigma(model, part)), chunks))
+        list(pool.map(vectors_and_scales, chunks))
         list(pool.map(lambda part: update_lists(model, part), chunks))
 
 
@@ -327,7 +342,10 @@ def _pool_similarity(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
 
 
 def update_sigma(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
-    """Recompute the hub scales of ``rows`` from their pools' cosines; return the rows whose scale changed."""
+    """Recompute the hub scales of ``rows`` from their pools' cosines.
+
+    Returns the rows whose scale changed.
+    """
     if rows.size == 0 or not model.hubness_gamma:
         return np.zeros(0, dtype=np.int64)
     cos = np.where(model.pool_idx_[rows] >= 0, model.pool_cos_[rows], -np.inf)
@@ -337,17 +355,12 @@ def update_sigma(model: RelatedContent, rows: np.ndarray) -> np.ndarray:
     return changed
 
 
-def update_lists(
-    model: RelatedContent, rows: np.ndarray, similarity: np.ndarray | None = None
-) -> None:
-    """Recompute the stored lists of ``rows`` from their pools.
-
-    ``similarity`` is ``_pool_similarity(model, rows)`` when the caller has it.
-    """
+def update_lists(model: RelatedContent, rows: np.ndarray) -> None:
+    """Recompute the stored lists of ``rows`` from their pools."""
     if rows.size == 0:
         return
     idx, cos = model.pool_idx_[rows], model.pool_cos_[rows]
-    s = _pool_similarity(model, rows) if similarity is None else similarity
+    s = _pool_similarity(model, rows)
     gamma = float(model.hubness_gamma)
     score = final_scores(s, model.hub_sigma_[rows], model.hub_sigma_, idx, gamma)
     threshold = model.near_duplicate_threshold
@@ -384,12 +397,10 @@ def rescore(model: RelatedContent) -> None:
     """
     if model.pool_idx_ is None:
         return
-    rows = np.arange(model.X_.shape[0])
-    model.hub_sigma_ = np.ones(rows.size)
+    model.hub_sigma_ = np.ones(model.X_.shape[0])
     model.neighbors_ = np.array(model.neighbors_, dtype=np.int64)
     model.scores_ = np.array(model.scores_, dtype=np.float64)
-    update_sigma(model, rows)
-    update_lists(model, rows)
+    _scoring_passes(model, vectors=False)
 
 
 def holders(model: RelatedContent, targets: np.ndarray) -> np.ndarray:

@@ -250,8 +250,8 @@ def _split_block(X: sp.csr_matrix, XT: sp.csr_matrix, XR: sp.csr_matrix, XRT: sp
     upper = split.upper[start:stop]
     # Exact scores are >= partial ones, so the k-th best partial score (floored
     # to a bucket) is a floor for the k-th best exact score; with the row
-    # itself among the entries, the (k+1)-th best is. One pass then keeps the
-    # entries that can reach it, and the row itself is dropped from those few.
+    # itself among the entries, the (k+1)-th best is. One mask then keeps the
+    # entries that can reach it, without the row itself.
     floor = _kth_floor(rows, vals, n_rows, k + bool(exclude_self))
     # (at least the smallest positive value: only positive scores count)
     reach = np.maximum(floor - upper - 1e-9, np.nextafter(0.0, 1.0))

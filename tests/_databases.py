@@ -20,10 +20,14 @@ MYSQL_ENV = "RELATEDCONTENT_TEST_MYSQL_URL"
 
 
 def _admin_engine():
-    sa = pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')")
+    sa = pytest.importorskip(
+        "sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')"
+    )
     url = os.environ.get(POSTGRES_ENV)
     if not url:
-        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against (.ci/postgres.sh starts one)")
+        pytest.skip(
+            f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against (.ci/postgres.sh starts one)"
+        )
     pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
@@ -31,7 +35,9 @@ def _admin_engine():
             conn.exec_driver_sql("SELECT 1")
     except sa.exc.OperationalError as exc:
         engine.dispose()
-        pytest.skip(f"the PostgreSQL server of {POSTGRES_ENV} does not answer ({str(exc.orig).strip()[:200]})")
+        pytest.skip(
+            f"the PostgreSQL server of {POSTGRES_ENV} does not answer ({str(exc.orig).strip()[:200]})"
+        )
     return engine
 
 
@@ -75,10 +81,14 @@ def mysql_url():
     Not started by CI: set RELATEDCONTENT_TEST_MYSQL_URL (a user that may create databases,
     e.g. mysql+pymysql://root:secret@127.0.0.1:3306/mysql) to run these cases.
     """
-    sa = pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')")
+    sa = pytest.importorskip(
+        "sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')"
+    )
     url = os.environ.get(MYSQL_ENV)
     if not url:
-        pytest.skip(f"{MYSQL_ENV} is not set: no MySQL/MariaDB server to test against (CI starts none)")
+        pytest.skip(
+            f"{MYSQL_ENV} is not set: no MySQL/MariaDB server to test against (CI starts none)"
+        )
     pytest.importorskip("pymysql", reason="PyMySQL is not installed (pip install -e '.[test]')")
     admin = sa.create_engine(url)
     name = f"rc_test_{uuid.uuid4().hex[:12]}"
@@ -87,7 +97,9 @@ def mysql_url():
             conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     except sa.exc.OperationalError as exc:
         admin.dispose()
-        pytest.skip(f"the MySQL server of {MYSQL_ENV} does not answer ({str(exc.orig).strip()[:200]})")
+        pytest.skip(
+            f"the MySQL server of {MYSQL_ENV} does not answer ({str(exc.orig).strip()[:200]})"
+        )
     try:
         yield admin.url.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -98,7 +110,9 @@ def mysql_url():
 
 @pytest.fixture
 def sqlite_url(tmp_path):
-    pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')")
+    pytest.importorskip(
+        "sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')"
+    )
     """URL of an empty SQLite database file."""
     sqlite3.connect(tmp_path / "site.db").close()
     return f"sqlite:///{tmp_path / 'site.db'}"

@@ -61,8 +61,9 @@ def test_bound_covers_every_frequent_only_score(rng):
 @pytest.mark.parametrize("n_frequent", [0, 1, 3, 6])
 @pytest.mark.parametrize("k", [1, 4, 200])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_split_is_exact_with_frequent_only_rows_ties_and_empty_rows(rng, split_everything,
-                                                                      n_frequent, k, dtype):
+def test_split_is_exact_with_frequent_only_rows_ties_and_empty_rows(
+    rng, split_everything, n_frequent, k, dtype
+):
     split_everything(n_frequent)
     X = frequent_heavy(rng, 90, 25, 6)
     atol = 1e-6 if dtype == np.float32 else 1e-9

@@ -25,8 +25,18 @@ def index(tmp_path, council_path):
 
 
 def test_build_reports_progress(tmp_path, council_path):
-    code, out, err = run("build", str(council_path), "-o", str(tmp_path / "i"), "--n-neighbors", "4",
-                         "--memory-budget", "1MiB", "--n-jobs", "2")
+    code, out, err = run(
+        "build",
+        str(council_path),
+        "-o",
+        str(tmp_path / "i"),
+        "--n-neighbors",
+        "4",
+        "--memory-budget",
+        "1MiB",
+        "--n-jobs",
+        "2",
+    )
     assert code == 0
     assert "read 64 articles" in err and "saved index" in err
     assert load(tmp_path / "i").neighbors_.shape == (64, 4)
@@ -37,7 +47,9 @@ def test_build_reports_progress(tmp_path, council_path):
 def test_related_text_and_json(index):
     code, out, _ = run("related", str(index), "bin-collection-changes-christmas", "-n", "3")
     assert code == 0
-    assert out.startswith("Christmas and New Year bin collection days are changing\nYou might also like:")
+    assert out.startswith(
+        "Christmas and New Year bin collection days are changing\nYou might also like:"
+    )
     assert "Read more: https://www.harrowfield.gov.uk/news/" in out
     code, out, _ = run("related", str(index), "bin-collection-changes-christmas", "--json")
     data = json.loads(out)
@@ -65,7 +77,14 @@ def test_int_ids_from_the_command_line(tmp_path, tiny_corpus):
 def test_similar_from_option_and_stdin(index, monkeypatch):
     code, out, _ = run("similar", str(index), "--text", "bins over christmas", "--json")
     assert code == 0 and json.loads(out)["related"][0]["id"] == "bin-collection-changes-christmas"
-    code, out, _ = run("similar", str(index), "-n", "2", stdin="Where is my polling station?", monkeypatch=monkeypatch)
+    code, out, _ = run(
+        "similar",
+        str(index),
+        "-n",
+        "2",
+        stdin="Where is my polling station?",
+        monkeypatch=monkeypatch,
+    )
     assert code == 0 and out.count("Read more") == 2
     code, _, err = run("similar", str(index), stdin="  ", monkeypatch=monkeypatch)
     assert code == 2 and "empty" in err
@@ -80,11 +99,26 @@ def test_demo():
 
 def test_field_options_for_a_cms_export(tmp_path):
     path = tmp_path / "wp.csv"
-    path.write_text("ID,post_title,post_content,permalink\n"
-                    "10,Bin day,Bins collected Friday,/bins\n11,Garden bins,Garden bins collected,/garden\n"
-                    "12,Schools,Term dates,/schools\n", encoding="utf-8")
-    code, _, err = run("build", str(path), "-o", str(tmp_path / "i"), "--id-field", "ID",
-                       "--title-field", "post_title", "--text-fields", "post_content", "--url-field", "permalink")
+    path.write_text(
+        "ID,post_title,post_content,permalink\n"
+        "10,Bin day,Bins collected Friday,/bins\n11,Garden bins,Garden bins collected,/garden\n"
+        "12,Schools,Term dates,/schools\n",
+        encoding="utf-8",
+    )
+    code, _, err = run(
+        "build",
+        str(path),
+        "-o",
+        str(tmp_path / "i"),
+        "--id-field",
+        "ID",
+        "--title-field",
+        "post_title",
+        "--text-fields",
+        "post_content",
+        "--url-field",
+        "permalink",
+    )
     assert code == 0, err
     code, out, _ = run("related", str(tmp_path / "i"), "10", "--json")
     assert json.loads(out)["related"][0]["url"] == "/garden"
@@ -134,9 +168,17 @@ def test_related_needs_id_or_all(index):
 
 def test_publishing_workflow(index, tmp_path):
     new = tmp_path / "new.jsonl"
-    new.write_text(json.dumps({"id": "christmas-bins-2", "title": "Christmas bin dates confirmed",
-                               "body": "Bin collections over Christmas and New Year move by a day."}) + "\n",
-                   encoding="utf-8")
+    new.write_text(
+        json.dumps(
+            {
+                "id": "christmas-bins-2",
+                "title": "Christmas bin dates confirmed",
+                "body": "Bin collections over Christmas and New Year move by a day.",
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     code, _, err = run("add", str(index), str(new))
     assert code == 0 and "the index holds 65" in err
     code, out, _ = run("related", str(index), "bin-collection-changes-christmas", "--json")

@@ -17,7 +17,13 @@ def site():
     import json
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "src" / "relatedcontent" / "data" / "council_news.jsonl"
+    path = (
+        Path(__file__).resolve().parents[1]
+        / "src"
+        / "relatedcontent"
+        / "data"
+        / "council_news.jsonl"
+    )
     records = [json.loads(line) for line in path.open(encoding="utf-8")]
     for i, record in enumerate(records):  # content types for the filter
         record["content_type"] = "guide" if i % 4 == 0 else "news"
@@ -66,7 +72,9 @@ def test_include_exclude_ids(rc):
     assert first not in ids(rc.related(BINS, n=5, exclude=[first]))
     keep = ids(rc.related(BINS, n=8))[5:8]
     assert ids(rc.related(BINS, n=3, include=keep, fallback=False)) == keep
-    with pytest.raises(ValueError, match="'include' and 'exclude' parameters of RelatedContent.related"):
+    with pytest.raises(
+        ValueError, match="'include' and 'exclude' parameters of RelatedContent.related"
+    ):
         rc.related(BINS, include=keep, exclude=[first])
 
 
@@ -79,7 +87,9 @@ def test_tags_and_exclude_tags(rc):
 
 def test_ignore_tags_is_not_exclude_tags(site):
     """ignore_tags: the tag stops counting as text; the articles having it can still be shown."""
-    tagged = [dict(r, tags=[*r.get("tags", []), "featured"]) if i % 2 else r for i, r in enumerate(site)]
+    tagged = [
+        dict(r, tags=[*r.get("tags", []), "featured"]) if i % 2 else r for i, r in enumerate(site)
+    ]
     plain = RelatedContent().fit(site)
     counted = RelatedContent().fit(tagged)
     ignored = RelatedContent(ignore_tags=["Featured"]).fit(tagged)
@@ -95,9 +105,19 @@ def test_ignore_tags_is_not_exclude_tags(site):
 
 def test_languages_never_mix_unless_asked():
     records = [
-        {"id": "en1", "title": "Bin collections", "body": "bins collected on friday", "language": "en"},
+        {
+            "id": "en1",
+            "title": "Bin collections",
+            "body": "bins collected on friday",
+            "language": "en",
+        },
         {"id": "en2", "title": "Garden bins", "body": "garden bins collected", "language": "en"},
-        {"id": "fr1", "title": "Bin collections", "body": "bins collected on friday poubelles", "language": "fr"},
+        {
+            "id": "fr1",
+            "title": "Bin collections",
+            "body": "bins collected on friday poubelles",
+            "language": "fr",
+        },
         {"id": "xx", "title": "Bins", "body": "bins collected friday"},  # no language: matches any
     ]
     rc = RelatedContent(near_duplicates="show").fit(records)
@@ -114,7 +134,9 @@ def test_max_age_and_allow_newer(rc):
     mine = rc.article(BINS).published
     items = rc.related(BINS, n=5, allow_newer=False, fallback=False)
     assert items and all(i.published <= mine for i in items)
-    with pytest.raises(ValueError, match="'max_age' parameter of RelatedContent.related must be a positive"):
+    with pytest.raises(
+        ValueError, match="'max_age' parameter of RelatedContent.related must be a positive"
+    ):
         rc.related(BINS, max_age=-3)
 
 
@@ -131,8 +153,10 @@ def test_taxonomy_boost(rc):
     boosted = rc.related(BINS, n=10, taxonomy_boost=5.0)
     plain = rc.related(BINS, n=10)
     mine = {t.casefold() for t in rc.article(BINS).tags}
+
     def shares(items):
         return sum(bool(mine & {t.casefold() for t in i.tags}) for i in items[:3])
+
     assert shares(boosted) >= shares(plain)
     top = boosted[0]
     base = next(i.score for i in plain if i.id == top.id)
@@ -143,7 +167,7 @@ def test_min_score_and_fallback_labels(rc):
     items = rc.related(BINS, n=8, min_score=0.45)
     similar = [i for i in items if i.reason == "similar text"]
     assert similar and all(i.score >= 0.45 for i in similar)
-    rest = [i.reason for i in items[len(similar):]]
+    rest = [i.reason for i in items[len(similar) :]]
     assert rest and set(rest) <= {"fallback: same section", "fallback: most recent"}
     # same section first, most recent first within it
     same = [i for i in items if i.reason == "fallback: same section"]
@@ -153,13 +177,24 @@ def test_min_score_and_fallback_labels(rc):
 
 
 def test_fallback_after_same_section_is_most_recent():
-    records = [{"id": i, "title": f"t{i}", "body": f"w{i}x unique{i}", "section": "a" if i < 2 else "b",
-                "published": f"2026-01-{10 + i:02d}"} for i in range(6)]
+    records = [
+        {
+            "id": i,
+            "title": f"t{i}",
+            "body": f"w{i}x unique{i}",
+            "section": "a" if i < 2 else "b",
+            "published": f"2026-01-{10 + i:02d}",
+        }
+        for i in range(6)
+    ]
     rc = RelatedContent(stop_words=None).fit(records)
     items = rc.related(0, n=4)
     assert [(i.id, i.reason) for i in items] == [
-        (1, "fallback: same section"), (5, "fallback: most recent"),
-        (4, "fallback: most recent"), (3, "fallback: most recent")]
+        (1, "fallback: same section"),
+        (5, "fallback: most recent"),
+        (4, "fallback: most recent"),
+        (3, "fallback: most recent"),
+    ]
 
 
 def test_pins_first_with_expiry(rc):
@@ -220,6 +255,13 @@ def test_bad_options_name_the_parameter(rc, options, error, match):
 def test_unknown_option_and_similar_takes_options(rc):
     with pytest.raises(TypeError, match="unknown option"):
         rc.similar("bins", colour="red")
-    items = rc.similar({"title": "Bins at Christmas", "body": "bin collections over christmas",
-                        "section": "schools"}, n=3, same_section=True)
+    items = rc.similar(
+        {
+            "title": "Bins at Christmas",
+            "body": "bin collections over christmas",
+            "section": "schools",
+        },
+        n=3,
+        same_section=True,
+    )
     assert {i.section for i in items} == {"schools"}

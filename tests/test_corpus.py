@@ -7,9 +7,20 @@ from relatedcontent._corpus import build_corpus, iter_articles, to_article
 
 
 def test_mapping_to_article_keeps_extra_fields():
-    a = to_article({"id": "a1", "title": "T", "body": "<p>Hello &amp; bye</p>", "url": "/a1",
-                    "tags": ["x", "y"], "section": "news", "published": "2026-03-14T09:30:00Z",
-                    "language": "en", "author": "Press office", "image": "/i.png"})
+    a = to_article(
+        {
+            "id": "a1",
+            "title": "T",
+            "body": "<p>Hello &amp; bye</p>",
+            "url": "/a1",
+            "tags": ["x", "y"],
+            "section": "news",
+            "published": "2026-03-14T09:30:00Z",
+            "language": "en",
+            "author": "Press office",
+            "image": "/i.png",
+        }
+    )
     assert a.body == "Hello & bye"
     assert a.tags == ("x", "y")
     assert a.extra == {"author": "Press office", "image": "/i.png"}
@@ -17,10 +28,24 @@ def test_mapping_to_article_keeps_extra_fields():
 
 
 def test_field_map_for_cms_export():
-    fm = FieldMap(id="post_id", title="post_title", body=("excerpt", "post_content"), url="permalink",
-                  tags="post_tags")
-    a = to_article({"post_id": 7, "post_title": "Hi", "excerpt": "Short.", "post_content": "Long text.",
-                    "permalink": "/p/7", "post_tags": "bins, recycling"}, fm)
+    fm = FieldMap(
+        id="post_id",
+        title="post_title",
+        body=("excerpt", "post_content"),
+        url="permalink",
+        tags="post_tags",
+    )
+    a = to_article(
+        {
+            "post_id": 7,
+            "post_title": "Hi",
+            "excerpt": "Short.",
+            "post_content": "Long text.",
+            "permalink": "/p/7",
+            "post_tags": "bins, recycling",
+        },
+        fm,
+    )
     assert a.id == 7
     assert a.body == "Short.\n\nLong text."
     assert a.url == "/p/7"

@@ -27,8 +27,9 @@ WORDS = (
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=":0") as lc:
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
+    ) as lc:
         with distributed.Client(lc) as client:
             yield client
 
@@ -43,12 +44,14 @@ def _records(n: int, seed: int) -> list[dict]:
             body += "\nSign up to the council newsletter. Accept cookies to continue."
         if i < 20:  # only in the first part: frequent there (16%), not in the whole (4%)
             body += "\nFirst part only sentence."
-        out.append({
-            "id": f"a{i:04d}",
-            "title": " ".join(words[:3]),
-            "body": body,
-            "tags": [str(w) for w in rng.choice(WORDS, size=2)],
-        })
+        out.append(
+            {
+                "id": f"a{i:04d}",
+                "title": " ".join(words[:3]),
+                "body": body,
+                "tags": [str(w) for w in rng.choice(WORDS, size=2)],
+            }
+        )
     # Exact duplicates make tied scores, decided by id.
     out.append({**out[0], "id": "dup-of-a0000"})
     # An article with nothing to index.
@@ -69,7 +72,9 @@ def _write_parts(folder: Path, records: list[dict], n_parts: int) -> list[Path]:
 
 
 def _single(paths: list[Path], **params) -> RelatedContent:
-    return RelatedContent(**params).fit(itertools.chain.from_iterable(read_articles(p) for p in paths))
+    return RelatedContent(**params).fit(
+        itertools.chain.from_iterable(read_articles(p) for p in paths)
+    )
 
 
 def _assert_same(a: RelatedContent, b: RelatedContent) -> None:
@@ -99,7 +104,10 @@ def parts(tmp_path_factory) -> list[Path]:
     ("params", "method"),
     [
         ({}, "auto"),
-        ({"n_neighbors": 5, "max_features": 25, "min_df": 1, "max_df": 0.3, "title_weight": 3.0}, "auto"),
+        (
+            {"n_neighbors": 5, "max_features": 25, "min_df": 1, "max_df": 0.3, "title_weight": 3.0},
+            "auto",
+        ),
         ({"empty_text": "drop", "tags_weight": 0.0}, "scipy"),
         ({"boilerplate_share": None, "lsa_weight": 0.0, "hubness_gamma": 0.0}, "auto"),
     ],
@@ -115,7 +123,9 @@ def test_same_as_single_process(cluster, parts, params, method, monkeypatch):
     _assert_same(expected, got)
     if params.get("boilerplate_share", 0.05) is not None:
         assert got.boilerplate_.segments_ == [
-            "accept cookies to continue", "sign up to the council newsletter"]
+            "accept cookies to continue",
+            "sign up to the council newsletter",
+        ]
 
 
 @pytest.mark.filterwarnings("ignore:1 article")
@@ -127,7 +137,9 @@ def test_glob_is_sorted_and_index_saves(cluster, parts, tmp_path):
 
 
 def test_duplicate_ids_across_files_are_named(cluster, tmp_path):
-    a = _write_parts(tmp_path / "a", [{"id": "x1", "body": "bins"}, {"id": "x2", "body": "bins"}], 1)
+    a = _write_parts(
+        tmp_path / "a", [{"id": "x1", "body": "bins"}, {"id": "x2", "body": "bins"}], 1
+    )
     b = _write_parts(tmp_path / "b", [{"id": "x2", "body": "parks"}], 1)
     with pytest.raises(CorpusError, match="duplicate article ids: 'x2'"):
         fit_distributed(cluster, [*a, *b])
@@ -170,15 +182,34 @@ def test_worker_killed_mid_build(cluster, parts, tmp_path):
 @pytest.mark.filterwarnings("ignore:1 article")
 def test_cli_local_cluster(parts, tmp_path):
     out = tmp_path / "idx"
-    code = main(["build", str(parts[0].parent / "part-*.jsonl.gz"), "-o", str(out),
-                 "--local-cluster", "2", "--quiet"])
+    code = main(
+        [
+            "build",
+            str(parts[0].parent / "part-*.jsonl.gz"),
+            "-o",
+            str(out),
+            "--local-cluster",
+            "2",
+            "--quiet",
+        ]
+    )
     assert code == 0
     _assert_same(_single(sorted(parts)), load(out))
 
 
 def test_cli_refuses_both_cluster_options(tmp_path, capsys):
-    code = main(["build", "x.jsonl", "-o", str(tmp_path / "i"), "--local-cluster", "2",
-                 "--scheduler", "tcp://127.0.0.1:1"])
+    code = main(
+        [
+            "build",
+            "x.jsonl",
+            "-o",
+            str(tmp_path / "i"),
+            "--local-cluster",
+            "2",
+            "--scheduler",
+            "tcp://127.0.0.1:1",
+        ]
+    )
     assert code == 2
     assert "--scheduler or --local-cluster" in capsys.readouterr().err
 

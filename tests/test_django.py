@@ -25,14 +25,31 @@ MIN_TESTS = 12
 
 def run_django_tests(tmp_path: Path, database_url: str | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
     env["RC_TEST_BASE_DIR"] = str(tmp_path)
     env.pop("RC_TEST_DATABASE_URL", None)
     if database_url:
         env["RC_TEST_DATABASE_URL"] = database_url
     proc = subprocess.run(
-        [sys.executable, "-m", "django", "test", "blog", "--settings=testsite.settings", "-v", "2", "--noinput"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "django",
+            "test",
+            "blog",
+            "--settings=testsite.settings",
+            "-v",
+            "2",
+            "--noinput",
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output

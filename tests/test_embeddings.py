@@ -41,7 +41,11 @@ def test_embeddings_are_blended_and_explained(council_records):
     assert w_lsa / (w_tfidf + w_lsa) == pytest.approx(rc.lsa_weight)
     why = rc.explain(BINS, rc.related(BINS, n=1)[0].id)
     assert "embedding" in why.components
-    expected = w_tfidf * why.components["tfidf"] + w_lsa * why.components["lsa"] + w_emb * why.components["embedding"]
+    expected = (
+        w_tfidf * why.components["tfidf"]
+        + w_lsa * why.components["lsa"]
+        + w_emb * why.components["embedding"]
+    )
     assert why.text_similarity == pytest.approx(expected)
     plain = RelatedContent().fit(council_records)
     assert [r.id for r in rc.related(BINS, n=10)] != [r.id for r in plain.related(BINS, n=10)]
@@ -54,7 +58,9 @@ def test_embeddings_are_saved_and_used_for_drafts(tmp_path, council_records):
     snapshot = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text()
     assert (snapshot / "embeddings.npy").is_file()
     without = load(tmp_path / "idx")
-    assert without.embedder is None and without.related(BINS) == rc.related(BINS)  # lookups need no model
+    assert without.embedder is None and without.related(BINS) == rc.related(
+        BINS
+    )  # lookups need no model
     with pytest.raises(ValueError, match="pass the same embedder"):
         without.similar("bins at christmas")
     loaded = load(tmp_path / "idx", embedder=HashingEmbedder())
@@ -74,7 +80,9 @@ def test_added_articles_are_embedded(council_records):
 
 
 def test_bad_embedders_are_refused(council_records):
-    with pytest.raises(ValueError, match="'embedder' parameter of RelatedContent must be a callable"):
+    with pytest.raises(
+        ValueError, match="'embedder' parameter of RelatedContent must be a callable"
+    ):
         RelatedContent(embedder="all-MiniLM-L6-v2").fit(council_records)
     with pytest.raises(ValueError, match=r"must return a finite array of shape \(n_texts, dim\)"):
         RelatedContent(embedder=lambda texts: np.zeros(3)).fit(council_records)

@@ -24,17 +24,34 @@ def test_evaluate_command_json_and_text(council_path):
     assert code == 0, err
     result = json.loads(out)
     assert result["n"] == 64 and 0.5 < result["p@5"] <= 1
-    assert set(result) >= {"p@5", "p@10", "mrr@10", "coverage@5", "hubness@5", "near_duplicate_rate",
-                           "fit_seconds"}
-    code, out, _ = run("evaluate", council_path, "--label-field", "section", "--param", "lsa_components=0",
-                       "--param", "hubness_gamma=0")
+    assert set(result) >= {
+        "p@5",
+        "p@10",
+        "mrr@10",
+        "coverage@5",
+        "hubness@5",
+        "near_duplicate_rate",
+        "fit_seconds",
+    }
+    code, out, _ = run(
+        "evaluate",
+        council_path,
+        "--label-field",
+        "section",
+        "--param",
+        "lsa_components=0",
+        "--param",
+        "hubness_gamma=0",
+    )
     assert code == 0
     header, values = out.splitlines()[1:3]
     assert header.split()[:2] == ["P@5", "P@10"] and len(values.split()) == 7
 
 
 def test_evaluate_command_errors(council_path):
-    code, _, err = run("evaluate", council_path, "--param", "no_such_param=1", "--label-field", "section")
+    code, _, err = run(
+        "evaluate", council_path, "--param", "no_such_param=1", "--label-field", "section"
+    )
     assert code == 2 and "unknown parameter" in err
     code, _, err = run("evaluate", council_path, "--param", "oops")
     assert code == 2
@@ -48,10 +65,15 @@ def test_pair_cosines_and_duplicates_dropped(council_records):
     np.testing.assert_allclose(got, [[0.6, 0.0], [0.6, 0.0], [0.8, 0.0]])
     from relatedcontent import Article
 
-    articles = [Article(id=r["id"], title=r["title"], body=r["body"], section=r["section"])
-                for r in council_records]
-    copies = articles + [Article(id="dup", title=articles[0].title, body=articles[0].body,
-                                 section=articles[0].section)]
+    articles = [
+        Article(id=r["id"], title=r["title"], body=r["body"], section=r["section"])
+        for r in council_records
+    ]
+    copies = articles + [
+        Article(
+            id="dup", title=articles[0].title, body=articles[0].body, section=articles[0].section
+        )
+    ]
     assert evaluate(copies, label_field="section")["n"] == 64
 
 

@@ -41,11 +41,13 @@ def test_explain_listed_item(fitted):
 
 
 def test_explain_unrelated_pair_and_errors(fitted):
-    lonely = RelatedContent().fit([
-        {"id": "a", "title": "Bins", "body": "bin day moves"},
-        {"id": "b", "title": "Schools", "body": "term dates"},
-        {"id": "c", "title": "Bins", "body": "garden bin day"},
-    ])
+    lonely = RelatedContent().fit(
+        [
+            {"id": "a", "title": "Bins", "body": "bin day moves"},
+            {"id": "b", "title": "Schools", "body": "term dates"},
+            {"id": "c", "title": "Bins", "body": "garden bin day"},
+        ]
+    )
     why = lonely.explain("a", "b")
     assert why.rank is None and why.shared_terms == () and why.components["tfidf"] == 0
     assert any("no indexed term" in note for note in why.notes)
@@ -58,26 +60,57 @@ def test_explain_unrelated_pair_and_errors(fitted):
 
 
 def test_shared_tags_are_reported():
-    rc = RelatedContent().fit([
-        {"id": 1, "title": "Bin day", "body": "bins collected", "tags": ["Waste", "Christmas"]},
-        {"id": 2, "title": "Garden bins", "body": "bins collected", "tags": ["waste"]},
-    ])
+    rc = RelatedContent().fit(
+        [
+            {"id": 1, "title": "Bin day", "body": "bins collected", "tags": ["Waste", "Christmas"]},
+            {"id": 2, "title": "Garden bins", "body": "bins collected", "tags": ["waste"]},
+        ]
+    )
     assert rc.explain(1, 2).shared_tags == ("Waste",)
 
 
 def test_explain_command(tmp_path, council_path):
     out, err = io.StringIO(), io.StringIO()
     assert main(["build", str(council_path), "-o", str(tmp_path / "idx"), "--quiet"]) == 0
-    assert main(["explain", str(tmp_path / "idx"), "bin-collection-changes-christmas",
-                 "missed-bin-reporting", "--json"], stdout=out, stderr=err) == 0, err.getvalue()
+    assert (
+        main(
+            [
+                "explain",
+                str(tmp_path / "idx"),
+                "bin-collection-changes-christmas",
+                "missed-bin-reporting",
+                "--json",
+            ],
+            stdout=out,
+            stderr=err,
+        )
+        == 0
+    ), err.getvalue()
     data = json.loads(out.getvalue())
     assert data["other_id"] == "missed-bin-reporting" and data["shared_terms"]
     out = io.StringIO()
-    assert main(["explain", str(tmp_path / "idx"), "bin-collection-changes-christmas",
-                 "missed-bin-reporting"], stdout=out, stderr=err) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(tmp_path / "idx"),
+                "bin-collection-changes-christmas",
+                "missed-bin-reporting",
+            ],
+            stdout=out,
+            stderr=err,
+        )
+        == 0
+    )
     assert "shared terms:" in out.getvalue()
-    assert main(["explain", str(tmp_path / "idx"), "bin-collection-changes-christmas", "nope"],
-                stdout=io.StringIO(), stderr=err) == 1
+    assert (
+        main(
+            ["explain", str(tmp_path / "idx"), "bin-collection-changes-christmas", "nope"],
+            stdout=io.StringIO(),
+            stderr=err,
+        )
+        == 1
+    )
 
 
 def test_explain_matches_the_vectors(fitted):

@@ -50,12 +50,16 @@ def test_same_index_gives_identical_bytes(tmp_path, model):
     export_files(load(tmp_path / "idx"), tmp_path / "d2", per_article=True)
     files = sorted(p.name for p in (tmp_path / "d1").iterdir())
     assert files == sorted(p.name for p in (tmp_path / "d2").iterdir())
-    assert all((tmp_path / "d1" / f).read_bytes() == (tmp_path / "d2" / f).read_bytes() for f in files)
+    assert all(
+        (tmp_path / "d1" / f).read_bytes() == (tmp_path / "d2" / f).read_bytes() for f in files
+    )
 
 
 def test_jsonl_and_csv(tmp_path, model):
     export_files(model, tmp_path / "r.jsonl", n=2)
-    lines = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines = [
+        json.loads(line) for line in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert [line["id"] for line in lines] == model.ids_
     assert {str(line["id"]): line["related"] for line in lines} == lists(model, 2)
     export_files(model, tmp_path / "r.csv", n=2)
@@ -65,24 +69,48 @@ def test_jsonl_and_csv(tmp_path, model):
     assert len(rows) == 2 * len(model)
     first = model.related(model.ids_[0], n=2)
     assert [(r["source_id"], r["rank"], r["target_id"], r["title"]) for r in rows[:2]] == [
-        (model.ids_[0], "1", first[0].id, first[0].title), (model.ids_[0], "2", first[1].id, first[1].title)]
+        (model.ids_[0], "1", first[0].id, first[0].title),
+        (model.ids_[0], "2", first[1].id, first[1].title),
+    ]
 
 
-TRICKY = ["news/2026/bins", "..", ".", ".hidden", "a\\b", "café", "日本語", "50% off", "%41", "A", "x" * 300,
-          "ok-name_1.2", 7, "with space", "CON", "trailing."]
+TRICKY = [
+    "news/2026/bins",
+    "..",
+    ".",
+    ".hidden",
+    "a\\b",
+    "café",
+    "日本語",
+    "50% off",
+    "%41",
+    "A",
+    "x" * 300,
+    "ok-name_1.2",
+    7,
+    "with space",
+    "CON",
+    "trailing.",
+]
 
 
 def test_per_article_file_names_are_safe(tmp_path):
-    records = [{"id": i, "title": f"Bins {n}", "body": "bin day collection"} for n, i in enumerate(TRICKY)]
+    records = [
+        {"id": i, "title": f"Bins {n}", "body": "bin day collection"} for n, i in enumerate(TRICKY)
+    ]
     model = RelatedContent(n_neighbors=3).fit(records)
     folder = tmp_path / "data" / "related"
     export_files(model, folder, per_article=True, n=2)
     files = sorted(p for p in folder.iterdir() if p.name != exportmod.MARKER)
     assert len(files) == len(TRICKY)
     assert all(p.parent == folder and p.is_file() for p in files)  # nothing escaped the folder
-    assert not list(tmp_path.glob("data/*.json")) and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert not list(tmp_path.glob("data/*.json")) and sorted(
+        p.name for p in tmp_path.iterdir()
+    ) == ["data"]
     for article_id in TRICKY:
-        data = json.loads((folder / f"{safe_filename(article_id)}.json").read_text(encoding="utf-8"))
+        data = json.loads(
+            (folder / f"{safe_filename(article_id)}.json").read_text(encoding="utf-8")
+        )
         assert data["id"] == article_id and len(data["related"]) == 2
     assert safe_filename("ok-name_1.2") == "ok-name_1.2" and safe_filename(7) == "7"
     assert safe_filename("news/2026/bins") == "news%2F2026%2Fbins"
@@ -105,7 +133,12 @@ def test_colliding_keys_are_refused(tmp_path, tiny_corpus):
     with pytest.raises(ExportError, match=r"ids 1 and '1' both become '1'"):
         export_files(model, tmp_path / "r.json")
     export_files(model, tmp_path / "r.jsonl")  # JSON Lines keeps the id types
-    assert [json.loads(x)["id"] for x in (tmp_path / "r.jsonl").read_text().splitlines()] == [1, 2, 3, "1"]
+    assert [json.loads(x)["id"] for x in (tmp_path / "r.jsonl").read_text().splitlines()] == [
+        1,
+        2,
+        3,
+        "1",
+    ]
 
 
 def test_failure_midway_leaves_previous_file(tmp_path, model, monkeypatch):
@@ -139,8 +172,15 @@ def test_folder_is_swapped_in_whole(tmp_path, model, monkeypatch, exchange):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["related"]  # the old folder is gone
     # A failure while writing leaves the last complete folder and no leftovers.
     real = exportmod._json
-    monkeypatch.setattr(exportmod, "_json", lambda value, *, indent: (_ for _ in ()).throw(OSError("disk gone"))
-                        if value.get("id") == model.ids_[20] else real(value, indent=indent))
+    monkeypatch.setattr(
+        exportmod,
+        "_json",
+        lambda value, *, indent: (
+            (_ for _ in ()).throw(OSError("disk gone"))
+            if value.get("id") == model.ids_[20]
+            else real(value, indent=indent)
+        ),
+    )
     with pytest.raises(OSError, match="disk gone"):
         export_files(model, folder, per_article=True, n=2)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == second
@@ -170,10 +210,14 @@ def test_per_article_jsonl_and_csv(tmp_path, model):
 
 def test_cli_export_files(tmp_path, council_path):
     assert run("build", council_path, "-o", tmp_path / "idx", "--quiet")[0] == 0
-    code, _, err = run("export", tmp_path / "idx", "--out", tmp_path / "site" / "data" / "related", "--per-article")
+    code, _, err = run(
+        "export", tmp_path / "idx", "--out", tmp_path / "site" / "data" / "related", "--per-article"
+    )
     assert code == 0 and "wrote" in err
     assert len(list((tmp_path / "site" / "data" / "related").glob("*.json"))) == 64
-    code, _, _ = run("export", tmp_path / "idx", "--format", "csv", "--out", tmp_path / "lists.txt", "-n", "2")
+    code, _, _ = run(
+        "export", tmp_path / "idx", "--format", "csv", "--out", tmp_path / "lists.txt", "-n", "2"
+    )
     assert code == 0 and (tmp_path / "lists.txt").read_text(encoding="utf-8").count("\n") == 129
     code, _, err = run("export", tmp_path / "idx", "--out", tmp_path / "lists.txt")
     assert code == 2 and "cannot tell the format" in err

@@ -11,10 +11,23 @@ import pytest
 
 from relatedcontent import IndexFormatError, RelatedContent, load
 
-PLAIN_COSINE = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show",
-                "boilerplate_share": None, "candidates": 1}
-V2_FILES = ("hub_sigma.npy", "pool_idx.npy", "pool_cos.npy", "lsa_components.npy", "lsa_raw.npy",
-            "lsa.npy", "boilerplate.json", "editorial.json")
+PLAIN_COSINE = {
+    "lsa_components": 0,
+    "hubness_gamma": 0.0,
+    "near_duplicates": "show",
+    "boilerplate_share": None,
+    "candidates": 1,
+}
+V2_FILES = (
+    "hub_sigma.npy",
+    "pool_idx.npy",
+    "pool_cos.npy",
+    "lsa_components.npy",
+    "lsa_raw.npy",
+    "lsa.npy",
+    "boilerplate.json",
+    "editorial.json",
+)
 
 
 def snapshot_of(path):
@@ -31,10 +44,23 @@ def as_format_1(snapshot):
         manifest.pop(key)
     manifest["format_version"] = 1
     params = manifest["params"]
-    for key in ("candidates", "lsa_components", "lsa_weight", "smoothing_neighbors", "smoothing_weight",
-                "hubness_k", "hubness_gamma", "near_duplicate_threshold", "near_duplicates",
-                "boilerplate_share", "boilerplate_min_articles", "ignore_tags", "taxonomy_boost",
-                "embedder", "embedding_weight"):
+    for key in (
+        "candidates",
+        "lsa_components",
+        "lsa_weight",
+        "smoothing_neighbors",
+        "smoothing_weight",
+        "hubness_k",
+        "hubness_gamma",
+        "near_duplicate_threshold",
+        "near_duplicates",
+        "boilerplate_share",
+        "boilerplate_min_articles",
+        "ignore_tags",
+        "taxonomy_boost",
+        "embedder",
+        "embedding_weight",
+    ):
         params.pop(key)
     (snapshot / "manifest.json").write_text(json.dumps(manifest))
 
@@ -57,22 +83,34 @@ def test_format_1_index_still_loads_and_changes(tmp_path, council_records):
     loaded = load(tmp_path / "idx")
     assert loaded.lsa_ is None and loaded.weights_ == (1.0, 0.0, 0.0)
     for article_id in loaded.ids_:
-        assert [r.id for r in loaded.related(article_id, n=5)] == [r.id for r in old.related(article_id, n=5)]
+        assert [r.id for r in loaded.related(article_id, n=5)] == [
+            r.id for r in old.related(article_id, n=5)
+        ]
     # incremental changes and a new save (as format 2) work on it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded.add([{"id": "new", "title": "Christmas bins", "body": "bin collections at christmas"}])
+        loaded.add(
+            [{"id": "new", "title": "Christmas bins", "body": "bin collections at christmas"}]
+        )
     loaded.save(tmp_path / "idx", compact=True)
     again = load(tmp_path / "idx")
-    assert "new" in again and json.loads((snapshot_of(tmp_path / "idx") / "manifest.json").read_text())[
-        "format_version"] == 2
+    assert (
+        "new" in again
+        and json.loads((snapshot_of(tmp_path / "idx") / "manifest.json").read_text())[
+            "format_version"
+        ]
+        == 2
+    )
 
 
-@pytest.mark.parametrize(("name", "payload", "match"), [
-    ("hub_sigma.npy", np.ones(3), "hub_sigma.npy"),
-    ("pool_idx.npy", np.full((64, 50), 999, dtype=np.int32), "pool_idx.npy"),
-    ("lsa.npy", np.full((64, 32), np.nan, dtype=np.float32), "lsa.npy"),
-])
+@pytest.mark.parametrize(
+    ("name", "payload", "match"),
+    [
+        ("hub_sigma.npy", np.ones(3), "hub_sigma.npy"),
+        ("pool_idx.npy", np.full((64, 50), 999, dtype=np.int32), "pool_idx.npy"),
+        ("lsa.npy", np.full((64, 32), np.nan, dtype=np.float32), "lsa.npy"),
+    ],
+)
 def test_damaged_format_2_arrays(tmp_path, council_records, name, payload, match):
     RelatedContent().fit(council_records).save(tmp_path / "idx")
     np.save(snapshot_of(tmp_path / "idx") / name, payload)

@@ -11,18 +11,28 @@ from relatedcontent._hygiene import BoilerplateFilter, segments
 def polluted(records):
     """Every article gets the same five-teaser "You might also like" block and a cookie notice."""
     teasers = records[10:15]
-    block = "<aside class='related'><h2>You might also like</h2><ul>" + "".join(
-        f"<li><a href='{r['url']}'>{r['title']}</a><p>{r['body'].split('. ')[0]}.</p></li>" for r in teasers
-    ) + "</ul></aside>"
-    cookie = ("<div class='cookies'><p>We use cookies to make this website work and to understand how "
-              "you use it. Read our cookie policy.</p><button>Accept all cookies</button></div>")
+    block = (
+        "<aside class='related'><h2>You might also like</h2><ul>"
+        + "".join(
+            f"<li><a href='{r['url']}'>{r['title']}</a><p>{r['body'].split('. ')[0]}.</p></li>"
+            for r in teasers
+        )
+        + "</ul></aside>"
+    )
+    cookie = (
+        "<div class='cookies'><p>We use cookies to make this website work and to understand how "
+        "you use it. Read our cookie policy.</p><button>Accept all cookies</button></div>"
+    )
     return [dict(r, body=f"<p>{r['body']}</p>{block}{cookie}") for r in records]
 
 
 def overlap(a, b):
     """Mean share of each article's top 5 that two models have in common."""
     same = sum(
-        len({x.id for x in a.related(i, n=5, fallback=False)} & {x.id for x in b.related(i, n=5, fallback=False)})
+        len(
+            {x.id for x in a.related(i, n=5, fallback=False)}
+            & {x.id for x in b.related(i, n=5, fallback=False)}
+        )
         for i in a.ids_
     )
     return same / (5 * len(a.ids_))
@@ -55,8 +65,10 @@ def test_boilerplate_is_saved_and_cleans_drafts(tmp_path, council_records):
 
 
 def test_boilerplate_filter_rules():
-    bodies = [f"Story {i} about {w}. Accept cookies!\nShare this page" for i, w in
-              enumerate(["bins", "roads", "schools", "parks", "tax", "votes"])]
+    bodies = [
+        f"Story {i} about {w}. Accept cookies!\nShare this page"
+        for i, w in enumerate(["bins", "roads", "schools", "parks", "tax", "votes"])
+    ]
     bodies.append("Accept cookies")  # a body that is only one segment is content, not counted
     bf = BoilerplateFilter(share=0.5, min_articles=3).fit(bodies)
     assert bf.segments_ == ["accept cookies", "share this page"] and bf.counts_ == [6, 6]
@@ -69,7 +81,9 @@ def test_boilerplate_filter_rules():
 
 
 def test_near_duplicates_are_not_shown(council_records):
-    copy = dict(council_records[0], id="copy-of-first", body=council_records[0]["body"] + " Updated.")
+    copy = dict(
+        council_records[0], id="copy-of-first", body=council_records[0]["body"] + " Updated."
+    )
     records = [*council_records, copy]
     first = council_records[0]["id"]
     rc = RelatedContent().fit(records)
@@ -78,7 +92,10 @@ def test_near_duplicates_are_not_shown(council_records):
     assert any("near-duplicate" in note for note in rc.explain(first, "copy-of-first").notes)
     shown = RelatedContent(near_duplicates="show").fit(records)
     assert shown.related(first, n=1)[0].id == "copy-of-first"
-    assert RelatedContent(near_duplicate_threshold=None).fit(records).related(first, n=1)[0].id == "copy-of-first"
+    assert (
+        RelatedContent(near_duplicate_threshold=None).fit(records).related(first, n=1)[0].id
+        == "copy-of-first"
+    )
 
 
 def test_collapse_shows_one_of_a_group(council_records):

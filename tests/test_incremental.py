@@ -17,7 +17,12 @@ from relatedcontent._ranking import recompute_all
 from relatedcontent._scoring import lsa_vectors
 
 #: The parameters that make the score the plain TF-IDF cosine (the pre-issue-8 default).
-PLAIN_COSINE = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show", "candidates": 1}
+PLAIN_COSINE = {
+    "lsa_components": 0,
+    "hubness_gamma": 0.0,
+    "near_duplicates": "show",
+    "candidates": 1,
+}
 
 WORDS = "bins recycling school term roads potholes vote election park festival library tax housing".split()
 
@@ -31,7 +36,9 @@ def cosine_lists(model, k):
     tie = np.empty(len(ids), dtype=np.int64)
     tie[order] = np.arange(len(ids))
     idx, val = top_k_neighbors(X, k, tie_rank=tie)
-    return {ids[r]: [(ids[j], s) for j, s in zip(idx[r], val[r]) if j >= 0] for r in range(len(ids))}
+    return {
+        ids[r]: [(ids[j], s) for j, s in zip(idx[r], val[r]) if j >= 0] for r in range(len(ids))
+    }
 
 
 def fresh_lists(model, k):
@@ -48,8 +55,12 @@ def fresh_lists(model, k):
     if model.lsa_components_ is not None:
         fresh.lsa_raw_ = lsa_vectors(X, model.lsa_components_)
     recompute_all(fresh)
-    return {ids[r]: [(ids[j], s) for j, s in zip(fresh.neighbors_[r][:k], fresh.scores_[r][:k]) if j >= 0]
-            for r in range(len(ids))}
+    return {
+        ids[r]: [
+            (ids[j], s) for j, s in zip(fresh.neighbors_[r][:k], fresh.scores_[r][:k]) if j >= 0
+        ]
+        for r in range(len(ids))
+    }
 
 
 def assert_exact(model, k, reference=fresh_lists):
@@ -71,11 +82,16 @@ def base(council_records):
 
 
 def test_new_article_enters_older_lists(base):
-    draft = {"id": "christmas-bins-2", "title": "Christmas bin collections: the new dates",
-             "body": "Bin collections over Christmas and New Year move by one or two days. Recycling too."}
+    draft = {
+        "id": "christmas-bins-2",
+        "title": "Christmas bin collections: the new dates",
+        "body": "Bin collections over Christmas and New Year move by one or two days. Recycling too.",
+    }
     base.add([draft])
     assert "christmas-bins-2" in base
-    assert "christmas-bins-2" in [r.id for r in base.related("bin-collection-changes-christmas", n=5)]
+    assert "christmas-bins-2" in [
+        r.id for r in base.related("bin-collection-changes-christmas", n=5)
+    ]
     assert base.related("christmas-bins-2", n=1)[0].id == "bin-collection-changes-christmas"
     assert_exact(base, 5)
 
@@ -97,8 +113,16 @@ def test_removed_article_leaves_every_list(base):
 
 def test_update_changes_text_and_metadata(base):
     target = "bin-collection-changes-christmas"
-    base.update([{"id": target, "title": "Polling stations for the by-election",
-                  "body": "Where to vote, polling station opening hours and voter ID.", "url": "/new"}])
+    base.update(
+        [
+            {
+                "id": target,
+                "title": "Polling stations for the by-election",
+                "body": "Where to vote, polling station opening hours and voter ID.",
+                "url": "/new",
+            }
+        ]
+    )
     assert base.article(target).url == "/new"
     assert base.related(target, n=1)[0].id != "contaminated-recycling-bins"
     assert_exact(base, 5)
@@ -116,7 +140,10 @@ def test_bad_changes_leave_the_index_unchanged(base):
         base.add([{"id": "n1"}, {"id": "n1"}])
     assert {i: [r.id for r in base.related(i)] for i in base.ids_} == before
     base.remove(["nope"], missing_ok=True)
-    base.add([{"id": "missed-bin-reporting", "title": "Missed bins", "body": "report a missed bin"}], upsert=True)
+    base.add(
+        [{"id": "missed-bin-reporting", "title": "Missed bins", "body": "report a missed bin"}],
+        upsert=True,
+    )
     assert base.article("missed-bin-reporting").title == "Missed bins"
     assert_exact(base, 5)
 
@@ -132,7 +159,12 @@ def test_empty_article_follows_policy(base):
 
 def test_drift_and_refit(base):
     assert base.refit_advice() is None
-    base.add([{"id": f"n{i}", "title": "Quantum zebra marmalade", "body": "xylophone quokka zeppelin"} for i in range(20)])
+    base.add(
+        [
+            {"id": f"n{i}", "title": "Quantum zebra marmalade", "body": "xylophone quokka zeppelin"}
+            for i in range(20)
+        ]
+    )
     advice = base.refit_advice()
     assert "changes since the fit" in advice and "not in the vocabulary" in advice
     assert base.drift_["added"] == 20
@@ -146,7 +178,9 @@ def test_drift_and_refit(base):
 
 def test_tiny_index_grows_its_lists():
     # with the one-article vocabulary, articles 1 and 2 have identical vectors: show near-copies
-    model = RelatedContent(n_neighbors=3, near_duplicates="show").fit([article(1, ["bins", "recycling"])])
+    model = RelatedContent(n_neighbors=3, near_duplicates="show").fit(
+        [article(1, ["bins", "recycling"])]
+    )
     assert model.related(1) == []
     model.add([article(2, ["bins", "recycling", "tax"]), article(3, ["bins", "tax"])])
     assert [r.id for r in model.related(1)] == [2, 3]
@@ -170,16 +204,27 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10_000), sequence=ops, k=st.integers(1, 6), plain=st.booleans(),
-       candidates=st.integers(1, 8))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    sequence=ops,
+    k=st.integers(1, 6),
+    plain=st.booleans(),
+    candidates=st.integers(1, 8),
+)
 def test_property_any_sequence_equals_fresh_computation(seed, sequence, k, plain, candidates):
     rng = np.random.default_rng(seed)
     start = [article(i if i % 3 else f"s{i}", list(rng.choice(WORDS, 4))) for i in range(12)]
-    params = PLAIN_COSINE if plain else {"candidates": candidates, "lsa_components": 4, "hubness_k": 2}
+    params = (
+        PLAIN_COSINE if plain else {"candidates": candidates, "lsa_components": 4, "hubness_k": 2}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = RelatedContent(n_neighbors=k, stop_words=None, min_df=1, max_df=1.0, **params).fit(start)
+        model = RelatedContent(n_neighbors=k, stop_words=None, min_df=1, max_df=1.0, **params).fit(
+            start
+        )
         for op, number, words in sequence:
             article_id = number if number % 3 else f"s{number}"
             record = article(article_id, words)
@@ -199,10 +244,12 @@ def test_property_any_sequence_equals_fresh_computation(seed, sequence, k, plain
 def test_changes_are_journaled_and_replayed(tmp_path, base):
     base.save(tmp_path / "idx")
     loaded = load(tmp_path / "idx")
-    snapshot = (tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text())
+    snapshot = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text()
     loaded.add([{"id": "new-1", "title": "Christmas bins", "body": "bin collections at christmas"}])
     loaded.remove(["missed-bin-reporting"])
-    loaded.update([{"id": "summer-festival-line-up", "title": "Festival", "body": "festival music park"}])
+    loaded.update(
+        [{"id": "summer-festival-line-up", "title": "Festival", "body": "festival music park"}]
+    )
     loaded.save(tmp_path / "idx")
     # appended, not rewritten
     assert (tmp_path / "idx" / "CURRENT").read_text() == snapshot.name
@@ -310,8 +357,12 @@ model.save(index)
 @pytest.mark.parametrize("kill_after", [0, 10, 150, 10_000])
 def test_killed_mid_append_loads_old_or_new_state(tmp_path, base, kill_after):
     base.save(tmp_path / "idx")
-    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "idx"), str(kill_after)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "idx"), str(kill_after)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 9, proc.stderr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -343,8 +394,12 @@ print(json.dumps(sorted(seen)))
 
 def test_reader_never_sees_a_torn_index(tmp_path, base):
     base.save(tmp_path / "idx")
-    reader = subprocess.Popen([sys.executable, "-c", READER_SCRIPT, str(tmp_path / "idx"), "25"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER_SCRIPT, str(tmp_path / "idx"), "25"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     writer = load(tmp_path / "idx")
     for i in range(12):
         writer.add([{"id": f"w{i}", "title": "Christmas bins", "body": "bins at christmas"}])

@@ -65,10 +65,10 @@ def corpus(seed, n, d, density, dtype, duplicates=10, empty=5):
 
 CASES = [
     # seed, n, d, density
-    (0, 60, 8, 0.3),      # few terms: many shared terms, many ties
+    (0, 60, 8, 0.3),  # few terms: many shared terms, many ties
     (1, 250, 40, 0.08),
     (2, 400, 300, 0.02),  # sparse: many rows with fewer than k neighbours
-    (3, 150, 20, 0.5),    # dense-ish: tiles are scanned rather than walked
+    (3, 150, 20, 0.5),  # dense-ish: tiles are scanned rather than walked
 ]
 
 
@@ -160,7 +160,9 @@ def test_edge_shapes():
 def test_progress_reports_every_row_once():
     X = corpus(8, 500, 30, 0.1, np.float64)
     calls = []
-    top_k_neighbors(X, 3, method="numba", n_jobs=2, progress=lambda done, total: calls.append((done, total)))
+    top_k_neighbors(
+        X, 3, method="numba", n_jobs=2, progress=lambda done, total: calls.append((done, total))
+    )
     assert calls
     assert calls[-1] == (X.shape[0], X.shape[0])
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)

@@ -24,8 +24,12 @@ def snapshot_of(path: Path) -> Path:
 def same_lists(a, b):
     assert a.ids_ == b.ids_
     for article_id in a.ids_:
-        assert [r.to_dict() for r in a.related(article_id, n=8)] == [r.to_dict() for r in b.related(article_id, n=8)]
-    assert [r.id for r in a.similar("bins recycling christmas")] == [r.id for r in b.similar("bins recycling christmas")]
+        assert [r.to_dict() for r in a.related(article_id, n=8)] == [
+            r.to_dict() for r in b.related(article_id, n=8)
+        ]
+    assert [r.id for r in a.similar("bins recycling christmas")] == [
+        r.id for r in b.similar("bins recycling christmas")
+    ]
 
 
 @pytest.mark.parametrize("mmap", [False, True])
@@ -33,7 +37,9 @@ def test_round_trip_identical(tmp_path, fitted, mmap):
     fitted.save(tmp_path / "idx")
     loaded = load(tmp_path / "idx", mmap=mmap)
     same_lists(fitted, loaded)
-    assert loaded.get_params() == fitted.get_params() | {"field_map": loaded.get_params()["field_map"]}
+    assert loaded.get_params() == fitted.get_params() | {
+        "field_map": loaded.get_params()["field_map"]
+    }
     np.testing.assert_array_equal(loaded.neighbors_, fitted.neighbors_)
     assert (loaded.X_ != fitted.X_).nnz == 0
     if mmap:
@@ -43,8 +49,12 @@ def test_round_trip_identical(tmp_path, fitted, mmap):
 
 
 def test_int_ids_and_extra_fields_survive(tmp_path):
-    rc = RelatedContent().fit([{"id": 1, "title": "Bins", "body": "bin day", "img": "/1.png"},
-                               {"id": "1", "title": "Bins", "body": "bin day moved", "img": "/2.png"}])
+    rc = RelatedContent().fit(
+        [
+            {"id": 1, "title": "Bins", "body": "bin day", "img": "/1.png"},
+            {"id": "1", "title": "Bins", "body": "bin day moved", "img": "/2.png"},
+        ]
+    )
     rc.save(tmp_path / "i")
     loaded = load(tmp_path / "i")
     assert loaded.ids_ == [1, "1"]
@@ -57,7 +67,9 @@ def test_resave_replaces_and_cleans_old_snapshot(tmp_path, fitted, tiny_corpus):
     RelatedContent().fit(tiny_corpus).save(tmp_path / "idx")
     assert not first.exists()
     assert len(load(tmp_path / "idx")) == len(tiny_corpus)
-    assert [p.name for p in (tmp_path / "idx").iterdir() if p.name.startswith("snapshot-")] == [snapshot_of(tmp_path / "idx").name]
+    assert [p.name for p in (tmp_path / "idx").iterdir() if p.name.startswith("snapshot-")] == [
+        snapshot_of(tmp_path / "idx").name
+    ]
 
 
 def test_failed_save_leaves_previous_index(tmp_path, fitted, tiny_corpus, monkeypatch):
@@ -97,8 +109,18 @@ def test_killed_mid_save_leaves_old_or_new(tmp_path, fitted, tiny_corpus):
         "RelatedContent().fit(records).save(sys.argv[1])\n"
     )
     for kill_at in (1, 4, 9, 10, 11):
-        proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "idx"), str(kill_at),
-                               json.dumps(tiny_corpus)], capture_output=True, check=False)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                script,
+                str(tmp_path / "idx"),
+                str(kill_at),
+                json.dumps(tiny_corpus),
+            ],
+            capture_output=True,
+            check=False,
+        )
         loaded = load(tmp_path / "idx")
         assert len(loaded) in (len(fitted), len(tiny_corpus)), proc.stderr
         if len(loaded) == len(fitted):

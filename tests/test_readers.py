@@ -36,7 +36,7 @@ def test_json_array_and_wrapped(tmp_path):
 
 def test_csv_with_field_map(tmp_path):
     (tmp_path / "posts.csv").write_text(
-        "ID,post_title,post_content,tags\n1,Bins,\"Bin day, moved\",\"bins, waste\"\n2,Schools,Term,\n",
+        'ID,post_title,post_content,tags\n1,Bins,"Bin day, moved","bins, waste"\n2,Schools,Term,\n',
         encoding="utf-8",
     )
     fm = FieldMap(id="ID", title="post_title", body="post_content")

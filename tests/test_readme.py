@@ -15,7 +15,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_ci_runs_the_readme_test_command():
-    test_command = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    test_command = (
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    )
     assert test_command in README
     assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
@@ -25,7 +27,9 @@ def test_demo_command_runs_the_installed_script():
     script = shutil.which("relatedcontent", path=str(Path(sys.executable).parent))
     if script is None:
         pytest.skip("the relatedcontent console script is not installed in this environment")
-    proc = subprocess.run([script, "demo"], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [script, "demo"], capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("You might also like") == 3
 
@@ -44,10 +48,12 @@ def site(tmp_path, council_path):
     shutil.copy(council_path, tmp_path / "articles.jsonl")
     (tmp_path / "new-article.jsonl").write_text(
         '{"id": "new-1", "title": "Christmas bin dates confirmed", "body": "Bins move by a day."}\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (tmp_path / "edited-article.jsonl").write_text(
         '{"id": "missed-bin-reporting", "title": "Report a missed bin", "body": "Use the online form."}\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return tmp_path
 
 
@@ -57,8 +63,15 @@ def run_commands(commands, cwd):
         pytest.skip("the relatedcontent console script is not installed in this environment")
     for command in commands:
         command = command.replace("relatedcontent", script, 1)
-        proc = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True,  # noqa: S602
-                              timeout=120, check=False)
+        proc = subprocess.run(
+            command,
+            shell=True,
+            cwd=cwd,
+            capture_output=True,
+            text=True,  # noqa: S602
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode == 0, (command, proc.stderr)
 
 
@@ -69,7 +82,9 @@ def test_cli_examples(site):
 def test_publishing_workflow_examples(site, monkeypatch):
     run_commands(sh_block("Keeping lists fresh: publish, edit, unpublish"), site)
     monkeypatch.chdir(site)
-    code = "from relatedcontent import load\n" + python_block("Keeping lists fresh: publish, edit, unpublish")
+    code = "from relatedcontent import load\n" + python_block(
+        "Keeping lists fresh: publish, edit, unpublish"
+    )
     exec(compile(code, "README publishing", "exec"), {})  # noqa: S102 - our own README
 
 

@@ -10,7 +10,9 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 
 
 def test_controls_example(tmp_path, council_path, monkeypatch, capsys):
-    code = re.search(r"## Editorial controls and explanations\n.*?```python\n(.*?)```", README, re.S).group(1)
+    code = re.search(
+        r"## Editorial controls and explanations\n.*?```python\n(.*?)```", README, re.S
+    ).group(1)
     shutil.copy(council_path, tmp_path / "articles.jsonl")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README controls", "exec"), {})  # noqa: S102 - our own README

@@ -44,7 +44,11 @@ def blocks(text: str, language: str) -> list[str]:
 def commands(text: str) -> list[str]:
     """The shell commands of a section's sh blocks, continuation lines joined, installs left out."""
     joined = "\n".join(blocks(text, "sh")).replace("\\\n", " ")
-    return [line.strip() for line in joined.splitlines() if line.strip() and not line.startswith("pip install")]
+    return [
+        line.strip()
+        for line in joined.splitlines()
+        if line.strip() and not line.startswith("pip install")
+    ]
 
 
 def run(command: str, cwd: Path, replace: dict[str, str] | None = None) -> None:
@@ -69,14 +73,23 @@ def run(command: str, cwd: Path, replace: dict[str, str] | None = None) -> None:
 
 def posts_rows(council_records):
     return [
-        {"id": n, "title": r["title"], "body": r["body"], "url": r["url"], "tags": ", ".join(r.get("tags", [])),
-         "published": r.get("published"), "status": "published" if n % 10 else "draft"}
+        {
+            "id": n,
+            "title": r["title"],
+            "body": r["body"],
+            "url": r["url"],
+            "tags": ", ".join(r.get("tags", [])),
+            "published": r.get("published"),
+            "status": "published" if n % 10 else "draft",
+        }
         for n, r in enumerate(council_records, start=1)
     ]
 
 
-CREATE_POSTS = ("CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT, body TEXT, url TEXT, tags TEXT, "
-                "published TEXT, status TEXT)")
+CREATE_POSTS = (
+    "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT, body TEXT, url TEXT, tags TEXT, "
+    "published TEXT, status TEXT)"
+)
 
 
 def check_lists(rows_of, index: Path, n: int = 5) -> None:
@@ -93,8 +106,10 @@ def test_sqlite_path(tmp_path, council_records, monkeypatch, capsys):
 
     with sqlite3.connect(tmp_path / "blog.db") as db:
         db.execute(CREATE_POSTS)
-        db.executemany("INSERT INTO posts VALUES (:id, :title, :body, :url, :tags, :published, :status)",
-                       posts_rows(council_records))
+        db.executemany(
+            "INSERT INTO posts VALUES (:id, :title, :body, :url, :tags, :published, :status)",
+            posts_rows(council_records),
+        )
     text = section("SQLite")
     for command in commands(text):
         run(command, tmp_path)
@@ -115,24 +130,34 @@ def test_postgres_path(tmp_path, council_records, postgres_url):  # noqa: F811
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
         conn.exec_driver_sql(CREATE_POSTS)
-        conn.execute(sa.text("INSERT INTO posts VALUES (:id, :title, :body, :url, :tags, :published, :status)"),
-                     posts_rows(council_records))
+        conn.execute(
+            sa.text(
+                "INSERT INTO posts VALUES (:id, :title, :body, :url, :tags, :published, :status)"
+            ),
+            posts_rows(council_records),
+        )
     text = section("PostgreSQL (and MySQL)")
     assert README_PG_URL in text
     for command in commands(text):
         run(command, tmp_path, {README_PG_URL: shlex.quote(postgres_url)})
     (query,) = blocks(section("SQLite"), "sql")  # the same template query
     with engine.connect() as conn:
-        check_lists(lambda i: conn.execute(sa.text(query), {"id": i}).all(), tmp_path / "site-index")
+        check_lists(
+            lambda i: conn.execute(sa.text(query), {"id": i}).all(), tmp_path / "site-index"
+        )
     engine.dispose()
 
 
-SINGLE = '<html><body><h1>{{ .Title }}</h1>{{ .Content }}{{ partial "related.html" . }}</body></html>\n'
+SINGLE = (
+    '<html><body><h1>{{ .Title }}</h1>{{ .Content }}{{ partial "related.html" . }}</body></html>\n'
+)
 
 
 def test_hugo_path(tmp_path, council_records):
     if shutil.which("hugo") is None:
-        pytest.skip("the hugo program is not installed (apt-get install hugo); the Hugo path is not run")
+        pytest.skip(
+            "the hugo program is not installed (apt-get install hugo); the Hugo path is not run"
+        )
     text = section("Hugo (and Jekyll, Eleventy...)")
     (toml,) = blocks(text, "toml")
     index_json, partial = blocks(text, "go-html-template")
@@ -140,18 +165,25 @@ def test_hugo_path(tmp_path, council_records):
     (site / "layouts" / "partials").mkdir(parents=True)
     (site / "layouts" / "_default").mkdir()
     (site / "content" / "posts").mkdir(parents=True)
-    (site / "hugo.toml").write_text('baseURL = "https://example.org/"\ntitle = "Council"\n'
-                                    'disableKinds = ["taxonomy", "term", "RSS", "sitemap"]\n' + toml,
-                                    encoding="utf-8")
+    (site / "hugo.toml").write_text(
+        'baseURL = "https://example.org/"\ntitle = "Council"\n'
+        'disableKinds = ["taxonomy", "term", "RSS", "sitemap"]\n' + toml,
+        encoding="utf-8",
+    )
     (site / "layouts" / "index.json").write_text(index_json, encoding="utf-8")
-    (site / "layouts" / "index.html").write_text("<html><body>home</body></html>\n", encoding="utf-8")
-    (site / "layouts" / "_default" / "list.html").write_text("<html><body>list</body></html>\n", encoding="utf-8")
+    (site / "layouts" / "index.html").write_text(
+        "<html><body>home</body></html>\n", encoding="utf-8"
+    )
+    (site / "layouts" / "_default" / "list.html").write_text(
+        "<html><body>list</body></html>\n", encoding="utf-8"
+    )
     (site / "layouts" / "_default" / "single.html").write_text(SINGLE, encoding="utf-8")
     (site / "layouts" / "partials" / "related.html").write_text(partial, encoding="utf-8")
     for record in council_records[:40]:
         front = {"title": record["title"], "tags": record.get("tags", [])}
         (site / "content" / "posts" / f"{record['id']}.md").write_text(
-            f"{json.dumps(front)}\n\n{record['body']}\n", encoding="utf-8")
+            f"{json.dumps(front)}\n\n{record['body']}\n", encoding="utf-8"
+        )
     for command in commands(text):
         run(command, site)
     model = load(site / "site-index")
@@ -165,11 +197,15 @@ def test_hugo_path(tmp_path, council_records):
 
 def test_jekyll_data_file(tmp_path, council_path):
     text = section("Hugo (and Jekyll, Eleventy...)")
-    command = re.search(r"`(relatedcontent export site-index --out _data/related.json[^`]*)`", text).group(1)
+    command = re.search(
+        r"`(relatedcontent export site-index --out _data/related.json[^`]*)`", text
+    ).group(1)
     run(f"relatedcontent build {council_path} -o site-index --quiet", tmp_path)
     run(command, tmp_path)
     data = json.loads((tmp_path / "_data" / "related.json").read_text(encoding="utf-8"))
     model = load(tmp_path / "site-index")
     assert list(data) == model.ids_  # page.slug -> list of items, as the Liquid snippet reads it
-    assert [item["url"] for item in data[model.ids_[0]]] == [r.url for r in model.related(model.ids_[0], n=5)]
+    assert [item["url"] for item in data[model.ids_[0]]] == [
+        r.url for r in model.related(model.ids_[0], n=5)
+    ]
     assert "site.data.related[page.slug]" in text

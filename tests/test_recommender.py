@@ -38,29 +38,43 @@ PLAIN_COSINE = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "s
 def test_matches_brute_force_on_random_corpus(rng):
     words = [f"w{i}" for i in range(60)]
     records = [
-        {"id": f"d{i}", "title": " ".join(rng.choice(words, 3)), "body": " ".join(rng.choice(words, 25))}
+        {
+            "id": f"d{i}",
+            "title": " ".join(rng.choice(words, 3)),
+            "body": " ".join(rng.choice(words, 25)),
+        }
         for i in range(80)
     ]
-    rc = RelatedContent(n_neighbors=6, stop_words=None, min_df=1, max_df=1.0, **PLAIN_COSINE).fit(records)
+    rc = RelatedContent(n_neighbors=6, stop_words=None, min_df=1, max_df=1.0, **PLAIN_COSINE).fit(
+        records
+    )
     S = cosine_similarity(rc.X_)
     for row, article_id in enumerate(rc.ids_):
-        order = sorted((j for j in range(80) if j != row and S[row, j] > 0),
-                       key=lambda j: (-round(S[row, j], 12), rc.ids_[j]))
+        order = sorted(
+            (j for j in range(80) if j != row and S[row, j] > 0),
+            key=lambda j: (-round(S[row, j], 12), rc.ids_[j]),
+        )
         got = rc.related(article_id, n=6)
         assert [g.id for g in got] == [rc.ids_[j] for j in order[:6]]
-        np.testing.assert_allclose([g.score for g in got], [S[row, j] for j in order[:6]], atol=1e-9)
+        np.testing.assert_allclose(
+            [g.score for g in got], [S[row, j] for j in order[:6]], atol=1e-9
+        )
 
 
 def test_n_beyond_stored_neighbours_is_exact(council_records):
     rc = RelatedContent(n_neighbors=3).fit(council_records)
     full = RelatedContent(n_neighbors=20).fit(council_records)
     for article_id in rc.ids_[:10]:
-        assert [i.id for i in rc.related(article_id, n=15)] == [i.id for i in full.related(article_id, n=15)]
+        assert [i.id for i in rc.related(article_id, n=15)] == [
+            i.id for i in full.related(article_id, n=15)
+        ]
 
 
 def test_ties_broken_by_id_not_input_order():
     body = "identical text about recycling bins"
-    forward = RelatedContent().fit([{"id": i, "title": "", "body": body} for i in ["c", "a", "d", "b"]])
+    forward = RelatedContent().fit(
+        [{"id": i, "title": "", "body": body} for i in ["c", "a", "d", "b"]]
+    )
     assert [r.id for r in forward.related("c", n=3)] == ["a", "b", "d"]
     mixed = RelatedContent().fit([{"id": i, "body": body} for i in ["x", 10, 2, "a"]])
     assert [r.id for r in mixed.related("x", n=3)] == [2, 10, "a"]
@@ -85,10 +99,18 @@ def test_tiny_site_gets_lists(tiny_corpus):
 
 
 def test_extra_fields_are_returned():
-    rc = RelatedContent().fit([
-        {"id": 1, "title": "Bins", "body": "bin day", "image": "/a.png", "author": "x"},
-        {"id": 2, "title": "Bins", "body": "bin day moves", "image": "/b.png", "section": "waste"},
-    ])
+    rc = RelatedContent().fit(
+        [
+            {"id": 1, "title": "Bins", "body": "bin day", "image": "/a.png", "author": "x"},
+            {
+                "id": 2,
+                "title": "Bins",
+                "body": "bin day moves",
+                "image": "/b.png",
+                "section": "waste",
+            },
+        ]
+    )
     item = rc.related(1)[0]
     assert item.extra == {"image": "/b.png"}
     assert item.section == "waste"
@@ -96,10 +118,16 @@ def test_extra_fields_are_returned():
 
 
 def test_empty_title_uses_body():
-    rc = RelatedContent().fit([
-        {"id": 1, "title": "", "body": "Garden waste bins are collected every second Friday of the month from May."},
-        {"id": 2, "title": "Garden waste", "body": "Garden waste bins collected"},
-    ])
+    rc = RelatedContent().fit(
+        [
+            {
+                "id": 1,
+                "title": "",
+                "body": "Garden waste bins are collected every second Friday of the month from May.",
+            },
+            {"id": 2, "title": "Garden waste", "body": "Garden waste bins collected"},
+        ]
+    )
     item = rc.related(2)[0]
     assert item.title.startswith("Garden waste bins are collected")
     assert item.teaser.startswith("Garden waste bins")
@@ -109,7 +137,9 @@ def test_similar_for_a_draft(council_records):
     rc = RelatedContent().fit(council_records)
     items = rc.similar("When is my bin collected over Christmas and New Year?", n=3)
     assert items[0].id == "bin-collection-changes-christmas"
-    as_article = rc.similar({"title": "Polling station", "body": "Where do I vote in the election?"})
+    as_article = rc.similar(
+        {"title": "Polling station", "body": "Where do I vote in the election?"}
+    )
     assert as_article[0].section == "elections"
     indexed = rc.article("missed-bin-reporting")
     assert all(i.id != indexed.id for i in rc.similar(indexed))
@@ -140,7 +170,9 @@ def test_unknown_id_is_a_key_error(tiny_corpus):
 @pytest.mark.parametrize("n", [0, -1, 1.5, "5", None, True])
 def test_bad_n(tiny_corpus, n):
     rc = RelatedContent().fit(tiny_corpus)
-    with pytest.raises(ValueError, match=r"'n' parameter of RelatedContent.related must be an int in \[1, inf\)"):
+    with pytest.raises(
+        ValueError, match=r"'n' parameter of RelatedContent.related must be an int in \[1, inf\)"
+    ):
         rc.related(1, n=n)
 
 
@@ -169,7 +201,9 @@ def test_articles_without_text_policies(tiny_corpus):
 def test_only_stop_words_does_not_crash():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rc = RelatedContent().fit([{"id": i, "title": "the and of", "body": "it is"} for i in range(3)])
+        rc = RelatedContent().fit(
+            [{"id": i, "title": "the and of", "body": "it is"} for i in range(3)]
+        )
     assert rc.report_["n_terms"] == 0
     assert rc.related(0, fallback=False) == []
 
@@ -198,12 +232,16 @@ def test_bad_params_fail_in_fit(tiny_corpus, params, match):
 
 
 def test_field_map_param_and_article_objects():
-    rc = RelatedContent(field_map={"id": "nid", "body": ["summary", "text"]}).fit([
-        {"nid": 1, "title": "Bins", "summary": "Bin day", "text": "moves to Friday"},
-        {"nid": 2, "title": "Bins", "summary": "Bin day", "text": "collections"},
-    ])
+    rc = RelatedContent(field_map={"id": "nid", "body": ["summary", "text"]}).fit(
+        [
+            {"nid": 1, "title": "Bins", "summary": "Bin day", "text": "moves to Friday"},
+            {"nid": 2, "title": "Bins", "summary": "Bin day", "text": "collections"},
+        ]
+    )
     assert rc.related(1)[0].id == 2
-    rc2 = RelatedContent().fit([Article(id=1, title="Bins", body="bin day"), Article(id=2, title="Bins")])
+    rc2 = RelatedContent().fit(
+        [Article(id=1, title="Bins", body="bin day"), Article(id=2, title="Bins")]
+    )
     assert rc2.related(2)[0].id == 1
 
 
@@ -243,8 +281,14 @@ def test_vectors_equal_scikit_learn_tfidf(council_records):
 def test_verbose_fit_names_each_stage(council_records, capsys):
     RelatedContent(verbose=True).fit(council_records)
     err = capsys.readouterr().err
-    stages = ["looking for site boilerplate", "vectorising", "low-rank part", "candidates:",
-              "neighbours: 64/64 rows", "scores:"]
+    stages = [
+        "looking for site boilerplate",
+        "vectorising",
+        "low-rank part",
+        "candidates:",
+        "neighbours: 64/64 rows",
+        "scores:",
+    ]
     positions = [err.find(stage) for stage in stages]
     assert -1 not in positions, err
     assert positions == sorted(positions)

@@ -53,17 +53,27 @@ def reference_lists(rc, k):
     return out
 
 
-@pytest.mark.parametrize("params", [{}, {"candidates": 12, "hubness_k": 4, "smoothing_neighbors": 2},
-                                    {"hubness_k": 10, "hubness_gamma": 0.75}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"candidates": 12, "hubness_k": 4, "smoothing_neighbors": 2},
+        {"hubness_k": 10, "hubness_gamma": 0.75},
+    ],
+)
 def test_lists_follow_the_documented_score(rng, params):
     words = [f"w{i}" for i in range(60)]
     records = [
-        {"id": f"d{i}" if i % 3 else i, "title": " ".join(rng.choice(words, 3)),
-         "body": " ".join(rng.choice(words, 25))}
+        {
+            "id": f"d{i}" if i % 3 else i,
+            "title": " ".join(rng.choice(words, 3)),
+            "body": " ".join(rng.choice(words, 25)),
+        }
         for i in range(80)
     ]
-    rc = RelatedContent(n_neighbors=6, stop_words=None, min_df=1, max_df=1.0, lsa_components=8,
-                        **params).fit(records)
+    rc = RelatedContent(
+        n_neighbors=6, stop_words=None, min_df=1, max_df=1.0, lsa_components=8, **params
+    ).fit(records)
     assert rc.lsa_.shape == (80, 8)
     want = reference_lists(rc, 6)
     for article_id, expected in want.items():
@@ -72,7 +82,9 @@ def test_lists_follow_the_documented_score(rng, params):
         np.testing.assert_allclose([g.score for g in got], [e[1] for e in expected], rtol=1e-5)
     # on demand (n beyond the stored lists) by the same rules: the stored lists are its prefix
     for article_id in rc.ids_[:10]:
-        assert [g.id for g in rc.related(article_id, n=9, fallback=False)][:6] == [e[0] for e in want[article_id]]
+        assert [g.id for g in rc.related(article_id, n=9, fallback=False)][:6] == [
+            e[0] for e in want[article_id]
+        ]
 
 
 def test_score_is_symmetric_and_bounded(council_records):

@@ -130,7 +130,9 @@ def test_empty_list_gives_a_hidden_block():
 
 def test_shared_terms_add_up_to_the_score(council_records):
     # the TF-IDF fallback explains the plain-cosine score (models without explain())
-    model = RelatedContent(lsa_components=0, hubness_gamma=0.0, near_duplicates="show").fit(council_records)
+    model = RelatedContent(lsa_components=0, hubness_gamma=0.0, near_duplicates="show").fit(
+        council_records
+    )
     item = model.related("bin-collection-changes-christmas", n=1)[0]
     why = shared_terms(model, "bin-collection-changes-christmas", item.id, top=1000)
     assert why["source"] == "tf-idf"

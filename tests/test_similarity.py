@@ -42,7 +42,9 @@ def assert_same(got, want, atol=1e-9):
     np.testing.assert_array_equal(gi, wi)
 
 
-@pytest.mark.parametrize("n,d,density", [(1, 5, 0.5), (2, 3, 0.9), (30, 20, 0.1), (120, 40, 0.05), (200, 300, 0.02)])
+@pytest.mark.parametrize(
+    "n,d,density", [(1, 5, 0.5), (2, 3, 0.9), (30, 20, 0.1), (120, 40, 0.05), (200, 300, 0.02)]
+)
 @pytest.mark.parametrize("k", [1, 5, 12])
 def test_exact_against_brute_force(rng, n, d, density, k):
     X = random_matrix(rng, n, d, density, dups=min(5, n))
@@ -143,7 +145,7 @@ def test_property_invariants_and_exactness(seed, n, d, density, k, budget):
         row = idx[i]
         assert i not in row
         filled = row[row >= 0]
-        assert np.all(row[len(filled):] == -1)  # padding only at the end
+        assert np.all(row[len(filled) :] == -1)  # padding only at the end
         assert len(set(filled.tolist())) == len(filled)
         assert np.all(np.diff(val[i][: len(filled)]) <= 1e-15)
     assert_same((idx, val), brute_force(X, k))

@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-sa = pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')")
+sa = pytest.importorskip(
+    "sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')"
+)
 
 import relatedcontent._sql as sqlmod  # noqa: E402
 from relatedcontent import (  # noqa: E402
@@ -43,8 +45,16 @@ def load_posts(url, records):
     with engine.begin() as conn:
         conn.exec_driver_sql(POSTS)
         rows = [
-            {"i": number, "t": r["title"], "c": r["body"], "u": r.get("url"), "g": ",".join(r.get("tags", [])),
-             "p": (r.get("published") or "2026-01-01")[:10], "pr": "1.50", "s": "publish"}
+            {
+                "i": number,
+                "t": r["title"],
+                "c": r["body"],
+                "u": r.get("url"),
+                "g": ",".join(r.get("tags", [])),
+                "p": (r.get("published") or "2026-01-01")[:10],
+                "pr": "1.50",
+                "s": "publish",
+            }
             for number, r in enumerate(records, start=1)
         ]
         conn.execute(sa.text("INSERT INTO posts VALUES (:i, :t, :c, :u, :g, :p, :pr, :s)"), rows)
@@ -59,7 +69,9 @@ QUERY = "SELECT post_id, post_title, content, permalink, tags, published, price 
 def table_rows(url, table="related_articles"):
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(f"SELECT source_id, rank, target_id, score, reason FROM {table}")).all()
+        rows = conn.execute(
+            sa.text(f"SELECT source_id, rank, target_id, score, reason FROM {table}")
+        ).all()
     engine.dispose()
     return sorted(tuple(r) for r in rows)
 
@@ -85,8 +97,13 @@ def test_read_sql_maps_columns_and_keeps_extras(db_url, council_records):
     assert first.tags == tuple(council_records[0]["tags"])
     assert first.extra == {"price": 1.5}  # decimals become numbers
     assert first.published == council_records[0]["published"][:10]  # dates become ISO strings
-    model = RelatedContent().fit(read_sql(db_url, QUERY, {"id": "post_id", "title": "post_title",
-                                                          "body": ["content"], "url": "permalink"}))
+    model = RelatedContent().fit(
+        read_sql(
+            db_url,
+            QUERY,
+            {"id": "post_id", "title": "post_title", "body": ["content"], "url": "permalink"},
+        )
+    )
     assert len(model) == 12
 
 
@@ -94,7 +111,9 @@ def test_null_title_and_body_are_empty_text(db_url):
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE a (id INTEGER, title TEXT, body TEXT)")
-        conn.exec_driver_sql("INSERT INTO a VALUES (1, NULL, 'bins collected'), (2, 'Bins', NULL), (3, NULL, NULL)")
+        conn.exec_driver_sql(
+            "INSERT INTO a VALUES (1, NULL, 'bins collected'), (2, 'Bins', NULL), (3, NULL, NULL)"
+        )
     engine.dispose()
     articles = list(read_sql(db_url, "SELECT id, title, body FROM a ORDER BY id"))
     assert [(a.title, a.body) for a in articles] == [("", "bins collected"), ("Bins", ""), ("", "")]
@@ -103,8 +122,13 @@ def test_null_title_and_body_are_empty_text(db_url):
 def test_query_params_and_engine(db_url, council_records):
     load_posts(db_url, council_records[:5])
     engine = sa.create_engine(db_url)
-    articles = list(read_sql(engine, "SELECT post_id AS id, post_title AS title FROM posts WHERE post_id <= :top",
-                             params={"top": 3}))
+    articles = list(
+        read_sql(
+            engine,
+            "SELECT post_id AS id, post_title AS title FROM posts WHERE post_id <= :top",
+            params={"top": 3},
+        )
+    )
     assert [a.id for a in articles] == [1, 2, 3]
     with engine.connect() as conn:  # the caller's engine is left usable
         assert conn.exec_driver_sql("SELECT count(*) FROM posts").scalar() == 5
@@ -114,8 +138,11 @@ def test_query_params_and_engine(db_url, council_records):
 def test_rows_are_streamed_with_a_server_side_cursor(postgres_url):
     engine = sa.create_engine(postgres_url)
     cursors = []
-    sa.event.listen(engine, "before_cursor_execute",
-                    lambda conn, cursor, statement, *rest: cursors.append(type(cursor).__name__))
+    sa.event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *rest: cursors.append(type(cursor).__name__),
+    )
     query = "SELECT g AS id, 'title ' || g AS title FROM generate_series(1, 100000) AS g"
     first = list(itertools.islice(read_sql(engine, query, batch_size=500), 3))
     assert [a.id for a in first] == [1, 2, 3]
@@ -125,21 +152,37 @@ def test_rows_are_streamed_with_a_server_side_cursor(postgres_url):
 
 def test_missing_id_column_names_it(db_url, council_records):
     load_posts(db_url, council_records[:3])
-    with pytest.raises(CorpusError, match=r"no id column 'id' \(its columns are: post_title, content\)") as info:
+    with pytest.raises(
+        CorpusError, match=r"no id column 'id' \(its columns are: post_title, content\)"
+    ) as info:
         list(read_sql(db_url, "SELECT post_title, content FROM posts"))
     assert info.value.field == "id"
-    code, out, err = run("build", "--from-sql", db_url, "--query", "SELECT post_title FROM posts", "-o", "x",
-                         "--quiet")
+    code, out, err = run(
+        "build",
+        "--from-sql",
+        db_url,
+        "--query",
+        "SELECT post_title FROM posts",
+        "-o",
+        "x",
+        "--quiet",
+    )
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "no id column 'id'" in err
 
 
 def test_duplicate_ids_are_all_named(db_url, council_records, tmp_path):
     load_posts(db_url, council_records[:3])
-    query = "SELECT p.post_id AS id, p.post_title AS title FROM posts p JOIN posts q ON q.post_id <= 2"
-    with pytest.raises(CorpusError, match=r"3 duplicate id\(s\) in column 'id': 1 \(rows \d, \d\); 2 .*; 3 "):
+    query = (
+        "SELECT p.post_id AS id, p.post_title AS title FROM posts p JOIN posts q ON q.post_id <= 2"
+    )
+    with pytest.raises(
+        CorpusError, match=r"3 duplicate id\(s\) in column 'id': 1 \(rows \d, \d\); 2 .*; 3 "
+    ):
         RelatedContent().fit(read_sql(db_url, query))
-    code, _, err = run("build", "--from-sql", db_url, "--query", query, "-o", tmp_path / "idx", "--quiet")
+    code, _, err = run(
+        "build", "--from-sql", db_url, "--query", query, "-o", tmp_path / "idx", "--quiet"
+    )
     assert code == 1 and err.count("\n") == 1 and "duplicate id" in err
     assert not (tmp_path / "idx").exists()
 
@@ -152,7 +195,9 @@ def test_bad_query_and_bad_url(db_url, tmp_path):
     assert not (tmp_path / "absent.db").exists()
     with pytest.raises(ValueError, match="is not a database URL"):
         read_sql("not a url", "SELECT 1")
-    code, _, err = run("build", "--from-sql", "nope://", "--query", "SELECT 1", "-o", tmp_path / "i")
+    code, _, err = run(
+        "build", "--from-sql", "nope://", "--query", "SELECT 1", "-o", tmp_path / "i"
+    )
     assert code == 2 and "unknown database kind" in err
 
 
@@ -168,14 +213,28 @@ def test_unconvertible_value_names_row_and_column(sqlite_url):
 
 def test_cli_build_usage_errors(sqlite_url, council_path, tmp_path):
     assert run("build", "-o", tmp_path / "i")[0] == 2
-    assert run("build", council_path, "--from-sql", sqlite_url, "--query", "SELECT 1", "-o", tmp_path / "i")[0] == 2
+    assert (
+        run(
+            "build",
+            council_path,
+            "--from-sql",
+            sqlite_url,
+            "--query",
+            "SELECT 1",
+            "-o",
+            tmp_path / "i",
+        )[0]
+        == 2
+    )
     assert run("build", "--from-sql", sqlite_url, "-o", tmp_path / "i")[0] == 2
 
 
 def test_sql_is_imported_only_when_used():
-    code = ("import sys, relatedcontent, relatedcontent.cli; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'django', 'psycopg', 'pymysql')]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, relatedcontent, relatedcontent.cli; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'django', 'psycopg', 'pymysql')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -200,10 +259,19 @@ def test_export_creates_table_with_primary_key(db_url, council_model):
     assert table_rows(db_url) == expected_rows(council_model, 6)
     engine = sa.create_engine(db_url)
     inspector = sa.inspect(engine)
-    assert inspector.get_pk_constraint("related_articles")["constrained_columns"] == ["source_id", "rank"]
+    assert inspector.get_pk_constraint("related_articles")["constrained_columns"] == [
+        "source_id",
+        "rank",
+    ]
     engine.dispose()
     again = export_sql(council_model, db_url)
-    assert (again.created, again.inserted, again.updated, again.deleted, again.unchanged) == (False, 0, 0, 0, 384)
+    assert (again.created, again.inserted, again.updated, again.deleted, again.unchanged) == (
+        False,
+        0,
+        0,
+        0,
+        384,
+    )
 
 
 def test_integer_ids_are_typed(db_url, tiny_corpus):
@@ -225,7 +293,9 @@ def test_mixed_ids_are_text_and_colliding_ids_refused(db_url, tiny_corpus):
     # An integer table refuses text ids; 7 and "7" cannot share a text column.
     integer_model = RelatedContent(n_neighbors=3).fit(tiny_corpus)
     export_sql(integer_model, db_url, table="ints")
-    with pytest.raises(ExportError, match="integer id columns but the index has text ids such as '1'"):
+    with pytest.raises(
+        ExportError, match="integer id columns but the index has text ids such as '1'"
+    ):
         export_sql(model, db_url, table="ints")
     clash = RelatedContent(n_neighbors=2).fit([*tiny_corpus[:3], dict(tiny_corpus[3], id="1")])
     with pytest.raises(ExportError, match=r"ids 1 and '1' are both written as '1'"):
@@ -234,16 +304,22 @@ def test_mixed_ids_are_text_and_colliding_ids_refused(db_url, tiny_corpus):
 
 def _refit_changed(council_records):
     records = [dict(r) for r in council_records]
-    records[0]["body"] = "Completely rewritten: the school term dates and admissions for primary schools."
+    records[0]["body"] = (
+        "Completely rewritten: the school term dates and admissions for primary schools."
+    )
     del records[5]
-    records.append({"id": "new-library-opening", "title": "New library opens", "body": "The library opens."})
+    records.append(
+        {"id": "new-library-opening", "title": "New library opens", "body": "The library opens."}
+    )
     return RelatedContent(n_neighbors=6).fit(records)
 
 
 def _edited(model, *, swap=(), drop_last=()):
     """A copy of ``model`` whose lists changed as an incremental update changes them."""
     edited = copy.deepcopy(model)
-    edited.editorial_.policy = {"fallback": False}  # the lists exactly as edited (no fallback items)
+    edited.editorial_.policy = {
+        "fallback": False
+    }  # the lists exactly as edited (no fallback items)
     for row in swap:
         edited.neighbors_[row, [0, 1]] = edited.neighbors_[row, [1, 0]]
     for row in drop_last:
@@ -264,7 +340,9 @@ def audited(url):
 
     def touched():
         with engine.connect() as conn:
-            return sorted(tuple(r) for r in conn.exec_driver_sql("SELECT op, source_id, rank FROM audit"))
+            return sorted(
+                tuple(r) for r in conn.exec_driver_sql("SELECT op, source_id, rank FROM audit")
+            )
 
     return touched
 
@@ -276,9 +354,15 @@ def test_incremental_export_touches_only_changed_rows(sqlite_url, council_model)
     changed = _edited(council_model, swap=[0], drop_last=[1])
     report = export_sql(changed, sqlite_url)
     ids = council_model.ids_
-    assert touched() == sorted([("UPDATE", ids[0], 1), ("UPDATE", ids[0], 2), ("DELETE", ids[1], 6),
-                                ("INSERT", ids[3], 6)])
-    assert (report.inserted, report.updated, report.deleted, report.unchanged) == (1, 2, 1, 64 * 6 - 4)
+    assert touched() == sorted(
+        [("UPDATE", ids[0], 1), ("UPDATE", ids[0], 2), ("DELETE", ids[1], 6), ("INSERT", ids[3], 6)]
+    )
+    assert (report.inserted, report.updated, report.deleted, report.unchanged) == (
+        1,
+        2,
+        1,
+        64 * 6 - 4,
+    )
     assert table_rows(sqlite_url) == expected_rows(changed, 6)
 
 
@@ -291,7 +375,9 @@ def test_export_after_refit_writes_exactly_the_difference(db_url, council_model,
     differ = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
     report = export_sql(changed, db_url)
     assert report.inserted + report.updated + report.deleted == len(differ)
-    assert report.inserted == len(new.keys() - old.keys()) and report.deleted == len(old.keys() - new.keys())
+    assert report.inserted == len(new.keys() - old.keys()) and report.deleted == len(
+        old.keys() - new.keys()
+    )
     if touched is not None:
         assert {(s, r) for _, s, r in touched()} == differ
     assert table_rows(db_url) == expected_rows(changed, 6)
@@ -302,16 +388,22 @@ def test_table_with_another_schema_is_refused_and_kept(db_url, council_model):
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE related_articles (post_id INTEGER, related TEXT)")
         conn.exec_driver_sql("INSERT INTO related_articles VALUES (1, 'mine')")
-    with pytest.raises(ExportError, match=r"exists with another schema: its columns are \(post_id, related\)"):
+    with pytest.raises(
+        ExportError, match=r"exists with another schema: its columns are \(post_id, related\)"
+    ):
         export_sql(council_model, db_url)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT post_id, related FROM related_articles").all() == [(1, "mine")]
+        assert conn.exec_driver_sql("SELECT post_id, related FROM related_articles").all() == [
+            (1, "mine")
+        ]
     engine.dispose()
     code, _, err = run("export", "x-index-not-needed", "--to-sql", db_url)
     assert code == 1  # the index is read first: a missing index is a data error too
 
 
-def test_failure_mid_export_leaves_the_old_table(db_url, council_model, council_records, monkeypatch):
+def test_failure_mid_export_leaves_the_old_table(
+    db_url, council_model, council_records, monkeypatch
+):
     export_sql(council_model, db_url, n=4)
     before = table_rows(db_url)
     calls = []
@@ -320,18 +412,23 @@ def test_failure_mid_export_leaves_the_old_table(db_url, council_model, council_
     def failing(conn, statement, rows):
         calls.append(len(rows))
         if len(calls) == 3:
-            raise sa.exc.OperationalError("INSERT ...", {}, Exception("server closed the connection unexpectedly"))
+            raise sa.exc.OperationalError(
+                "INSERT ...", {}, Exception("server closed the connection unexpectedly")
+            )
         real(conn, statement, rows)
 
     monkeypatch.setattr(sqlmod, "_execute_batch", failing)
-    with pytest.raises(ExportError, match="rolled back, so the table holds the lists it held before"):
+    with pytest.raises(
+        ExportError, match="rolled back, so the table holds the lists it held before"
+    ):
         export_sql(_refit_changed(council_records), db_url, n=4, batch_size=5)
     assert len(calls) == 3
     assert table_rows(db_url) == before
 
 
-def test_server_going_away_mid_export_and_readers_see_old_lists(postgres_url, council_model, council_records,
-                                                                 monkeypatch):
+def test_server_going_away_mid_export_and_readers_see_old_lists(
+    postgres_url, council_model, council_records, monkeypatch
+):
     """Kill the exporting session from outside after two batches; a reader meanwhile sees the old rows."""
     export_sql(council_model, postgres_url, n=4)
     before = table_rows(postgres_url)
@@ -368,9 +465,23 @@ def test_cli_export_to_sql(db_url, council_path, tmp_path):
 
 def test_cli_build_from_sql_with_field_options(db_url, council_records, tmp_path):
     load_posts(db_url, council_records)
-    code, _, err = run("build", "--from-sql", db_url, "--query", QUERY, "--id-field", "post_id",
-                       "--title-field", "post_title", "--text-fields", "content", "--url-field", "permalink",
-                       "-o", tmp_path / "idx")
+    code, _, err = run(
+        "build",
+        "--from-sql",
+        db_url,
+        "--query",
+        QUERY,
+        "--id-field",
+        "post_id",
+        "--title-field",
+        "post_title",
+        "--text-fields",
+        "content",
+        "--url-field",
+        "permalink",
+        "-o",
+        tmp_path / "idx",
+    )
     assert code == 0, err
     assert "read 64 articles" in err
     code, out, _ = run("related", tmp_path / "idx", "1", "--json")
@@ -382,13 +493,19 @@ def test_mysql_table_definition():
     from sqlalchemy.dialects import mysql
     from sqlalchemy.schema import CreateTable
 
-    ddl = str(CreateTable(sqlmod._table_object(sa, "related_articles", None, "text")).compile(dialect=mysql.dialect()))
+    ddl = str(
+        CreateTable(sqlmod._table_object(sa, "related_articles", None, "text")).compile(
+            dialect=mysql.dialect()
+        )
+    )
     assert "source_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL" in ddl
     assert "score DOUBLE NOT NULL" in ddl and "PRIMARY KEY (source_id, `rank`)" in ddl
 
 
 @pytest.mark.parametrize("plain", [True, False])
-def test_export_after_add_update_remove_touches_only_changed_lists(sqlite_url, tmp_path, council_records, plain):
+def test_export_after_add_update_remove_touches_only_changed_lists(
+    sqlite_url, tmp_path, council_records, plain
+):
     """The real incremental path: change a saved index in place, export again, audit the writes."""
     from relatedcontent import load
 
@@ -401,8 +518,15 @@ def test_export_after_add_update_remove_touches_only_changed_lists(sqlite_url, t
     export_sql(tmp_path / "idx", sqlite_url)
     touched = audited(sqlite_url)
     model = load(tmp_path / "idx")
-    model.add([{"id": "new-library-opening", "title": "New library opens in the town centre",
-                "body": "The new central library opens with study spaces and a children's area."}])
+    model.add(
+        [
+            {
+                "id": "new-library-opening",
+                "title": "New library opens in the town centre",
+                "body": "The new central library opens with study spaces and a children's area.",
+            }
+        ]
+    )
     model.update([dict(council_records[3], title="Bulky waste: book a collection online")])
     model.remove([council_records[40]["id"]])
     model.save(tmp_path / "idx")
@@ -432,7 +556,9 @@ def test_fast_list_reading_matches_related(tmp_path, council_records):
         lists = sqlmod._Lists(model, n, "text", "t")
         assert lists._fast_rows(model.ids_[0]) is not None
         for key in lists.by_key:
-            slow = [(item.id, round(item.score, 6), item.reason) for item in model.related(key, n=n)]
+            slow = [
+                (item.id, round(item.score, 6), item.reason) for item in model.related(key, n=n)
+            ]
             assert lists.rows(key) == slow
 
 

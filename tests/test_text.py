@@ -29,7 +29,9 @@ def test_plain_text_passes_through():
 
 @pytest.mark.parametrize("length", [10, 20, 35, 50, 80])
 def test_teaser_cuts_at_word_boundary(length):
-    text = "Garden waste collections restart on Monday across the whole borough after the winter break"
+    text = (
+        "Garden waste collections restart on Monday across the whole borough after the winter break"
+    )
     teaser = make_teaser(text, length)
     assert len(teaser) <= length
     assert teaser.endswith("\u2026")

@@ -17,8 +17,8 @@ import logging
 
 from ._corpus import Article, FieldMap
 from ._distributed import fit_distributed, open_client
-from ._export import export_files, safe_filename
 from ._explain import Explanation, SharedTerm
+from ._export import export_files, safe_filename
 from ._persistence import load
 from ._readers import read_articles
 from ._recommender import Recommendation, RelatedContent
@@ -66,7 +66,15 @@ __all__ = [
     "top_k_neighbors",
 ]
 
-for _obj in (Article, Explanation, FieldMap, Recommendation, RelatedContent, SharedTerm, SQLExportReport):
+for _obj in (
+    Article,
+    Explanation,
+    FieldMap,
+    Recommendation,
+    RelatedContent,
+    SharedTerm,
+    SQLExportReport,
+):
     _obj.__module__ = __name__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

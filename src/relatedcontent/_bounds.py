@@ -61,8 +61,11 @@ class Split:
         """Per row, a bit set of its frequent terms (int64)."""
         if self._mask is None:
             bits = np.left_shift(np.int64(1), np.arange(self.D.shape[1], dtype=np.int64))
-            self._mask = (self.D > 0).astype(np.int64) @ bits if self.D.shape[1] else \
-                np.zeros(self.D.shape[0], dtype=np.int64)
+            self._mask = (
+                (self.D > 0).astype(np.int64) @ bits
+                if self.D.shape[1]
+                else np.zeros(self.D.shape[0], dtype=np.int64)
+            )
         return self._mask
 
     @property
@@ -70,8 +73,9 @@ class Split:
         return int(self.D.nbytes + self.upper.nbytes + 8 * self.D.shape[0])
 
 
-def frequent_terms(X: sp.csr_matrix, max_terms: int | None = None,
-                   min_share: float = MIN_SHARE) -> np.ndarray:
+def frequent_terms(
+    X: sp.csr_matrix, max_terms: int | None = None, min_share: float = MIN_SHARE
+) -> np.ndarray:
     """The columns to split off: the highest-``df`` terms, each with enough work.
 
     At most ``max_terms`` (default :data:`FREQUENT_TERMS`) terms.

@@ -291,9 +291,7 @@ def to_article(
         body="\n\n".join(part for part in body_parts if part),
         tags=tags,
         categories=categories,
-        published=_as_date(
-            record.get(fm.published), name=fm.published, source=source, line=line
-        ),
+        published=_as_date(record.get(fm.published), name=fm.published, source=source, line=line),
         extra=extra,
         **optional,
     )

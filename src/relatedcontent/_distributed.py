@@ -87,8 +87,7 @@ def _import_distributed() -> Any:
         import distributed
     except ImportError:
         msg = (
-            "building on a Dask cluster needs dask.distributed: "
-            "pip install 'relatedcontent[dask]'"
+            "building on a Dask cluster needs dask.distributed: pip install 'relatedcontent[dask]'"
         )
         raise DependencyError(msg) from None
     return distributed
@@ -121,7 +120,9 @@ def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
 
 
 @contextmanager
-def open_client(*, scheduler: str | None = None, local_cluster: int | None = None) -> Iterator[Client]:
+def open_client(
+    *, scheduler: str | None = None, local_cluster: int | None = None
+) -> Iterator[Client]:
     """Connect to a Dask scheduler, or start a local cluster, for one build.
 
     Parameters
@@ -144,8 +145,9 @@ def open_client(*, scheduler: str | None = None, local_cluster: int | None = Non
         with distributed.Client(scheduler) as client:
             yield client
         return
-    with distributed.LocalCluster(n_workers=int(local_cluster), threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster:
+    with distributed.LocalCluster(
+        n_workers=int(local_cluster), threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
         with distributed.Client(cluster) as client:
             yield client
 
@@ -159,8 +161,9 @@ def _kept(articles: list[Article], keep: np.ndarray | None) -> list[Article]:
     return articles if keep is None else [a for a, k in zip(articles, keep) if k]
 
 
-def _segment_task(articles: list[Article], keep: np.ndarray | None,
-                  boilerplate: BoilerplateFilter) -> tuple[Counter[str], int]:
+def _segment_task(
+    articles: list[Article], keep: np.ndarray | None, boilerplate: BoilerplateFilter
+) -> tuple[Counter[str], int]:
     bodies = [a.body for a in _kept(articles, keep)]
     return boilerplate.segment_counts(bodies), len(bodies)
 
@@ -175,8 +178,9 @@ def _exact_counts_task(counted: tuple[Counter[str], int], keys: set[str]) -> dic
     return {key: counts[key] for key in keys if key in counts}
 
 
-def _view_task(model: RelatedContent, articles: list[Article],
-               keep: np.ndarray | None) -> list[Article]:
+def _view_task(
+    model: RelatedContent, articles: list[Article], keep: np.ndarray | None
+) -> list[Article]:
     return model._scoring_view(_kept(articles, keep))
 
 
@@ -192,16 +196,24 @@ def _transform_task(vectorizer: FieldWeightedVectorizer, counts: Any) -> sp.csr_
     return vectorizer.transform_counts(counts)
 
 
-def _numba_task(inputs: Any, a: int, b: int, k: int,
-                exclude_self: bool) -> tuple[int, np.ndarray, np.ndarray]:
+def _numba_task(
+    inputs: Any, a: int, b: int, k: int, exclude_self: bool
+) -> tuple[int, np.ndarray, np.ndarray]:
     idx = np.full((b - a, k), -1, dtype=np.int64)
     val = np.zeros((b - a, k), dtype=np.float64)
     inputs.run(a, b, k, exclude_self, idx, val)
     return a, idx, val
 
 
-def _scipy_task(X: sp.csr_matrix, XT: sp.csr_matrix, tie_rank: np.ndarray, a: int, b: int, k: int,
-                exclude_self: bool) -> tuple[int, np.ndarray, np.ndarray]:
+def _scipy_task(
+    X: sp.csr_matrix,
+    XT: sp.csr_matrix,
+    tie_rank: np.ndarray,
+    a: int,
+    b: int,
+    k: int,
+    exclude_self: bool,
+) -> tuple[int, np.ndarray, np.ndarray]:
     return _block(X, XT, a, b, k, tie_rank, exclude_self)
 
 
@@ -277,21 +289,46 @@ def top_k_neighbors_distributed(
         perm, spans = prep.perm, prep.spans
         # the workers need the arrays only, not the client's permutation and spans
         empty = np.zeros(0)
-        [shared] = client.scatter([prep._replace(perm=empty, spans=[], work_ends=empty)],
-                                  broadcast=True, hash=False)
-        futures = [client.submit(_numba_task, shared, a, b, k, exclude_self, retries=retries,
-                                 key=f"relatedcontent-neighbors-{token}-{a}") for a, b in spans]
+        [shared] = client.scatter(
+            [prep._replace(perm=empty, spans=[], work_ends=empty)], broadcast=True, hash=False
+        )
+        futures = [
+            client.submit(
+                _numba_task,
+                shared,
+                a,
+                b,
+                k,
+                exclude_self,
+                retries=retries,
+                key=f"relatedcontent-neighbors-{token}-{a}",
+            )
+            for a, b in spans
+        ]
     else:
         perm = None
-        spans = _split(plan_blocks(X, max(1, budget // BYTES_PER_ENTRY)), threads * TASKS_PER_THREAD)
+        spans = _split(
+            plan_blocks(X, max(1, budget // BYTES_PER_ENTRY)), threads * TASKS_PER_THREAD
+        )
         shared = client.scatter([X, sp.csr_matrix(X.T), tie_rank], broadcast=True, hash=False)
-        futures = [client.submit(_scipy_task, *shared, a, b, k, exclude_self, retries=retries,
-                                 key=f"relatedcontent-neighbors-{token}-{a}") for a, b in spans]
+        futures = [
+            client.submit(
+                _scipy_task,
+                *shared,
+                a,
+                b,
+                k,
+                exclude_self,
+                retries=retries,
+                key=f"relatedcontent-neighbors-{token}-{a}",
+            )
+            for a, b in spans
+        ]
     done = 0
     for future in distributed.as_completed(futures):
         start, idx, val = future.result()
-        indices[start:start + idx.shape[0]] = idx
-        scores[start:start + idx.shape[0]] = val
+        indices[start : start + idx.shape[0]] = idx
+        scores[start : start + idx.shape[0]] = val
         done += idx.shape[0]
         future.release()
         if progress is not None:
@@ -304,9 +341,15 @@ def top_k_neighbors_distributed(
 
 
 # -- boilerplate ---------------------------------------------------------------------
-def _fit_boilerplate(client: Client, model: RelatedContent, reads: list[Any],
-                     keeps: list[np.ndarray | None], n_articles: int, token: str,
-                     retries: int) -> BoilerplateFilter:
+def _fit_boilerplate(
+    client: Client,
+    model: RelatedContent,
+    reads: list[Any],
+    keeps: list[np.ndarray | None],
+    n_articles: int,
+    token: str,
+    retries: int,
+) -> BoilerplateFilter:
     """Learn the boilerplate segments across the parts without gathering every segment.
 
     A segment in at least ``share`` of all N bodies is, in at least one part,
@@ -318,17 +361,45 @@ def _fit_boilerplate(client: Client, model: RelatedContent, reads: list[Any],
     boilerplate = BoilerplateFilter(model.boilerplate_share, int(model.boilerplate_min_articles))
     if boilerplate.threshold(n_articles) > n_articles:
         return boilerplate.fit_counts({}, n_articles)
-    counted = [client.submit(_segment_task, r, keep, boilerplate, retries=retries,
-                             key=f"relatedcontent-segments-{token}-{i}")
-               for i, (r, keep) in enumerate(zip(reads, keeps))]
+    counted = [
+        client.submit(
+            _segment_task,
+            r,
+            keep,
+            boilerplate,
+            retries=retries,
+            key=f"relatedcontent-segments-{token}-{i}",
+        )
+        for i, (r, keep) in enumerate(zip(reads, keeps))
+    ]
     share = float(model.boilerplate_share)
-    candidates: set[str] = set().union(*client.gather([
-        client.submit(_local_frequent_task, c, share, retries=retries,
-                      key=f"relatedcontent-frequent-{token}-{i}") for i, c in enumerate(counted)]))
+    candidates: set[str] = set().union(
+        *client.gather(
+            [
+                client.submit(
+                    _local_frequent_task,
+                    c,
+                    share,
+                    retries=retries,
+                    key=f"relatedcontent-frequent-{token}-{i}",
+                )
+                for i, c in enumerate(counted)
+            ]
+        )
+    )
     totals: Counter[str] = Counter()
-    for part in client.gather([
-            client.submit(_exact_counts_task, c, candidates, retries=retries,
-                          key=f"relatedcontent-exact-{token}-{i}") for i, c in enumerate(counted)]):
+    for part in client.gather(
+        [
+            client.submit(
+                _exact_counts_task,
+                c,
+                candidates,
+                retries=retries,
+                key=f"relatedcontent-exact-{token}-{i}",
+            )
+            for i, c in enumerate(counted)
+        ]
+    ):
         totals.update(part)
     return boilerplate.fit_counts(totals, n_articles)
 
@@ -395,8 +466,17 @@ def fit_distributed(
 
         progress = ProgressPrinter(sys.stderr)
     token = uuid.uuid4().hex[:12]
-    reads = [client.submit(_read_task, path, field_map, format, retries=retries,
-                           key=f"relatedcontent-read-{token}-{i}") for i, path in enumerate(files)]
+    reads = [
+        client.submit(
+            _read_task,
+            path,
+            field_map,
+            format,
+            retries=retries,
+            key=f"relatedcontent-read-{token}-{i}",
+        )
+        for i, path in enumerate(files)
+    ]
     parts = client.gather(reads)
     corpus = build_corpus(a for part in parts for a in part)
     if not corpus:
@@ -410,23 +490,46 @@ def fit_distributed(
     del parts
     model.boilerplate_ = _fit_boilerplate(client, model, reads, keeps, len(kept), token, retries)
     [shared_model] = client.scatter([model], broadcast=True, hash=False)
-    views = [client.submit(_view_task, shared_model, r, keep, retries=retries,
-                           key=f"relatedcontent-view-{token}-{i}")
-             for i, (r, keep) in enumerate(zip(reads, keeps))]
+    views = [
+        client.submit(
+            _view_task,
+            shared_model,
+            r,
+            keep,
+            retries=retries,
+            key=f"relatedcontent-view-{token}-{i}",
+        )
+        for i, (r, keep) in enumerate(zip(reads, keeps))
+    ]
     del reads
     vectorizer = model._make_vectorizer()
-    counts = [client.submit(_count_task, v, vectorizer, retries=retries,
-                            key=f"relatedcontent-count-{token}-{i}")
-              for i, v in enumerate(views)]
-    summaries = client.gather([client.submit(_summary_task, c, retries=retries,
-                                             key=f"relatedcontent-df-{token}-{i}")
-                               for i, c in enumerate(counts)])
+    counts = [
+        client.submit(
+            _count_task, v, vectorizer, retries=retries, key=f"relatedcontent-count-{token}-{i}"
+        )
+        for i, v in enumerate(views)
+    ]
+    summaries = client.gather(
+        [
+            client.submit(_summary_task, c, retries=retries, key=f"relatedcontent-df-{token}-{i}")
+            for i, c in enumerate(counts)
+        ]
+    )
     vectorizer.fit_vocabulary(*merge_term_counts(summaries))
     del summaries
     [shared] = client.scatter([vectorizer], broadcast=True, hash=False)
-    blocks = client.gather([client.submit(_transform_task, shared, c, retries=retries,
-                                          key=f"relatedcontent-vectors-{token}-{i}")
-                            for i, c in enumerate(counts)])
+    blocks = client.gather(
+        [
+            client.submit(
+                _transform_task,
+                shared,
+                c,
+                retries=retries,
+                key=f"relatedcontent-vectors-{token}-{i}",
+            )
+            for i, c in enumerate(counts)
+        ]
+    )
     del counts, shared
     X = sp.csr_matrix(sp.vstack(blocks, format="csr"), dtype=vectorizer.dtype)
     model._set_state(kept, vectorizer, X)
@@ -437,8 +540,13 @@ def fit_distributed(
 
     def neighbors(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         return top_k_neighbors_distributed(
-            client, matrix, k, tie_rank=model._tie_rank, memory_budget=model.memory_budget,
-            retries=retries, progress=progress,
+            client,
+            matrix,
+            k,
+            tie_rank=model._tie_rank,
+            memory_budget=model.memory_budget,
+            retries=retries,
+            progress=progress,
         )
 
     model._compute_neighbors(embeddings, neighbors)

@@ -55,16 +55,17 @@ def pair_cosines(X: sp.csr_matrix, neighbors: np.ndarray, chunk: int = 2048) -> 
     out = np.zeros(neighbors.shape, dtype=np.float64)
     k = neighbors.shape[1]
     for start in range(0, neighbors.shape[0], chunk):
-        block = np.asarray(neighbors[start:start + chunk])
+        block = np.asarray(neighbors[start : start + chunk])
         rows = np.repeat(np.arange(start, start + block.shape[0]), k)
         dots = X[rows].multiply(X[np.maximum(block.ravel(), 0)]).sum(axis=1)
-        out[start:start + block.shape[0]] = np.asarray(dots).reshape(block.shape)
+        out[start : start + block.shape[0]] = np.asarray(dots).reshape(block.shape)
     out[np.asarray(neighbors) < 0] = 0.0
     return out
 
 
-def list_metrics(neighbors: np.ndarray, scores: np.ndarray,
-                 labels: list[frozenset[str]]) -> dict[str, float]:
+def list_metrics(
+    neighbors: np.ndarray, scores: np.ndarray, labels: list[frozenset[str]]
+) -> dict[str, float]:
     """Score neighbour lists (row numbers, -1 = none) against per-row labels.
 
     ``scores`` are the cosines of the listed pairs; those of at least 0.9
@@ -76,8 +77,10 @@ def list_metrics(neighbors: np.ndarray, scores: np.ndarray,
         for j, other in enumerate(neighbors[i]):
             if other >= 0 and labels[i] & labels[other]:
                 rel[i, j] = True
+
     def precision(k: int) -> float:
         return float(rel[:, :k].sum() / (n * k)) if n else 0.0
+
     first = np.where(rel[:, :10].any(axis=1), rel[:, :10].argmax(axis=1) + 1, 0)
     mrr = float(np.mean(np.where(first > 0, 1.0 / np.maximum(first, 1), 0.0))) if n else 0.0
     top5 = neighbors[:, :5]
@@ -95,8 +98,12 @@ def list_metrics(neighbors: np.ndarray, scores: np.ndarray,
     }
 
 
-def evaluate(articles: Iterable[Article], *, label_field: str = "label",
-             params: Mapping[str, Any] | None = None) -> dict[str, float]:
+def evaluate(
+    articles: Iterable[Article],
+    *,
+    label_field: str = "label",
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
     """Fit :class:`RelatedContent` on ``articles`` and score its lists.
 
     Parameters
@@ -121,8 +128,10 @@ def evaluate(articles: Iterable[Article], *, label_field: str = "label",
     corpus = dedupe(articles)
     labels = [_labels(a, label_field) for a in corpus]
     if corpus and not any(labels):
-        msg = (f"no article has a label in the field {label_field!r}; pass the field that holds "
-               "each article's label(s), e.g. --label-field category")
+        msg = (
+            f"no article has a label in the field {label_field!r}; pass the field that holds "
+            "each article's label(s), e.g. --label-field category"
+        )
         raise ValueError(msg)
     model = RelatedContent(**{"n_neighbors": 10, **dict(params or {})})
     started = time.perf_counter()

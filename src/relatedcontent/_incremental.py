@@ -58,8 +58,14 @@ def id_sort_key(article_id: ArticleId) -> tuple[int, Any]:
 
 def new_drift(n_articles: int) -> dict[str, Any]:
     """Drift counters of a freshly fitted index."""
-    return {"fitted_articles": n_articles, "added": 0, "updated": 0, "removed": 0,
-            "new_tokens": 0, "unknown_tokens": 0}
+    return {
+        "fitted_articles": n_articles,
+        "added": 0,
+        "updated": 0,
+        "removed": 0,
+        "new_tokens": 0,
+        "unknown_tokens": 0,
+    }
 
 
 class IncrementalMixin:
@@ -81,8 +87,9 @@ class IncrementalMixin:
     _pending: list[dict[str, Any]]
 
     # -- public API --------------------------------------------------------------
-    def add(self, articles: Iterable[Article | Mapping[str, Any]], *,
-            upsert: bool = False) -> IncrementalMixin:
+    def add(
+        self, articles: Iterable[Article | Mapping[str, Any]], *, upsert: bool = False
+    ) -> IncrementalMixin:
         """Add new articles to the index and repair every related list.
 
         Parameters
@@ -181,11 +188,15 @@ class IncrementalMixin:
         unknown = d["unknown_tokens"] / d["new_tokens"] if d["new_tokens"] else 0.0
         reasons = []
         if changed / base > REFIT_CHANGED_SHARE:
-            reasons.append(f"{changed} changes since the fit on {d['fitted_articles']} articles "
-                           f"({100 * changed / base:.0f}% > {100 * REFIT_CHANGED_SHARE:.0f}%)")
+            reasons.append(
+                f"{changed} changes since the fit on {d['fitted_articles']} articles "
+                f"({100 * changed / base:.0f}% > {100 * REFIT_CHANGED_SHARE:.0f}%)"
+            )
         if unknown > REFIT_UNKNOWN_SHARE:
-            reasons.append(f"{100 * unknown:.0f}% of new text's words are not in the vocabulary "
-                           f"(> {100 * REFIT_UNKNOWN_SHARE:.0f}%)")
+            reasons.append(
+                f"{100 * unknown:.0f}% of new text's words are not in the vocabulary "
+                f"(> {100 * REFIT_UNKNOWN_SHARE:.0f}%)"
+            )
         return "; ".join(reasons) or None
 
     def memory_usage(self) -> dict[str, int]:
@@ -402,8 +413,13 @@ class IncrementalMixin:
         last_idx = self.pool_idx_[target, K - 1]
         last_val = np.round(self.pool_cos_[target, K - 1], 12)
         rounded = np.round(score, 12)
-        beats = (last_idx < 0) | (rounded > last_val) | (
-            (rounded == last_val) & (self._tie_rank[new_row] < self._tie_rank[np.maximum(last_idx, 0)])
+        beats = (
+            (last_idx < 0)
+            | (rounded > last_val)
+            | (
+                (rounded == last_val)
+                & (self._tie_rank[new_row] < self._tie_rank[np.maximum(last_idx, 0)])
+            )
         )
         new_row, target, score = new_row[beats], target[beats], score[beats]
         if not target.size:
@@ -440,9 +456,11 @@ class IncrementalMixin:
         scores = np.asarray(self.scores_)[keep]
         pools = self.pool_idx_[keep]
         pools = new_number[np.where(pools >= 0, pools, -1)]
-        kept = {name: np.asarray(getattr(self, name))[keep]
-                for name in ("pool_cos_", "hub_sigma_", "lsa_raw_", "lsa_", "embeddings_")
-                if getattr(self, name, None) is not None}
+        kept = {
+            name: np.asarray(getattr(self, name))[keep]
+            for name in ("pool_cos_", "hub_sigma_", "lsa_raw_", "lsa_", "embeddings_")
+            if getattr(self, name, None) is not None
+        }
         X = sp.csr_matrix(self.X_[keep])
         articles = [self.articles_[r] for r in keep]
         drift, pending = self.drift_, self._pending
@@ -455,4 +473,6 @@ class IncrementalMixin:
 
 
 def _show(ids: list[Any]) -> str:
-    return ", ".join(repr(i) for i in ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    return ", ".join(repr(i) for i in ids[:10]) + (
+        f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+    )

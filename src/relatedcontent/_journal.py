@@ -92,7 +92,9 @@ def read_changes(snapshot: Path) -> tuple[list[dict[str, Any]], int]:
     return changes, good
 
 
-def append_changes(snapshot: Path, changes: list[dict[str, Any]], known_good: int | None = None) -> int:
+def append_changes(
+    snapshot: Path, changes: list[dict[str, Any]], known_good: int | None = None
+) -> int:
     """Append ``changes`` to the journal durably; return the journal's new size.
 
     ``known_good`` is the size the caller last saw intact; when the file still

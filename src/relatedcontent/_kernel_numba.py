@@ -86,8 +86,9 @@ def _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale):  # pragma: 
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _take(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale, lo, tiny, margin,
-          eps):  # pragma: no cover - compiled
+def _take(
+    top_j, top_s, top_key, top_r, filled, k, j, s, r, scale, lo, tiny, margin, eps
+):  # pragma: no cover - compiled
     """:func:`_offer`, then raise ``lo`` once the list is full; return the fill and ``lo``."""
     filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale)
     if filled == k:
@@ -98,8 +99,26 @@ def _take(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale, lo, tiny, mar
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _read_range(acc, a, b, c0, i, exclude_self, tie_rank, scale, top_j, top_s, top_key, top_r,
-                filled, k, lo, tiny, margin, eps):  # pragma: no cover - compiled
+def _read_range(
+    acc,
+    a,
+    b,
+    c0,
+    i,
+    exclude_self,
+    tie_rank,
+    scale,
+    top_j,
+    top_s,
+    top_key,
+    top_r,
+    filled,
+    k,
+    lo,
+    tiny,
+    margin,
+    eps,
+):  # pragma: no cover - compiled
     """Offer the products in ``acc[a:b]`` to the row's top-k and zero them.
 
     Works in chunks of :data:`CHUNK`: a chunk with nothing at or above ``lo``
@@ -121,16 +140,48 @@ def _read_range(acc, a, b, c0, i, exclude_self, tie_rank, scale, top_j, top_s, t
                 j = u + c0
                 if exclude_self and j == i:
                     continue
-                filled, lo = _take(top_j, top_s, top_key, top_r, filled, k, j, s, tie_rank[j],
-                                   scale, lo, tiny, margin, eps)
+                filled, lo = _take(
+                    top_j,
+                    top_s,
+                    top_key,
+                    top_r,
+                    filled,
+                    k,
+                    j,
+                    s,
+                    tie_rank[j],
+                    scale,
+                    lo,
+                    tiny,
+                    margin,
+                    eps,
+                )
         acc[c:e] = zero
     return filled, lo
 
 
 @njit(nogil=True, cache=True)
 def rows_top_k(
-    r0, r1, indptr, indices, data, tindptr_tiles, tindices, tdata, tile_starts, k,
-    exclude_self, tie_rank, scale, out_idx, out_val, run_slot, run_ptr, run_q, run_len, run_max,
+    r0,
+    r1,
+    indptr,
+    indices,
+    data,
+    tindptr_tiles,
+    tindices,
+    tdata,
+    tile_starts,
+    k,
+    exclude_self,
+    tie_rank,
+    scale,
+    out_idx,
+    out_val,
+    run_slot,
+    run_ptr,
+    run_q,
+    run_len,
+    run_max,
 ):  # pragma: no cover - compiled
     """Top-``k`` neighbours of rows ``r0 .. r1-1``, written to ``out_*[r - r0]``.
 
@@ -228,9 +279,26 @@ def rows_top_k(
                 continue
             if ops * REWALK >= tw:
                 # Many scattered products: scan the whole tile.
-                filled, lo = _read_range(acc, 0, tw, c0, i, exclude_self, tie_rank, scale,
-                                         top_j, top_s, top_key, top_r, filled, k, lo, tiny,
-                                         margin, eps)
+                filled, lo = _read_range(
+                    acc,
+                    0,
+                    tw,
+                    c0,
+                    i,
+                    exclude_self,
+                    tie_rank,
+                    scale,
+                    top_j,
+                    top_s,
+                    top_key,
+                    top_r,
+                    filled,
+                    k,
+                    lo,
+                    tiny,
+                    margin,
+                    eps,
+                )
                 continue
             # Few scattered products: walk their posting lists again to read
             # them back (a document touched by a run as well is read whole here).
@@ -249,8 +317,22 @@ def rows_top_k(
                     j = jl + c0
                     if exclude_self and j == i:
                         continue
-                    filled, lo = _take(top_j, top_s, top_key, top_r, filled, k, j, s,
-                                       tie_rank[j], scale, lo, tiny, margin, eps)
+                    filled, lo = _take(
+                        top_j,
+                        top_s,
+                        top_key,
+                        top_r,
+                        filled,
+                        k,
+                        j,
+                        s,
+                        tie_rank[j],
+                        scale,
+                        lo,
+                        tiny,
+                        margin,
+                        eps,
+                    )
             if run_ops == 0:
                 continue
             # What is left are documents that share only run terms with the
@@ -258,9 +340,26 @@ def rows_top_k(
             bound = min(bound, np.sqrt(norm2)) * (1 + 4 * (p1 - p0 + 1) * eps)
             skip = filled == k and bound < lo
             if not skip and run_ops >= tw:
-                filled, lo = _read_range(acc, 0, tw, c0, i, exclude_self, tie_rank, scale,
-                                         top_j, top_s, top_key, top_r, filled, k, lo, tiny,
-                                         margin, eps)
+                filled, lo = _read_range(
+                    acc,
+                    0,
+                    tw,
+                    c0,
+                    i,
+                    exclude_self,
+                    tie_rank,
+                    scale,
+                    top_j,
+                    top_s,
+                    top_key,
+                    top_r,
+                    filled,
+                    k,
+                    lo,
+                    tiny,
+                    margin,
+                    eps,
+                )
                 continue
             for p in range(p0, p1):
                 slot = run_slot[indices[p]]
@@ -272,9 +371,26 @@ def rows_top_k(
                     if skip:
                         acc[a:b] = zero
                     else:
-                        filled, lo = _read_range(acc, a, b, c0, i, exclude_self, tie_rank,
-                                                 scale, top_j, top_s, top_key, top_r, filled,
-                                                 k, lo, tiny, margin, eps)
+                        filled, lo = _read_range(
+                            acc,
+                            a,
+                            b,
+                            c0,
+                            i,
+                            exclude_self,
+                            tie_rank,
+                            scale,
+                            top_j,
+                            top_s,
+                            top_key,
+                            top_r,
+                            filled,
+                            k,
+                            lo,
+                            tiny,
+                            margin,
+                            eps,
+                        )
         row = i - r0
         for c in range(filled):
             out_idx[row, c] = top_j[c]
@@ -429,13 +545,32 @@ class KernelInputs(NamedTuple):
     spans: list
     work_ends: np.ndarray
 
-    def run(self, a: int, b: int, k: int, exclude_self: bool, out_idx: np.ndarray,
-            out_val: np.ndarray) -> None:
+    def run(
+        self, a: int, b: int, k: int, exclude_self: bool, out_idx: np.ndarray, out_val: np.ndarray
+    ) -> None:
         """Top-``k`` of rows ``a .. b-1`` (kernel order) into ``out_*`` (prefilled -1 / 0)."""
-        rows_top_k(a, b, self.indptr, self.indices, self.data, self.tptr, self.tindices,
-                   self.tdata, self.tiles, k, exclude_self, self.tie_rank, self.scale,
-                   out_idx, out_val, self.run_slot, self.run_ptr, self.run_q, self.run_len,
-                   self.run_max)
+        rows_top_k(
+            a,
+            b,
+            self.indptr,
+            self.indices,
+            self.data,
+            self.tptr,
+            self.tindices,
+            self.tdata,
+            self.tiles,
+            k,
+            exclude_self,
+            self.tie_rank,
+            self.scale,
+            out_idx,
+            out_val,
+            self.run_slot,
+            self.run_ptr,
+            self.run_q,
+            self.run_len,
+            self.run_max,
+        )
 
 
 def prepare(X, tie_rank: np.ndarray, budget: int, workers: int, n_blocks: int) -> KernelInputs:
@@ -480,8 +615,9 @@ def prepare(X, tie_rank: np.ndarray, budget: int, workers: int, n_blocks: int) -
     )
 
 
-def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers: int,
-                budget: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def top_k_numba(
+    X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers: int, budget: int, progress=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` of every row of a unit-row, non-negative CSR ``X``.
 
     Same contract as :func:`relatedcontent._similarity.top_k_neighbors`, which
@@ -530,6 +666,7 @@ def top_k_numba(X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers:
         if blocks == len(spans):
             return n
         return min(n - 1, int(n * work_done[0] / ends[-1]))
+
     if workers == 1:
         finished = (run(a, b) for a, b in spans)
         for a, b in finished:

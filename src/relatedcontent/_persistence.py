@@ -48,9 +48,9 @@ import scipy.sparse as sp
 import sklearn
 
 from ._corpus import Article, FieldMap
-from ._vectorize import FieldWeightedVectorizer
 from ._journal import append_changes, read_changes, writer_lock
 from ._scoring import SCORE_VERSION
+from ._vectorize import FieldWeightedVectorizer
 from .exceptions import IndexFormatError
 
 if TYPE_CHECKING:
@@ -63,11 +63,24 @@ FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 _ARRAYS = ("idf", "X_data", "X_indices", "X_indptr", "neighbors", "scores")
 #: Arrays added by format 2; those a model does not have are not written.
-_OPTIONAL_ARRAYS = ("hub_sigma", "pool_idx", "pool_cos", "lsa_components", "lsa_raw", "lsa", "embeddings")
+_OPTIONAL_ARRAYS = (
+    "hub_sigma",
+    "pool_idx",
+    "pool_cos",
+    "lsa_components",
+    "lsa_raw",
+    "lsa",
+    "embeddings",
+)
 _JSON_FILES_V2 = ("boilerplate.json", "editorial.json")
 #: Parameters that give a format 1 index its plain-cosine behaviour.
-_V1_PARAMS = {"lsa_components": 0, "hubness_gamma": 0.0, "near_duplicates": "show",
-              "boilerplate_share": None, "candidates": 1}
+_V1_PARAMS = {
+    "lsa_components": 0,
+    "hubness_gamma": 0.0,
+    "near_duplicates": "show",
+    "boilerplate_share": None,
+    "candidates": 1,
+}
 _JSON_PARAMS = (str, int, float, bool, type(None), list, tuple, dict)
 
 
@@ -139,7 +152,9 @@ def snapshot_payload(model: RelatedContent) -> dict[str, bytes]:
     }
     optional = {
         "hub_sigma": model.hub_sigma_,
-        "pool_idx": None if model.pool_idx_ is None else np.asarray(model.pool_idx_).astype(index_dtype),
+        "pool_idx": None
+        if model.pool_idx_ is None
+        else np.asarray(model.pool_idx_).astype(index_dtype),
         "pool_cos": model.pool_cos_,
         "lsa_components": model.lsa_components_,
         "lsa_raw": model.lsa_raw_,
@@ -149,7 +164,8 @@ def snapshot_payload(model: RelatedContent) -> dict[str, bytes]:
     arrays.update({name: a for name, a in optional.items() if a is not None})
     files: dict[str, bytes] = {f"{name}.npy": _npy_bytes(a) for name, a in arrays.items()}
     files["boilerplate.json"] = json.dumps(
-        {"segments": model.boilerplate_.segments_, "counts": model.boilerplate_.counts_}, ensure_ascii=False
+        {"segments": model.boilerplate_.segments_, "counts": model.boilerplate_.counts_},
+        ensure_ascii=False,
     ).encode()
     files["editorial.json"] = json.dumps(model.editorial_.to_json(), ensure_ascii=False).encode()
     files["vocabulary.json"] = json.dumps(model.vectorizer_.terms_, ensure_ascii=False).encode()
@@ -193,8 +209,9 @@ def article_from_json(record: dict[str, Any]) -> Article:
 COMPACT_JOURNAL_BYTES = 64 * 2**20
 
 
-def save_index(model: RelatedContent, path: str | os.PathLike[str], *,
-               compact: bool | None = None) -> Path:
+def save_index(
+    model: RelatedContent, path: str | os.PathLike[str], *, compact: bool | None = None
+) -> Path:
     """Persist ``model`` to the index folder ``path``.
 
     If ``model`` was loaded from (or last saved to) ``path`` and that snapshot
@@ -260,7 +277,9 @@ def _write_snapshot(model: RelatedContent, root: Path, params: dict[str, Any]) -
             "n_neighbors": int(model.neighbors_.shape[1]),
             "X_shape": list(model.X_.shape),
             "X_dtype": str(model.X_.dtype),
-            "optional_arrays": [name for name in _OPTIONAL_ARRAYS if getattr(model, f"{name}_") is not None],
+            "optional_arrays": [
+                name for name in _OPTIONAL_ARRAYS if getattr(model, f"{name}_") is not None
+            ],
             "weights": list(model.weights_),
             "params": params,
             "vectorizer": model.vectorizer_.get_params(),
@@ -345,7 +364,10 @@ def _verify_file(path: Path, expected: dict[str, Any]) -> None:
     except FileNotFoundError:
         raise _bad(path, "missing") from None
     if size != expected.get("bytes"):
-        raise _bad(path, f"has {size} bytes, the manifest says {expected.get('bytes')} (truncated or altered)")
+        raise _bad(
+            path,
+            f"has {size} bytes, the manifest says {expected.get('bytes')} (truncated or altered)",
+        )
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -363,8 +385,9 @@ def _load_array(path: Path, mmap: bool) -> np.ndarray:
         raise _bad(path, f"is not a readable array ({exc})") from None
 
 
-def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True,
-         embedder: Any = None) -> RelatedContent:
+def load(
+    path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True, embedder: Any = None
+) -> RelatedContent:
     """Load an index saved with :meth:`RelatedContent.save`.
 
     Nothing in the files is executed: JSON is parsed and arrays are read with
@@ -404,7 +427,10 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     optional = manifest.get("optional_arrays", []) if version >= 2 else []
     if not (isinstance(optional, list) and set(optional) <= set(_OPTIONAL_ARRAYS)):
         raise _bad(snapshot / "manifest.json", "lists unknown optional arrays")
-    expected = {f"{name}.npy" for name in (*_ARRAYS, *optional)} | {"vocabulary.json", "articles.jsonl"}
+    expected = {f"{name}.npy" for name in (*_ARRAYS, *optional)} | {
+        "vocabulary.json",
+        "articles.jsonl",
+    }
     if version >= 2:
         expected |= set(_JSON_FILES_V2)
     if not isinstance(files, dict) or set(files) != expected:
@@ -464,8 +490,9 @@ def load(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = Tru
     return model
 
 
-def _restore_v2(model: RelatedContent, snapshot: Path, manifest: dict[str, Any],
-                arrays: dict[str, np.ndarray]) -> None:
+def _restore_v2(
+    model: RelatedContent, snapshot: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> None:
     """Set the format 2 state (or its plain-cosine equivalent for format 1)."""
     from ._controls import Editorial
     from ._hygiene import BoilerplateFilter
@@ -486,8 +513,17 @@ def _restore_v2(model: RelatedContent, snapshot: Path, manifest: dict[str, Any],
             json.loads((snapshot / "editorial.json").read_text(encoding="utf-8"))
         )
         weights = tuple(float(w) for w in manifest["weights"])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise _bad(snapshot, f"has unreadable boilerplate, editorial or weight data ({exc})") from None
+    except (
+        OSError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as exc:
+        raise _bad(
+            snapshot, f"has unreadable boilerplate, editorial or weight data ({exc})"
+        ) from None
     if len(weights) != 3 or not all(np.isfinite(weights)):
         raise _bad(snapshot / "manifest.json", "has malformed weights")
     n_terms = len(model.vectorizer_.terms_) if hasattr(model, "vectorizer_") else None
@@ -497,8 +533,12 @@ def _restore_v2(model: RelatedContent, snapshot: Path, manifest: dict[str, Any],
         a = arrays[name]
         ok = np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
         if name == "pool_idx":
-            ok = np.issubdtype(a.dtype, np.integer) and a.ndim == 2 and a.shape[0] == n and (
-                a.size == 0 or (a.min() >= -1 and a.max() < n))
+            ok = (
+                np.issubdtype(a.dtype, np.integer)
+                and a.ndim == 2
+                and a.shape[0] == n
+                and (a.size == 0 or (a.min() >= -1 and a.max() < n))
+            )
         elif name == "hub_sigma":
             ok = ok and a.shape == (n,)
         elif name == "lsa_components":
@@ -508,15 +548,23 @@ def _restore_v2(model: RelatedContent, snapshot: Path, manifest: dict[str, Any],
         if not ok:
             raise _bad(snapshot / f"{name}.npy", "has the wrong shape, type or values")
         setattr(model, f"{name}_", a)
-    lsa_dims = {arrays[k].shape[1] if k == "lsa_raw" or k == "lsa" else arrays[k].shape[0]
-                for k in ("lsa_components", "lsa_raw", "lsa") if k in arrays}
+    lsa_dims = {
+        arrays[k].shape[1] if k == "lsa_raw" or k == "lsa" else arrays[k].shape[0]
+        for k in ("lsa_components", "lsa_raw", "lsa")
+        if k in arrays
+    }
     if len(lsa_dims) > 1 or (model.lsa_components_ is None) != (model.lsa_ is None):
         raise _bad(snapshot, "LSA arrays disagree in shape")
     model.weights_ = weights
 
 
-def _check_structure(snapshot: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray],
-                     terms: Any, articles: list[Article]) -> None:
+def _check_structure(
+    snapshot: Path,
+    manifest: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    terms: Any,
+    articles: list[Article],
+) -> None:
     def fail(what: str) -> IndexFormatError:
         return _bad(snapshot, what)
 
@@ -534,11 +582,18 @@ def _check_structure(snapshot: Path, manifest: dict[str, Any], arrays: dict[str,
         (idf.ndim == 1 and idf.shape[0] == len(terms), "idf length differs from the vocabulary"),
         (indptr.ndim == 1 and indptr.shape[0] == n + 1, "X_indptr has the wrong length"),
         (data.ndim == 1 and indices.shape == data.shape, "X_data and X_indices differ in length"),
-        (nb.ndim == 2 and nb.shape[0] == n and sc.shape == nb.shape, "neighbour arrays have the wrong shape"),
-        (np.issubdtype(indices.dtype, np.integer) and np.issubdtype(nb.dtype, np.integer),
-         "index arrays are not integers"),
-        (np.issubdtype(data.dtype, np.floating) and np.issubdtype(sc.dtype, np.floating),
-         "score arrays are not floats"),
+        (
+            nb.ndim == 2 and nb.shape[0] == n and sc.shape == nb.shape,
+            "neighbour arrays have the wrong shape",
+        ),
+        (
+            np.issubdtype(indices.dtype, np.integer) and np.issubdtype(nb.dtype, np.integer),
+            "index arrays are not integers",
+        ),
+        (
+            np.issubdtype(data.dtype, np.floating) and np.issubdtype(sc.dtype, np.floating),
+            "score arrays are not floats",
+        ),
     ]
     for ok, what in checks:
         if not ok:

@@ -31,6 +31,7 @@ from joblib import effective_n_jobs
 
 from ._scoring import (
     TIE_DECIMALS,
+    _unit_rows,
     final_scores,
     fit_lsa,
     hub_scales,
@@ -40,7 +41,6 @@ from ._scoring import (
     order_candidates,
     smooth_vectors,
     text_similarity,
-    _unit_rows,
 )
 from ._similarity import top_k_neighbors
 
@@ -146,8 +146,9 @@ def query_vectors(
         e = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         norm = np.linalg.norm(e)
         e = e / norm if norm > 0 else e
-    sigma = (hub_scales(pool_cos[None, :], int(model.hubness_k)) if model.hubness_gamma
-             else np.ones(1))
+    sigma = (
+        hub_scales(pool_cos[None, :], int(model.hubness_k)) if model.hubness_gamma else np.ones(1)
+    )
     return z, e, float(sigma[0])
 
 
@@ -243,7 +244,9 @@ def fit_lists(
         components = fit_lsa(X, int(model.lsa_components))
     model.lsa_components_ = components
     model.lsa_raw_ = None if components is None else lsa_vectors(X, components)
-    model.embeddings_ = None if embeddings is None else _unit_rows(np.asarray(embeddings, dtype=np.float32))
+    model.embeddings_ = (
+        None if embeddings is None else _unit_rows(np.asarray(embeddings, dtype=np.float32))
+    )
     model.weights_ = resolve_weights(model, components is not None, embeddings is not None)
     recompute_all(model, progress, neighbors)
 

@@ -51,10 +51,7 @@ def _decode(raw: bytes, *, source: str, line: int) -> str:
     try:
         return raw.decode("utf-8-sig" if line == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        msg = (
-            f"bytes at column {exc.start + 1} are not valid UTF-8; "
-            "re-export the file as UTF-8"
-        )
+        msg = f"bytes at column {exc.start + 1} are not valid UTF-8; re-export the file as UTF-8"
         raise CorpusError(msg, source=source, line=line) from None
 
 
@@ -101,7 +98,6 @@ def _json_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
     return iter(enumerate(data, start=1))
 
 
-
 def _csv_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
     delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     with _open_binary(path) as binary:
@@ -114,7 +110,9 @@ def _csv_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
                     raise CorpusError(msg, source=source, line=reader.line_num)
                 yield reader.line_num, {k: v for k, v in row.items() if v is not None}
         except csv.Error as exc:
-            raise CorpusError(f"malformed CSV ({exc})", source=source, line=reader.line_num) from None
+            raise CorpusError(
+                f"malformed CSV ({exc})", source=source, line=reader.line_num
+            ) from None
 
 
 class _CheckedLines:

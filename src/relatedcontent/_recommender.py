@@ -129,7 +129,7 @@ def _check_number(model: Any, name: str, high: float | None = None) -> None:
 
 
 class RelatedContent(IncrementalMixin, BaseEstimator):
-    """"You might also like" lists for a site's articles.
+    """ "You might also like" lists for a site's articles.
 
     Articles are vectorised with field-weighted TF-IDF (boilerplate shared by
     many articles left out); every article's exact top ``candidates`` TF-IDF
@@ -351,12 +351,23 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         check_n(self.n_neighbors, "__init__ (n_neighbors)")
         check_n(self.teaser_length, "__init__ (teaser_length)")
         check_n(self.candidates, "__init__ (candidates)")
-        for name in ("title_weight", "tags_weight", "body_weight", "smoothing_weight",
-                     "hubness_gamma", "taxonomy_boost"):
+        for name in (
+            "title_weight",
+            "tags_weight",
+            "body_weight",
+            "smoothing_weight",
+            "hubness_gamma",
+            "taxonomy_boost",
+        ):
             _check_number(self, name)
         for name in ("lsa_weight", "embedding_weight"):
             _check_number(self, name, high=1.0)
-        for name in ("lsa_components", "smoothing_neighbors", "hubness_k", "boilerplate_min_articles"):
+        for name in (
+            "lsa_components",
+            "smoothing_neighbors",
+            "hubness_k",
+            "boilerplate_min_articles",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 msg = f"The '{name}' parameter of RelatedContent must be an int in [0, inf). Got {value!r} instead."
@@ -377,7 +388,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
                 f"texts and returning an array of vectors, or None. Got {self.embedder!r} instead."
             )
             raise ValueError(msg)
-        if isinstance(self.ignore_tags, str) or not all(isinstance(t, str) for t in self.ignore_tags):
+        if isinstance(self.ignore_tags, str) or not all(
+            isinstance(t, str) for t in self.ignore_tags
+        ):
             msg = f"The 'ignore_tags' parameter of RelatedContent must be a list of strings. Got {self.ignore_tags!r} instead."
             raise ValueError(msg)
         if self.empty_text not in _EMPTY_TEXT_POLICIES:
@@ -412,7 +425,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             raise NotFittedError(msg)
 
     # -- fitting ---------------------------------------------------------------
-    def fit(self, articles: Iterable[Article | Mapping[str, Any]], y: None = None) -> RelatedContent:
+    def fit(
+        self, articles: Iterable[Article | Mapping[str, Any]], y: None = None
+    ) -> RelatedContent:
         """Index ``articles`` and compute every article's related list.
 
         Parameters
@@ -440,7 +455,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             raise CorpusError(msg)
         corpus = self._apply_empty_policy(corpus)
         self._note(f"{len(corpus)} articles; looking for site boilerplate")
-        self.boilerplate_ = BoilerplateFilter(self.boilerplate_share, int(self.boilerplate_min_articles))
+        self.boilerplate_ = BoilerplateFilter(
+            self.boilerplate_share, int(self.boilerplate_min_articles)
+        )
         bodies = self.boilerplate_.fit_clean([a.body for a in corpus])
         view = self._scoring_view(corpus, bodies)
         self._note(f"{len(self.boilerplate_.segments_)} boilerplate segments; vectorising")
@@ -452,7 +469,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self.report_["boilerplate_segments"] = len(self.boilerplate_.segments_)
         return self
 
-    def _scoring_view(self, corpus: list[Article], bodies: list[str] | None = None) -> list[Article]:
+    def _scoring_view(
+        self, corpus: list[Article], bodies: list[str] | None = None
+    ) -> list[Article]:
         """The articles as scored: boilerplate removed, ignored tags left out."""
         ignored = {t.casefold() for t in self.ignore_tags}
         if bodies is None:
@@ -461,7 +480,11 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         for article, body in zip(corpus, bodies, strict=True):
             tags = tuple(t for t in article.tags if t.casefold() not in ignored)
             categories = tuple(t for t in article.categories if t.casefold() not in ignored)
-            if body is article.body and len(tags) == len(article.tags) and len(categories) == len(article.categories):
+            if (
+                body is article.body
+                and len(tags) == len(article.tags)
+                and len(categories) == len(article.categories)
+            ):
                 out.append(article)
             else:
                 out.append(replace(article, body=body, tags=tags, categories=categories))
@@ -492,7 +515,11 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         return _unit_rows(self._embed(view))
 
     def _apply_empty_policy(self, corpus: list[Article]) -> list[Article]:
-        empty = [a.id for a in corpus if not (a.title.strip() or a.body.strip() or a.tags or a.categories)]
+        empty = [
+            a.id
+            for a in corpus
+            if not (a.title.strip() or a.body.strip() or a.tags or a.categories)
+        ]
         if not empty:
             return corpus
         shown = ", ".join(repr(i) for i in empty[:5]) + (" ..." if len(empty) > 5 else "")
@@ -510,7 +537,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         )
         return corpus
 
-    def _set_state(self, corpus: list[Article], vectorizer: FieldWeightedVectorizer, X: sp.csr_matrix) -> None:
+    def _set_state(
+        self, corpus: list[Article], vectorizer: FieldWeightedVectorizer, X: sp.csr_matrix
+    ) -> None:
         self.articles_ = list(corpus)
         self._ids = [a.id for a in corpus]
         self._row = {article_id: row for row, article_id in enumerate(self._ids)}
@@ -555,7 +584,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             sys.stderr.write(f"  fit +{time.monotonic() - start:6.1f}s: {message}\n")
             sys.stderr.flush()
 
-    def _compute_neighbors(self, embeddings: np.ndarray | None = None, neighbors: Any = None) -> None:
+    def _compute_neighbors(
+        self, embeddings: np.ndarray | None = None, neighbors: Any = None
+    ) -> None:
         progress = None
         if self.verbose:
             import sys
@@ -593,7 +624,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self._check_fitted()
         return self.articles_[self._row_of(article_id)]
 
-    def _recommendation(self, row: int, score: float, reason: str = "similar text") -> Recommendation:
+    def _recommendation(
+        self, row: int, score: float, reason: str = "similar text"
+    ) -> Recommendation:
         a = self.articles_[row]
         body = self.boilerplate_.lead(a.body, int(self.teaser_length) + 1) or a.body
         source = body or a.title
@@ -614,24 +647,33 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
     def _query_article(self, article: Article, row: int) -> QueryArticle:
         from ._controls import _epoch
 
-        return QueryArticle(row=row, id=article.id, section=article.section, language=article.language,
-                            published=_epoch(article.published), tags=tag_keys(article, self.ignore_tags))
+        return QueryArticle(
+            row=row,
+            id=article.id,
+            section=article.section,
+            language=article.language,
+            published=_epoch(article.published),
+            tags=tag_keys(article, self.ignore_tags),
+        )
 
-    def _ranked_row(self, row: int, allowed: np.ndarray | None, custom: bool,
-                    size: int) -> tuple[np.ndarray, np.ndarray]:
+    def _ranked_row(
+        self, row: int, allowed: np.ndarray | None, custom: bool, size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The list of indexed article ``row`` within ``allowed``, at least ``size`` long if possible."""
         if not custom and size <= self.neighbors_.shape[1]:
             rows = np.asarray(self.neighbors_[row])
             keep = rows >= 0
             return rows[keep], np.asarray(self.scores_[row])[keep]
-        pool = pool_from_row(self, cosine_row(self, self.X_[row]), allowed, pool_size(self, size), exclude=row)
-        z = None if self.lsa_ is None else self.lsa_[row:row + 1]
-        e = None if self.embeddings_ is None else self.embeddings_[row:row + 1]
+        pool = pool_from_row(
+            self, cosine_row(self, self.X_[row]), allowed, pool_size(self, size), exclude=row
+        )
+        z = None if self.lsa_ is None else self.lsa_[row : row + 1]
+        e = None if self.embeddings_ is None else self.embeddings_[row : row + 1]
         rows, scores, _ = rank_query(self, pool[0], pool[1], z, e, float(self.hub_sigma_[row]), row)
         return rows, scores
 
     def _stored_list_reason(self, row: int, n: int) -> str | None:
-        """"similar text" when ``related(id, n)`` is the first ``n`` of the stored list, else None.
+        """ "similar text" when ``related(id, n)`` is the first ``n`` of the stored list, else None.
 
         True when the index has no default policy, the article has no pins or
         blocks and its stored list has ``n`` items (so no fallback is needed);
@@ -645,7 +687,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             return None
         return "similar text"
 
-    def _finish(self, query: QueryArticle, items: list[tuple[int, float, str, dict[str, float]]]) -> list[Recommendation]:
+    def _finish(
+        self, query: QueryArticle, items: list[tuple[int, float, str, dict[str, float]]]
+    ) -> list[Recommendation]:
         out = []
         for row, score, reason, _ in items:
             if reason == "pinned":
@@ -739,21 +783,42 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         n = check_n(n, "related")
         row = self._row_of(article_id)
         options = {
-            "exclude": exclude, "include": include, "same_section": same_section, "sections": sections,
-            "content_types": content_types, "tags": tags, "exclude_tags": exclude_tags,
-            "languages": languages, "max_age": max_age, "half_life": half_life,
-            "allow_newer": allow_newer, "taxonomy_boost": taxonomy_boost, "min_score": min_score,
-            "fallback": fallback, "pins": pins, "now": now,
+            "exclude": exclude,
+            "include": include,
+            "same_section": same_section,
+            "sections": sections,
+            "content_types": content_types,
+            "tags": tags,
+            "exclude_tags": exclude_tags,
+            "languages": languages,
+            "max_age": max_age,
+            "half_life": half_life,
+            "allow_newer": allow_newer,
+            "taxonomy_boost": taxonomy_boost,
+            "min_score": min_score,
+            "fallback": fallback,
+            "pins": pins,
+            "now": now,
         }
         return self._related_row(row, n, options, "related")
 
-    def _related_row(self, row: int, n: int, options: Mapping[str, Any], method: str) -> list[Recommendation]:
+    def _related_row(
+        self, row: int, n: int, options: Mapping[str, Any], method: str
+    ) -> list[Recommendation]:
         opts = make_options(self.editorial_.policy, options, method)
         query = self._query_article(self.articles_[row], row)
-        items = assemble(self, query, n, opts, lambda allowed, custom, size: self._ranked_row(row, allowed, custom, size))
+        items = assemble(
+            self,
+            query,
+            n,
+            opts,
+            lambda allowed, custom, size: self._ranked_row(row, allowed, custom, size),
+        )
         return self._finish(query, items)
 
-    def related_all(self, n: int = 5, **options: Any) -> Iterator[tuple[ArticleId, list[Recommendation]]]:
+    def related_all(
+        self, n: int = 5, **options: Any
+    ) -> Iterator[tuple[ArticleId, list[Recommendation]]]:
         """Yield ``(id, related list)`` for every article, in index order.
 
         ``options`` are those of :meth:`related`.
@@ -766,7 +831,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
                 continue
             yield article_id, self._related_row(row, n, options, "related_all")
 
-    def similar(self, draft: str | Article | Mapping[str, Any], n: int = 5, **options: Any) -> list[Recommendation]:
+    def similar(
+        self, draft: str | Article | Mapping[str, Any], n: int = 5, **options: Any
+    ) -> list[Recommendation]:
         """Return the ``n`` indexed articles most similar to a draft.
 
         Parameters
@@ -812,7 +879,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         z, e, sigma = query_vectors(self, Q, base_idx, base_cos, embedding)
         query = self._query_article(article, exclude)
 
-        def ranked(allowed: np.ndarray | None, custom: bool, size: int) -> tuple[np.ndarray, np.ndarray]:
+        def ranked(
+            allowed: np.ndarray | None, custom: bool, size: int
+        ) -> tuple[np.ndarray, np.ndarray]:
             pool = pool_from_row(self, cos, allowed, pool_size(self, size), exclude=exclude)
             rows, scores, _ = rank_query(self, pool[0], pool[1], z, e, sigma, exclude)
             return rows, scores
@@ -850,7 +919,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             _now(expires)
             expires = expires.isoformat() if hasattr(expires, "isoformat") else str(expires)
         current = [(o, e) for o, e in self.editorial_.pins.get(article_id, []) if o not in others]
-        self.editorial_.pins[article_id] = current + [(o, expires) for o in others if o != article_id]
+        self.editorial_.pins[article_id] = current + [
+            (o, expires) for o in others if o != article_id
+        ]
         for other in others:
             self.editorial_.blocks.discard(frozenset((article_id, other)))
         return self
@@ -943,7 +1014,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self.editorial_.policy = opts.to_policy()
         return self
 
-    def explain(self, article_id: ArticleId, other_id: ArticleId, *, n_terms: int = 10) -> Explanation:
+    def explain(
+        self, article_id: ArticleId, other_id: ArticleId, *, n_terms: int = 10
+    ) -> Explanation:
         """Explain the score of ``other_id`` as a recommendation for ``article_id``.
 
         Parameters

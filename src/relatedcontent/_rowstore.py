@@ -36,10 +36,12 @@ class GrowableArray:
         """Append ``rows`` and return the new view."""
         needed = self._used + rows.shape[0]
         if needed > self._buf.shape[0]:
-            grown = np.empty((_capacity(needed, self._buf.shape[0]),) + self._buf.shape[1:], self._buf.dtype)
+            grown = np.empty(
+                (_capacity(needed, self._buf.shape[0]),) + self._buf.shape[1:], self._buf.dtype
+            )
             grown[: self._used] = self._buf[: self._used]
             self._buf = grown
-        self._buf[self._used:needed] = rows
+        self._buf[self._used : needed] = rows
         self._used = needed
         return self.view
 
@@ -97,7 +99,7 @@ class GrowableRows:
         """Empty the given rows' values (their scores become 0 everywhere)."""
         data, indptr = self._data.view, self._indptr.view
         for row in rows:
-            data[indptr[row]:indptr[row + 1]] = 0.0
+            data[indptr[row] : indptr[row + 1]] = 0.0
 
     def scores(self, Q: sp.csr_matrix, alive: np.ndarray) -> sp.csr_matrix:
         """Return ``Q @ X.T`` (shape ``(Q rows, n_rows)``), zero for dead rows."""
@@ -108,8 +110,12 @@ class GrowableRows:
         X = self.matrix
         parts = [Q @ self._columns]
         if n > self._indexed_rows:
-            parts.append(Q @ sp.csr_matrix(X[self._indexed_rows:]).T)
-        S = sp.csr_matrix(sp.hstack(parts, format="csr")) if len(parts) > 1 else sp.csr_matrix(parts[0])
+            parts.append(Q @ sp.csr_matrix(X[self._indexed_rows :]).T)
+        S = (
+            sp.csr_matrix(sp.hstack(parts, format="csr"))
+            if len(parts) > 1
+            else sp.csr_matrix(parts[0])
+        )
         # The column index may still hold values of rows emptied since it was built.
         S.data[~alive[S.indices]] = 0.0
         S.eliminate_zeros()

@@ -48,8 +48,19 @@ DEFAULT_MEMORY_BUDGET = 512 * 2**20
 #: keeps the order of equal scores independent of how they were computed.
 TIE_DECIMALS = 12
 
-_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20,
-          "mib": 2**20, "g": 2**30, "gb": 2**30, "gib": 2**30}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 2**10,
+    "kb": 2**10,
+    "kib": 2**10,
+    "m": 2**20,
+    "mb": 2**20,
+    "mib": 2**20,
+    "g": 2**30,
+    "gb": 2**30,
+    "gib": 2**30,
+}
 
 
 def parse_memory(value: int | str | None) -> int:
@@ -75,7 +86,9 @@ def parse_memory(value: int | str | None) -> int:
             size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
             if size > 0:
                 return size
-    msg = f"memory_budget must be a number of bytes or a size like '512MiB' or '2GiB', got {value!r}"
+    msg = (
+        f"memory_budget must be a number of bytes or a size like '512MiB' or '2GiB', got {value!r}"
+    )
     raise ValueError(msg)
 
 
@@ -169,8 +182,14 @@ def select_top_k(
     return _select(rows[keep], cols[keep], vals[keep], rows_in_block, k, tie_rank)
 
 
-def _select(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, rows_in_block: int, k: int,
-            tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _select(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    rows_in_block: int,
+    k: int,
+    tie_rank: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`select_top_k` on entries given as (row, column, positive score), rows ascending."""
     out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
     out_val = np.zeros((rows_in_block, k), dtype=np.float64)
@@ -210,8 +229,9 @@ def _first_bucket_reaching(key: np.ndarray, n_rows: int, k: int, none: int) -> n
     return np.where(reached.any(axis=1), reached.argmax(axis=1), none)
 
 
-def _prefilter(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
-               k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _prefilter(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drop entries that cannot be in their row's top ``k``, without sorting.
 
     Scores are cosines in (0, 1]; each entry falls in one of ``_BUCKETS`` equal
@@ -227,16 +247,33 @@ def _prefilter(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int
     return rows[keep], cols[keep], vals[keep]
 
 
-def _block(X: sp.csr_matrix, XT: sp.csr_matrix, start: int, stop: int, k: int,
-           tie_rank: np.ndarray, exclude_self: bool) -> tuple[int, np.ndarray, np.ndarray]:
+def _block(
+    X: sp.csr_matrix,
+    XT: sp.csr_matrix,
+    start: int,
+    stop: int,
+    k: int,
+    tie_rank: np.ndarray,
+    exclude_self: bool,
+) -> tuple[int, np.ndarray, np.ndarray]:
     S = sp.csr_matrix(X[start:stop] @ XT)
     idx, val = select_top_k(S, k, start, tie_rank, exclude_self)
     return start, idx, val
 
 
-def _split_block(X: sp.csr_matrix, XT: sp.csr_matrix, XR: sp.csr_matrix, XRT: sp.csr_matrix,
-                 split: Split, start: int, stop: int, k: int, tie_rank: np.ndarray,
-                 exclude_self: bool, budget_entries: int) -> tuple[int, np.ndarray, np.ndarray]:
+def _split_block(
+    X: sp.csr_matrix,
+    XT: sp.csr_matrix,
+    XR: sp.csr_matrix,
+    XRT: sp.csr_matrix,
+    split: Split,
+    start: int,
+    stop: int,
+    k: int,
+    tie_rank: np.ndarray,
+    exclude_self: bool,
+    budget_entries: int,
+) -> tuple[int, np.ndarray, np.ndarray]:
     """Rows ``start:stop`` through the frequent-term split (see ``_bounds``).
 
     Partial scores come from the product of the other terms; candidates that
@@ -274,8 +311,9 @@ def _split_block(X: sp.csr_matrix, XT: sp.csr_matrix, XR: sp.csr_matrix, XRT: sp
     for a, b in plan_blocks(X[again + start], budget_entries):
         rows_again = again[a:b]
         S = sp.csr_matrix(X[rows_again + start] @ XT)
-        idx[rows_again], val[rows_again] = select_top_k(S, k, rows_again + start, tie_rank,
-                                                        exclude_self)
+        idx[rows_again], val[rows_again] = select_top_k(
+            S, k, rows_again + start, tie_rank, exclude_self
+        )
     return start, idx, val
 
 
@@ -389,8 +427,15 @@ def top_k_neighbors(
         # The kernel does not split: the frequent terms' postings are runs of
         # documents in its order and cost less than per-candidate corrections
         # (measured); it runs on the same column order, so scores agree.
-        return top_k_numba(X, k, tie_rank=tie_rank, exclude_self=exclude_self,
-                           workers=workers, budget=total_budget, progress=progress)
+        return top_k_numba(
+            X,
+            k,
+            tie_rank=tie_rank,
+            exclude_self=exclude_self,
+            workers=workers,
+            budget=total_budget,
+            progress=progress,
+        )
     split = split_frequent(X, n_frequent)
     budget = max(1, total_budget - split.nbytes) // workers
     XT = sp.csr_matrix(X.T)
@@ -398,9 +443,22 @@ def top_k_neighbors(
         XR = sp.csr_matrix(X[:, : split.n_rest])
         XRT = sp.csr_matrix(XR.T)
         blocks = plan_blocks(XR, max(1, budget // BYTES_PER_ENTRY))
-        tasks = (delayed(_split_block)(X, XT, XR, XRT, split, a, b, k, tie_rank, exclude_self,
-                                       max(1, budget // BYTES_PER_ENTRY))
-                 for a, b in blocks)
+        tasks = (
+            delayed(_split_block)(
+                X,
+                XT,
+                XR,
+                XRT,
+                split,
+                a,
+                b,
+                k,
+                tie_rank,
+                exclude_self,
+                max(1, budget // BYTES_PER_ENTRY),
+            )
+            for a, b in blocks
+        )
     else:
         blocks = plan_blocks(X, max(1, budget // BYTES_PER_ENTRY))
         tasks = (delayed(_block)(X, XT, a, b, k, tie_rank, exclude_self) for a, b in blocks)
@@ -446,11 +504,11 @@ def _use_numba(X: sp.csr_matrix, method: str) -> bool:
     if method == "scipy":
         return False
     if method == "auto":
-        return (
-            _work(X) >= AUTO_NUMBA_MIN_WORK and _numba_safe(X) and numba_available()
-        )
+        return _work(X) >= AUTO_NUMBA_MIN_WORK and _numba_safe(X) and numba_available()
     if not numba_available():
-        msg = "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
+        msg = (
+            "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
+        )
         raise ValueError(msg)
     if not _numba_safe(X):
         msg = "method='numba' needs a matrix without negative entries; use method='scipy'"

@@ -400,7 +400,9 @@ class _Lists:
             return None
         row = row_of[self.by_key[key]]
         reason = DEFAULT_REASON
-        if self.reason:  # the stored list is what related() shows only without pins, filters or fallback
+        if (
+            self.reason
+        ):  # the stored list is what related() shows only without pins, filters or fallback
             stored = getattr(model, "_stored_list_reason", None)
             reason = stored(row, self.n) if stored is not None else None
             if reason is None:

@@ -40,15 +40,45 @@ def _needs_cleaning(text: str) -> bool:
         return _NEEDS_CLEANING.search(text) is not None
     return any(part in text for part in _NOT_CLEAN)
 
+
 # Elements whose content is never text a reader sees.
 _DROP = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe"})
 # Elements that end a line of text when they open or close.
 _BLOCK = frozenset(
     {
-        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
-        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
-        "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
-        "td", "th", "tr", "ul",
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
     }
 )
 

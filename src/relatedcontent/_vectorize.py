@@ -48,7 +48,9 @@ class TermCounts(NamedTuple):
     counts: list[sp.csr_matrix]
 
 
-def merge_term_counts(parts: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray, int]:
+def merge_term_counts(
+    parts: Sequence[tuple[np.ndarray, np.ndarray, int]],
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Merge ``(terms, df, n_docs)`` of several partitions into corpus totals.
 
     Returns the sorted union of the terms, their summed document frequencies
@@ -204,15 +206,15 @@ class FieldWeightedVectorizer:
         stacked = sp.csr_matrix(stacked)
         counts = [stacked[i * n : (i + 1) * n] for i in range(3)]
         # Only fields that are weighted count towards document frequency.
-        present = sum(
-            (c > 0).astype(np.int32) for c, w in zip(counts, self._weights()) if w != 0
-        )
+        present = sum((c > 0).astype(np.int32) for c, w in zip(counts, self._weights()) if w != 0)
         if isinstance(present, int):
             present = sp.csr_matrix((n, stacked.shape[1]), dtype=np.int32)
         df = np.asarray((present > 0).sum(axis=0)).ravel().astype(np.int64)
         return TermCounts(counter.get_feature_names_out(), df, n, counts)
 
-    def fit_vocabulary(self, terms: np.ndarray, df: np.ndarray, n_docs: int) -> FieldWeightedVectorizer:
+    def fit_vocabulary(
+        self, terms: np.ndarray, df: np.ndarray, n_docs: int
+    ) -> FieldWeightedVectorizer:
         """Stage 2, global: keep terms by ``min_df``/``max_df``/``max_features``; set IDF.
 
         Parameters

@@ -57,7 +57,9 @@ def _df(text: str) -> Any:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be 'auto', an integer or a fraction, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto', an integer or a fraction, got {text!r}"
+        ) from None
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -75,11 +77,17 @@ def _param(text: str) -> tuple[str, Any]:
 
 def _add_field_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input fields (for CMS exports with other names)")
-    group.add_argument("--format", choices=FORMATS, help="input format (default: from the file name)")
+    group.add_argument(
+        "--format", choices=FORMATS, help="input format (default: from the file name)"
+    )
     group.add_argument("--id-field", default="id", metavar="NAME")
     group.add_argument("--title-field", default="title", metavar="NAME")
-    group.add_argument("--text-fields", default="body", metavar="A,B",
-                       help="comma-separated fields joined into the body (default: body)")
+    group.add_argument(
+        "--text-fields",
+        default="body",
+        metavar="A,B",
+        help="comma-separated fields joined into the body (default: body)",
+    )
     group.add_argument("--url-field", default="url", metavar="NAME")
     group.add_argument("--tags-fields", default="tags,categories", metavar="A,B")
     group.add_argument("--section-field", default="section", metavar="NAME")
@@ -108,31 +116,62 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"relatedcontent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="index articles from files (or a SQL query) and save the index")
+    p = sub.add_parser(
+        "build", help="index articles from files (or a SQL query) and save the index"
+    )
     p.add_argument("corpus", nargs="*", metavar="CORPUS", help=".jsonl[.gz], .json or .csv file(s)")
-    p.add_argument("--from-sql", metavar="URL", help="read the articles from this database (SQLAlchemy URL) "
-                   "instead of files, e.g. sqlite:///blog.db; needs --query")
-    p.add_argument("--query", metavar="SQL", help="with --from-sql: SELECT returning one row per article")
+    p.add_argument(
+        "--from-sql",
+        metavar="URL",
+        help="read the articles from this database (SQLAlchemy URL) "
+        "instead of files, e.g. sqlite:///blog.db; needs --query",
+    )
+    p.add_argument(
+        "--query", metavar="SQL", help="with --from-sql: SELECT returning one row per article"
+    )
     p.add_argument("-o", "--output", required=True, metavar="INDEX", help="index folder to write")
-    p.add_argument("--n-neighbors", type=_positive_int, default=10, help="related items kept per article")
+    p.add_argument(
+        "--n-neighbors", type=_positive_int, default=10, help="related items kept per article"
+    )
     p.add_argument("--title-weight", type=float, default=1.5)
     p.add_argument("--tags-weight", type=float, default=1.0)
     p.add_argument("--min-df", type=_df, default="auto")
     p.add_argument("--max-df", type=_df, default="auto")
     p.add_argument("--empty-text", choices=("keep", "drop", "error"), default="keep")
-    p.add_argument("--memory-budget", type=_memory, default="512MiB",
-                   help="working memory of the neighbour step, e.g. 256MiB or 2GiB")
-    p.add_argument("--n-jobs", type=int, default=-1,
-                   help="parallel jobs of the neighbour step (default -1: all cores)")
+    p.add_argument(
+        "--memory-budget",
+        type=_memory,
+        default="512MiB",
+        help="working memory of the neighbour step, e.g. 256MiB or 2GiB",
+    )
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        help="parallel jobs of the neighbour step (default -1: all cores)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     cluster = p.add_argument_group("Dask cluster (pip install 'relatedcontent[dask]')")
-    cluster.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                         help="build on this running Dask scheduler; CORPUS may be a quoted glob "
-                              "that every worker can read")
-    cluster.add_argument("--local-cluster", type=_positive_int, metavar="N",
-                         help="build on a local Dask cluster of N worker processes")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=_param,
-                   help="any other RelatedContent parameter, e.g. --param lsa_components=0 (repeatable)")
+    cluster.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="build on this running Dask scheduler; CORPUS may be a quoted glob "
+        "that every worker can read",
+    )
+    cluster.add_argument(
+        "--local-cluster",
+        type=_positive_int,
+        metavar="N",
+        help="build on a local Dask cluster of N worker processes",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_param,
+        help="any other RelatedContent parameter, e.g. --param lsa_components=0 (repeatable)",
+    )
     _add_field_options(p)
     p.set_defaults(handler=_cmd_build)
 
@@ -140,10 +179,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("index", metavar="INDEX")
     p.add_argument("id", nargs="?", metavar="ID")
     p.add_argument("--all", action="store_true", help="every article, one JSON object per line")
-    p.add_argument("-n", type=_positive_int, default=None, help="items per list (default 5, 10 with --all)")
-    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", type=_param,
-                   help="an option of RelatedContent.related, e.g. --option same_section=true "
-                        "--option exclude='[\"a\",\"b\"]' (repeatable)")
+    p.add_argument(
+        "-n", type=_positive_int, default=None, help="items per list (default 5, 10 with --all)"
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_param,
+        help="an option of RelatedContent.related, e.g. --option same_section=true "
+        '--option exclude=\'["a","b"]\' (repeatable)',
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_related)
 
@@ -190,36 +237,66 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write every related list to a SQL table or to data files")
     p.add_argument("index", metavar="INDEX")
     dest = p.add_mutually_exclusive_group(required=True)
-    dest.add_argument("--to-sql", metavar="URL", help="database URL; the table is synced in one transaction")
+    dest.add_argument(
+        "--to-sql", metavar="URL", help="database URL; the table is synced in one transaction"
+    )
     dest.add_argument("--out", metavar="PATH", help="file to write (or folder with --per-article)")
-    p.add_argument("--table", default="related_articles", help="with --to-sql (default: related_articles)")
-    p.add_argument("--format", choices=("json", "jsonl", "csv"), help="with --out (default: from PATH)")
-    p.add_argument("--per-article", action="store_true", help="with --out: one file per article in PATH")
-    p.add_argument("-n", type=_positive_int, default=None,
-                   help="items per list (default: all kept for SQL, 5 for files)")
+    p.add_argument(
+        "--table", default="related_articles", help="with --to-sql (default: related_articles)"
+    )
+    p.add_argument(
+        "--format", choices=("json", "jsonl", "csv"), help="with --out (default: from PATH)"
+    )
+    p.add_argument(
+        "--per-article", action="store_true", help="with --out: one file per article in PATH"
+    )
+    p.add_argument(
+        "-n",
+        type=_positive_int,
+        default=None,
+        help="items per list (default: all kept for SQL, 5 for files)",
+    )
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
     p.set_defaults(handler=_cmd_export)
     p = sub.add_parser("explain", help="why one article is (or is not) in another's list")
     p.add_argument("index", metavar="INDEX")
     p.add_argument("id", metavar="ID", help="the article whose list is explained")
     p.add_argument("other_id", metavar="OTHER_ID", help="the recommended (or any other) article")
-    p.add_argument("--terms", type=_positive_int, default=5, help="shared terms to show (default 5)")
+    p.add_argument(
+        "--terms", type=_positive_int, default=5, help="shared terms to show (default 5)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_explain)
 
-    p = sub.add_parser("evaluate", help="measure list quality on a labelled corpus (the project's protocol)")
-    p.add_argument("corpus", nargs="+", metavar="CORPUS", help=".jsonl[.gz], .json or .csv file(s) with labels")
-    p.add_argument("--label-field", default="label", metavar="NAME",
-                   help="field holding each article's label or list of labels (default: label)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=_param,
-                   help="a RelatedContent parameter, e.g. --param lsa_components=0 (repeatable)")
+    p = sub.add_parser(
+        "evaluate", help="measure list quality on a labelled corpus (the project's protocol)"
+    )
+    p.add_argument(
+        "corpus", nargs="+", metavar="CORPUS", help=".jsonl[.gz], .json or .csv file(s) with labels"
+    )
+    p.add_argument(
+        "--label-field",
+        default="label",
+        metavar="NAME",
+        help="field holding each article's label or list of labels (default: label)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_param,
+        help="a RelatedContent parameter, e.g. --param lsa_components=0 (repeatable)",
+    )
     p.add_argument("--json", action="store_true")
     _add_field_options(p)
     p.set_defaults(handler=_cmd_evaluate)
 
     p = sub.add_parser("demo", help="build an index over a shipped sample site and show lists")
     p.add_argument("-n", type=_positive_int, default=5)
-    p.add_argument("--articles", type=_positive_int, default=3, help="how many article pages to show")
+    p.add_argument(
+        "--articles", type=_positive_int, default=3, help="how many article pages to show"
+    )
     p.set_defaults(handler=_cmd_demo)
 
     from .server._options import add_serve_parser  # no server stack imported here
@@ -250,14 +327,27 @@ def _chain_files(args: argparse.Namespace) -> Iterator[Article]:
 def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     progress = _Progress(args.quiet, err)
     if bool(args.corpus) == bool(args.from_sql) or bool(args.from_sql) != bool(args.query):
-        err.write("relatedcontent build: error: give CORPUS file(s), or --from-sql URL with --query SQL\n")
+        err.write(
+            "relatedcontent build: error: give CORPUS file(s), or --from-sql URL with --query SQL\n"
+        )
         return 2
     params = dict(args.param)
-    own = {"n_neighbors", "title_weight", "tags_weight", "min_df", "max_df", "empty_text", "memory_budget",
-           "n_jobs", "verbose"}
+    own = {
+        "n_neighbors",
+        "title_weight",
+        "tags_weight",
+        "min_df",
+        "max_df",
+        "empty_text",
+        "memory_budget",
+        "n_jobs",
+        "verbose",
+    }
     if set(params) & own:
-        err.write(f"relatedcontent build: error: use the build options for {', '.join(sorted(set(params) & own))}, "
-                  "not --param\n")
+        err.write(
+            f"relatedcontent build: error: use the build options for {', '.join(sorted(set(params) & own))}, "
+            "not --param\n"
+        )
         return 2
     try:
         RelatedContent(**params)
@@ -279,7 +369,11 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report = model.report_
     progress.say(
         f"indexed {report['n_articles']} articles, {report['n_terms']} terms"
-        + (f", {report['n_without_vector']} without any indexed term" if report["n_without_vector"] else "")
+        + (
+            f", {report['n_without_vector']} without any indexed term"
+            if report["n_without_vector"]
+            else ""
+        )
     )
     model.save(args.output)
     progress.say(f"saved index to {args.output}")
@@ -305,15 +399,24 @@ def _build_on_cluster(args: argparse.Namespace, progress: _Progress, err: TextIO
     from ._distributed import fit_distributed, open_client
 
     if args.scheduler and args.local_cluster or args.from_sql:
-        err.write("relatedcontent build: error: give CORPUS file(s) and one of --scheduler or "
-                  "--local-cluster\n")
+        err.write(
+            "relatedcontent build: error: give CORPUS file(s) and one of --scheduler or "
+            "--local-cluster\n"
+        )
         return 2
     where = args.scheduler or f"a local cluster of {args.local_cluster} workers"
     progress.say(f"building {', '.join(args.corpus)} on {where}")
     with open_client(scheduler=args.scheduler, local_cluster=args.local_cluster) as client:
-        model = fit_distributed(client, args.corpus, format=args.format,
-                                field_map=_field_map(args), **_model_params(args))
-    progress.say(f"indexed {model.report_['n_articles']} articles, {model.report_['n_terms']} terms")
+        model = fit_distributed(
+            client,
+            args.corpus,
+            format=args.format,
+            field_map=_field_map(args),
+            **_model_params(args),
+        )
+    progress.say(
+        f"indexed {model.report_['n_articles']} articles, {model.report_['n_terms']} terms"
+    )
     model.save(args.output)
     progress.say(f"saved index to {args.output}")
     return 0
@@ -353,8 +456,12 @@ def _cmd_related(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     article_id = _resolve_id(model, args.id)
     items = model.related(article_id, n=args.n or 5, **options)
     if args.json:
-        out.write(json.dumps({"id": article_id, "related": [i.to_dict() for i in items]},
-                             ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                {"id": article_id, "related": [i.to_dict() for i in items]}, ensure_ascii=False
+            )
+            + "\n"
+        )
     else:
         article = model.article(article_id)
         out.write(f"{article.title or article_id}\nYou might also like:\n")
@@ -365,7 +472,9 @@ def _cmd_related(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_similar(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     text = args.text if args.text is not None else sys.stdin.read()
     if not (text.strip() or args.title.strip()):
-        err.write("relatedcontent similar: error: the draft is empty; pass --text or pipe text on stdin\n")
+        err.write(
+            "relatedcontent similar: error: the draft is empty; pass --text or pipe text on stdin\n"
+        )
         return 2
     model = load(args.index)
     items = model.similar({"title": args.title, "body": text}, n=args.n)
@@ -445,7 +554,9 @@ def _cmd_refit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = load(args.index)
     model.refit()
     model.save(args.index)
-    err.write(f"refitted {args.index}: {len(model)} articles, {len(model.vectorizer_.terms_)} terms\n")
+    err.write(
+        f"refitted {args.index}: {len(model)} articles, {len(model.vectorizer_.terms_)} terms\n"
+    )
     return 0
 
 
@@ -453,7 +564,9 @@ def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     sql_only = args.table != "related_articles"
     file_only = args.format is not None or args.per_article
     if (args.to_sql and file_only) or (args.out and sql_only):
-        err.write("relatedcontent export: error: --table goes with --to-sql; --format and --per-article with --out\n")
+        err.write(
+            "relatedcontent export: error: --table goes with --to-sql; --format and --per-article with --out\n"
+        )
         return 2
     if args.to_sql:
         from ._sql import export_sql
@@ -463,7 +576,9 @@ def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         from ._export import export_files
 
-        path = export_files(args.index, args.out, format=args.format, per_article=args.per_article, n=args.n or 5)
+        path = export_files(
+            args.index, args.out, format=args.format, per_article=args.per_article, n=args.n or 5
+        )
         message = f"wrote {path}"
     if not args.quiet:
         err.write(message + "\n")
@@ -472,7 +587,9 @@ def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = load(args.index)
-    why = model.explain(_resolve_id(model, args.id), _resolve_id(model, args.other_id), n_terms=args.terms)
+    why = model.explain(
+        _resolve_id(model, args.id), _resolve_id(model, args.other_id), n_terms=args.terms
+    )
     if args.json:
         out.write(json.dumps(why.to_dict(), ensure_ascii=False) + "\n")
     else:
@@ -480,8 +597,15 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-_METRICS = (("p@5", "P@5"), ("p@10", "P@10"), ("mrr@10", "MRR@10"), ("coverage@5", "coverage@5"),
-            ("hubness@5", "hubness@5"), ("near_duplicate_rate", "near-dup rate"), ("fit_seconds", "fit s"))
+_METRICS = (
+    ("p@5", "P@5"),
+    ("p@10", "P@10"),
+    ("mrr@10", "MRR@10"),
+    ("coverage@5", "coverage@5"),
+    ("hubness@5", "hubness@5"),
+    ("near_duplicate_rate", "near-dup rate"),
+    ("fit_seconds", "fit s"),
+)
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -505,10 +629,13 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(f"{', '.join(args.corpus)}: {result['n']} articles (exact duplicates dropped)\n")
     widths = [max(len(label), 6) for _, label in _METRICS]
     out.write("  ".join(label.rjust(w) for (_, label), w in zip(_METRICS, widths)) + "\n")
-    out.write("  ".join(
-        f"{result[key]:.{1 if key in ('hubness@5', 'fit_seconds') else 3}f}".rjust(w)
-        for (key, _), w in zip(_METRICS, widths)
-    ) + "\n")
+    out.write(
+        "  ".join(
+            f"{result[key]:.{1 if key in ('hubness@5', 'fit_seconds') else 3}f}".rjust(w)
+            for (key, _), w in zip(_METRICS, widths)
+        )
+        + "\n"
+    )
     return 0
 
 
@@ -536,8 +663,9 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr

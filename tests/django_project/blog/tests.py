@@ -29,8 +29,11 @@ from relatedcontent.contrib.django.conf import get_config
 
 from .models import Post, Tag
 
-TEMPLATE = re.search(r"<!-- django-template -->\s*```django\n(.*?)```",
-                     settings.README.read_text(encoding="utf-8"), re.S).group(1)
+TEMPLATE = re.search(
+    r"<!-- django-template -->\s*```django\n(.*?)```",
+    settings.README.read_text(encoding="utf-8"),
+    re.S,
+).group(1)
 INDEX = settings.RELATEDCONTENT["INDEX"]
 NATIVE_INCREMENTAL = service.supports_incremental()
 
@@ -87,6 +90,7 @@ class RecordIncremental:
                 calls.append(("remove", ids, missing_ok))
                 return real["remove"](self, ids, missing_ok=missing_ok)
         else:
+
             def add(self, articles, *, upsert=False):
                 articles = list(articles)
                 calls.append(("add", [a.id for a in articles], upsert))
@@ -110,8 +114,10 @@ class RecordIncremental:
                 gone = set(ids)
                 return self.fit([a for a in self.articles_ if a.id not in gone])
 
-        return [mock.patch.object(RelatedContent, name, func, create=True)
-                for name, func in (("add", add), ("update", update), ("remove", remove))]
+        return [
+            mock.patch.object(RelatedContent, name, func, create=True)
+            for name, func in (("add", add), ("update", update), ("remove", remove))
+        ]
 
 
 class SiteTestCase(TestCase):
@@ -121,7 +127,9 @@ class SiteTestCase(TestCase):
         for article in cls.records:
             post = Post.objects.create(title=article.title, slug=article.id, body=article.body)
             post.tags.set([Tag.objects.get_or_create(name=t)[0] for t in article.tags])
-        Post.objects.create(title="Draft about bins", slug="draft", body="Bins bins bins.", published=False)
+        Post.objects.create(
+            title="Draft about bins", slug="draft", body="Bins bins bins.", published=False
+        )
 
     def setUp(self):
         shutil.rmtree(INDEX, ignore_errors=True)
@@ -131,7 +139,7 @@ class SiteTestCase(TestCase):
 class BuildAndTemplateTests(SiteTestCase):
     def test_build_command_and_readme_template(self):
         out = build()
-        self.assertIn(f"indexed 30 articles", out)  # the unpublished draft is filtered out
+        self.assertIn("indexed 30 articles", out)  # the unpublished draft is filtered out
         model = load(INDEX)
         post = Post.objects.get(slug="bin-collection-changes-christmas")
         expected = model.related(post.pk, n=5)
@@ -145,12 +153,17 @@ class BuildAndTemplateTests(SiteTestCase):
     def test_tag_items_are_recommendation_dicts(self):
         build()
         post = Post.objects.get(slug="bin-collection-changes-christmas")
-        html = render(post, "{% load relatedcontent %}{% related_articles post.pk 3 as items %}"
-                            "{% for i in items %}{{ i.id }}|{{ i.title }}|{{ i.url }}|{{ i.teaser|length }}|"
-                            "{{ i.score }};{% endfor %}")
+        html = render(
+            post,
+            "{% load relatedcontent %}{% related_articles post.pk 3 as items %}"
+            "{% for i in items %}{{ i.id }}|{{ i.title }}|{{ i.url }}|{{ i.teaser|length }}|"
+            "{{ i.score }};{% endfor %}",
+        )
         rows = [r.split("|") for r in html.split(";") if r]
         self.assertEqual(len(rows), 3)
-        self.assertEqual([int(r[0]) for r in rows], [r.id for r in load(INDEX).related(post.pk, n=3)])
+        self.assertEqual(
+            [int(r[0]) for r in rows], [r.id for r in load(INDEX).related(post.pk, n=3)]
+        )
         self.assertTrue(all(int(r[3]) > 0 and 0 < float(r[4]) <= 1 for r in rows))
 
     def test_tag_is_empty_without_index_or_article(self):
@@ -159,8 +172,12 @@ class BuildAndTemplateTests(SiteTestCase):
             self.assertNotIn("<li>", render(post))  # no index yet: no list, no error
         build()
         self.assertNotIn("<li>", render(Post.objects.get(slug="draft")))  # not indexed
-        self.assertEqual(render(None, "{% load relatedcontent %}{% related_articles 'nope' as x %}{{ x|length }}"),
-                         "0")
+        self.assertEqual(
+            render(
+                None, "{% load relatedcontent %}{% related_articles 'nope' as x %}{{ x|length }}"
+            ),
+            "0",
+        )
 
     def test_if_stale(self):
         build()
@@ -183,7 +200,9 @@ class SignalTests(SiteTestCase):
             for name in ("add", "update", "remove"):
                 stack.enter_context(mock.patch.object(RelatedContent, name, None, create=True))
             with self.assertLogs("relatedcontent.django", "WARNING") as logs:
-                post = self.new_post(title="Garden waste bins collected", slug="gw", body="Garden waste bins.")
+                post = self.new_post(
+                    title="Garden waste bins collected", slug="gw", body="Garden waste bins."
+                )
         self.assertIn("relatedcontent_build --if-stale", logs.output[0])
         self.assertIn("cannot add or remove articles in place", service.stale_info()["reason"])
         self.assertEqual((INDEX / "CURRENT").read_text(), before)
@@ -198,10 +217,14 @@ class SignalTests(SiteTestCase):
                 stack.enter_context(patch)
             source = Post.objects.get(slug="bin-collection-changes-christmas")
             # a shortened version: close (TF-IDF cosine < 0.9), so not hidden as a near-duplicate
-            twin = self.new_post(title=source.title, slug="twin", body=source.body[: len(source.body) // 2])
+            twin = self.new_post(
+                title=source.title, slug="twin", body=source.body[: len(source.body) // 2]
+            )
             model = load(INDEX)
             self.assertIn(twin.pk, model)
-            self.assertEqual(model.related(source.pk, n=1)[0].id, twin.pk)  # the close variant comes first
+            self.assertEqual(
+                model.related(source.pk, n=1)[0].id, twin.pk
+            )  # the close variant comes first
             self.assertIn('href="/posts/twin/"', render(source))  # templates see the saved index
 
             with self.captureOnCommitCallbacks(execute=True):
@@ -220,10 +243,15 @@ class SignalTests(SiteTestCase):
                 gone.delete()
             self.assertNotIn(gone_pk, load(INDEX))
             self.assertIsNone(service.stale_info())
-        self.assertEqual(recorder.calls, [
-            ("add", [twin.pk], True), ("add", [twin.pk], True),
-            ("remove", [twin.pk], True), ("remove", [gone_pk], True),
-        ])
+        self.assertEqual(
+            recorder.calls,
+            [
+                ("add", [twin.pk], True),
+                ("add", [twin.pk], True),
+                ("remove", [twin.pk], True),
+                ("remove", [gone_pk], True),
+            ],
+        )
 
     def test_templates_see_changes_saved_by_another_process(self):
         build()
@@ -232,8 +260,16 @@ class SignalTests(SiteTestCase):
         if not NATIVE_INCREMENTAL:
             self.skipTest("this relatedcontent has no RelatedContent.add")
         other = load(INDEX)  # what another worker's handler does; this process's cache is not told
-        other.add([{"id": 9999, "title": source.title, "body": source.body[: len(source.body) // 2],
-                    "url": "/posts/elsewhere/"}])
+        other.add(
+            [
+                {
+                    "id": 9999,
+                    "title": source.title,
+                    "body": source.body[: len(source.body) // 2],
+                    "url": "/posts/elsewhere/",
+                }
+            ]
+        )
         other.save(INDEX)
         self.assertIn('href="/posts/elsewhere/"', render(source))
 
@@ -253,9 +289,11 @@ class SignalTests(SiteTestCase):
 
     def test_a_failing_update_never_fails_the_save(self):
         build()
-        with mock.patch.object(service, "load", side_effect=OSError("disk gone")), \
-                mock.patch.object(service, "supports_incremental", return_value=True), \
-                self.assertLogs("relatedcontent.django", "ERROR"):
+        with (
+            mock.patch.object(service, "load", side_effect=OSError("disk gone")),
+            mock.patch.object(service, "supports_incremental", return_value=True),
+            self.assertLogs("relatedcontent.django", "ERROR"),
+        ):
             post = self.new_post(title="Saved anyway", slug="saved", body="Bins.")
         self.assertTrue(Post.objects.filter(pk=post.pk).exists())
         self.assertIn("disk gone", service.stale_info()["reason"])
@@ -272,7 +310,10 @@ class ConfigTests(TestCase):
         cases = [
             (None, "is missing or not a dict"),
             ({"INDEX": str(INDEX), "MODEL": "Post"}, '"MODEL" must be "app_label.ModelName"'),
-            ({"INDEX": str(INDEX), "FIELDS": {"title": 3}}, 'FIELDS["title"] must be an attribute name'),
+            (
+                {"INDEX": str(INDEX), "FIELDS": {"title": 3}},
+                'FIELDS["title"] must be an attribute name',
+            ),
             ({"INDEX": str(INDEX), "FILETR": {}}, "unknown key(s) 'FILETR'"),
             ({"MODEL": "blog.Post"}, '"INDEX" must be the path'),
         ]
@@ -285,9 +326,15 @@ class ConfigTests(TestCase):
                 get_config().model_class()
 
     def test_extra_fields_and_json_values(self):
-        with override_settings(RELATEDCONTENT={**settings.RELATEDCONTENT,
-                                               "FIELDS": {**settings.RELATEDCONTENT["FIELDS"], "slug": "slug"}}):
+        with override_settings(
+            RELATEDCONTENT={
+                **settings.RELATEDCONTENT,
+                "FIELDS": {**settings.RELATEDCONTENT["FIELDS"], "slug": "slug"},
+            }
+        ):
             post = Post.objects.create(title="T", slug="s-1", body="B")
             article = service.article_from_instance(post)
-        self.assertEqual((article.id, article.url, article.extra), (post.pk, "/posts/s-1/", {"slug": "s-1"}))
+        self.assertEqual(
+            (article.id, article.url, article.extra), (post.pk, "/posts/s-1/", {"slug": "s-1"})
+        )
         json.dumps(article.to_dict())

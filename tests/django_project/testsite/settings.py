@@ -27,24 +27,30 @@ TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP
 _url = os.environ.get("RC_TEST_DATABASE_URL")
 if _url:
     _parts = urlsplit(_url)
-    DATABASES = {"default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": _parts.path.lstrip("/") or "postgres",
-        "USER": unquote(_parts.username or ""),
-        "PASSWORD": unquote(_parts.password or ""),
-        "HOST": _parts.hostname or "",
-        "PORT": str(_parts.port or ""),
-        "TEST": {"NAME": f"test_relatedcontent_{os.getpid()}"},
-    }}
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _parts.path.lstrip("/") or "postgres",
+            "USER": unquote(_parts.username or ""),
+            "PASSWORD": unquote(_parts.password or ""),
+            "HOST": _parts.hostname or "",
+            "PORT": str(_parts.port or ""),
+            "TEST": {"NAME": f"test_relatedcontent_{os.getpid()}"},
+        }
+    }
 else:
-    DATABASES = {"default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(BASE_DIR / "site.sqlite3"),
-        "TEST": {"NAME": str(BASE_DIR / "test.sqlite3")},  # a real database file, not :memory:
-    }}
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / "site.sqlite3"),
+            "TEST": {"NAME": str(BASE_DIR / "test.sqlite3")},  # a real database file, not :memory:
+        }
+    }
 
 # The README's settings snippet, executed as written: the README is what is tested.
-_snippet = re.search(r"<!-- django-settings -->\s*```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+_snippet = re.search(
+    r"<!-- django-settings -->\s*```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S
+)
 if _snippet is None:
     raise RuntimeError("README.md has no <!-- django-settings --> python block")
 exec(_snippet.group(1))  # noqa: S102 - our own README

@@ -131,11 +131,11 @@ def run_system(name: str, X: sp.csr_matrix, k: int, threads: int, rows: int) -> 
     """Time system ``name`` on the first ``rows`` query rows (all when rows == N)."""
     n = X.shape[0]
     if name in ("rc-numba", "rc-scipy"):
-        from relatedcontent._similarity import top_k_neighbors
+        from relatedcontent.neighbors.plan import top_k_neighbors
 
         method = name.split("-")[1]
         if method == "numba":
-            from relatedcontent._kernel_numba import warm_up
+            from relatedcontent.neighbors.kernel import warm_up
 
             warm_up()
         if rows == n:
@@ -145,7 +145,7 @@ def run_system(name: str, X: sp.csr_matrix, k: int, threads: int, rows: int) -> 
         # Sample: the same blocked code path, on the blocks covering the sample rows.
         from joblib import Parallel, delayed
 
-        from relatedcontent._similarity import BYTES_PER_ENTRY, DEFAULT_MEMORY_BUDGET, _block, plan_blocks
+        from relatedcontent.neighbors.plan import BYTES_PER_ENTRY, DEFAULT_MEMORY_BUDGET, _block, plan_blocks
 
         t0 = time.perf_counter()
         budget = DEFAULT_MEMORY_BUDGET // threads // BYTES_PER_ENTRY

@@ -65,7 +65,7 @@ def main() -> None:
 
     import relatedcontent._distributed as dist
     from relatedcontent import RelatedContent, fit_distributed, read_articles
-    from relatedcontent._kernel_numba import warm_up
+    from relatedcontent.neighbors.kernel import warm_up
 
     folder = write_parts(args.data, args.n, args.parts, args.out_dir)
     stage = {}

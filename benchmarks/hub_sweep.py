@@ -5,7 +5,7 @@ candidate pools, their TF-IDF cosines and the blended text similarity s (in
 the temporary folder's ``relatedcontent_hub_sweep``), then re-ranks the pools
 with alternative hub reductions (no refit) and scores the lists with
 quality.py's protocol. ``load_variant`` refits with a monkeypatch of
-``relatedcontent._ranking`` (or a ``post`` hook on the fitted model) for the
+``relatedcontent.scoring.lists`` (or a ``post`` hook on the fitted model) for the
 experiments that change s itself (centred LSA, more SVD power iterations, more
 smoothing steps, BM25 weights, the two-rank LSA similarity).
 
@@ -38,7 +38,7 @@ from scipy.special import ndtr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality as Q  # noqa: E402
 from relatedcontent import RelatedContent  # noqa: E402
-from relatedcontent._ranking import _pool_similarity  # noqa: E402
+from relatedcontent.scoring.lists import _pool_similarity  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "relatedcontent_hub_sweep"
 CACHE.mkdir(exist_ok=True)
@@ -245,7 +245,7 @@ def load_variant(name, d, tag, patch=None, params=None, post=None):
     articles, labels, rows = Q.load_corpus(name, Q.DATA)
     if f.exists():
         return dict(np.load(f)), labels, rows
-    import relatedcontent._ranking as R
+    import relatedcontent.scoring.lists as R
     saved = {k: getattr(R, k) for k in (patch or {})}
     for k, v in (patch or {}).items():
         setattr(R, k, v)
@@ -277,7 +277,7 @@ CENTER = {}
 
 
 def centered_patch():
-    from relatedcontent import _scoring as S
+    from relatedcontent.scoring import score as S
     orig_fit, orig_vec = S.fit_lsa, S.lsa_vectors
 
     def fit_lsa(X, d, random_state=0):
@@ -349,7 +349,7 @@ def snn(c, m=10, weight=1.0, base=None):
 
 def svd_iter_patch(n_iter):
     """fit_lsa with more power iterations (a more exact SVD)."""
-    from relatedcontent import _scoring as S
+    from relatedcontent.scoring import score as S
 
     def fit_lsa(X, n_components, random_state=0):
         from sklearn.decomposition import TruncatedSVD
@@ -369,7 +369,7 @@ def svd_iter_patch(n_iter):
 
 def diffuse_post(steps=2, m=None, weight=None):
     """Extra smoothing steps: z <- unit(raw + w * W @ z) (diffusion on the pool graph)."""
-    from relatedcontent._scoring import neighbour_weights, _unit_rows
+    from relatedcontent.scoring.score import neighbour_weights, _unit_rows
 
     def post(model):
         W = neighbour_weights(model.pool_idx_, model.pool_cos_, int(m or model.smoothing_neighbors))
@@ -457,7 +457,7 @@ def lscos_pair(c, k=30, gamma=1.5, how="clipi"):
 
 def nested_post(fraction=0.5):
     """LSA part = mean of the smoothed-LSA cosines with all d and with the first d*fraction dimensions."""
-    from relatedcontent._scoring import neighbour_weights, smooth_vectors, _unit_rows
+    from relatedcontent.scoring.score import neighbour_weights, smooth_vectors, _unit_rows
 
     def post(model):
         d = model.lsa_raw_.shape[1]
@@ -477,7 +477,7 @@ def nested_trunc_post(fraction=0.5):
     LSA part = (<z_i, z_j> + <z_i[:h], z_j[:h]> / (|z_i[:h]| |z_j[:h]|)) / 2, h = d * fraction:
     needs nothing stored beyond the smoothed vectors z.
     """
-    from relatedcontent._scoring import _unit_rows
+    from relatedcontent.scoring.score import _unit_rows
 
     def post(model):
         d = model.lsa_.shape[1]

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import normalize
 
-from relatedcontent import _bounds
-from relatedcontent._similarity import numba_available, top_k_neighbors
+from relatedcontent.neighbors import bounds as _bounds
+from relatedcontent.neighbors.plan import numba_available, top_k_neighbors
 
 from .test_similarity import assert_same, brute_force, random_matrix
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from relatedcontent import Article, CorpusError, FieldMap
-from relatedcontent._corpus import build_corpus, iter_articles, to_article
+from relatedcontent.ingest.articles import build_corpus, iter_articles, to_article
 
 
 def test_mapping_to_article_keeps_extra_fields():

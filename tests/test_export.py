@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import relatedcontent._export as exportmod
+import relatedcontent.outputs.files as exportmod
 from relatedcontent import ExportError, RelatedContent, export_files, load, safe_filename
 from relatedcontent.cli import main
 

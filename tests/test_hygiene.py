@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relatedcontent import RelatedContent, load
-from relatedcontent._hygiene import BoilerplateFilter, segments
+from relatedcontent.text.boilerplate import BoilerplateFilter, segments
 
 
 def polluted(records):

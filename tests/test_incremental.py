@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relatedcontent import CorpusError, RelatedContent, UnknownArticleError, load, top_k_neighbors
-from relatedcontent._incremental import id_sort_key
-from relatedcontent._ranking import recompute_all
-from relatedcontent._scoring import lsa_vectors
+from relatedcontent.index.changes import id_sort_key
+from relatedcontent.scoring.lists import recompute_all
+from relatedcontent.scoring.score import lsa_vectors
 
 #: The parameters that make the score the plain TF-IDF cosine (the pre-issue-8 default).
 PLAIN_COSINE = {
@@ -327,7 +327,7 @@ def test_stale_writer_is_refused(tmp_path, base):
 
 KILL_SCRIPT = r"""
 import os, sys, json
-import relatedcontent._journal as j
+import relatedcontent.index.journal as j
 from relatedcontent import load
 real_open = open
 index, kill_after = sys.argv[1], int(sys.argv[2])

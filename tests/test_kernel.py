@@ -7,11 +7,11 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics.pairwise import cosine_similarity
 
-from relatedcontent._similarity import top_k_neighbors
+from relatedcontent.neighbors.plan import top_k_neighbors
 
 numba = pytest.importorskip("numba")
 
-from relatedcontent import _kernel_numba  # noqa: E402  (needs numba)
+from relatedcontent.neighbors import kernel as _kernel_numba  # noqa: E402  (needs numba)
 
 
 def brute_force(X, k, tie_rank=None, exclude_self=True):
@@ -183,7 +183,7 @@ def test_unknown_method_is_refused():
 
 
 def test_auto_picks_the_kernel_only_when_the_work_repays_it(monkeypatch):
-    from relatedcontent import _similarity
+    from relatedcontent.neighbors import plan as _similarity
 
     X = corpus(9, 200, 20, 0.2, np.float64)
     assert not _similarity._use_numba(X, "auto")

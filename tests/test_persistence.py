@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import relatedcontent._persistence as persistence
+import relatedcontent.index.persistence as persistence
 from relatedcontent import IndexFormatError, RelatedContent, load
 
 
@@ -95,7 +95,7 @@ def test_killed_mid_save_leaves_old_or_new(tmp_path, fitted, tiny_corpus):
     """A process killed while saving never leaves a torn index."""
     fitted.save(tmp_path / "idx")
     script = (
-        "import json, os, sys, relatedcontent._persistence as p\n"
+        "import json, os, sys, relatedcontent.index.persistence as p\n"
         "from relatedcontent import RelatedContent\n"
         "real = p._write_file\n"
         "count = [0]\n"

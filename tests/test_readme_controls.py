@@ -23,7 +23,7 @@ def test_controls_example(tmp_path, council_path, monkeypatch, capsys):
 
 
 def test_readme_documents_every_related_option():
-    from relatedcontent._controls import QueryOptions
+    from relatedcontent.scoring.controls import QueryOptions
 
     table = re.search(r"The options \(each also settable.*?\n\n(.*?)\n\n", README, re.S).group(1)
     for name in QueryOptions.__dataclass_fields__:

@@ -113,7 +113,7 @@ def test_drafts_are_scored_like_articles(council_records):
 
 @pytest.mark.parametrize("chunk", [7, 65536])
 def test_scoring_passes_on_threads_match_one_thread(council_records, monkeypatch, chunk):
-    import relatedcontent._ranking as ranking
+    import relatedcontent.scoring.lists as ranking
 
     monkeypatch.setattr(ranking, "SCORE_CHUNK", chunk)
     one = RelatedContent(n_jobs=1).fit(council_records)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sklearn.metrics.pairwise import cosine_similarity
 
 from relatedcontent import top_k_neighbors
-from relatedcontent._similarity import parse_memory, plan_blocks
+from relatedcontent.neighbors.plan import parse_memory, plan_blocks
 
 
 def brute_force(X, k, tie_rank=None):

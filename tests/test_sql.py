@@ -14,7 +14,7 @@ sa = pytest.importorskip(
     "sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')"
 )
 
-import relatedcontent._sql as sqlmod  # noqa: E402
+import relatedcontent.ingest.sql as sqlmod  # noqa: E402
 from relatedcontent import (  # noqa: E402
     CorpusError,
     DependencyError,

@@ -53,7 +53,7 @@ def test_fast_path_only_skips_text_that_is_already_clean(text):
     """The pre-check that skips cleaning never skips text cleaning would change."""
     from html import unescape
 
-    from relatedcontent._text import _TAG_HINT, _needs_cleaning, normalize_space
+    from relatedcontent.text.clean import _TAG_HINT, _needs_cleaning, normalize_space
 
     if not _needs_cleaning(text):
         assert _TAG_HINT.search(text) is None
@@ -64,7 +64,7 @@ def test_fast_path_only_skips_text_that_is_already_clean(text):
 @given(st.text(alphabet="ab &<;\n\t\r\u00a0\u2003", max_size=40))
 @settings(max_examples=1000, deadline=None)
 def test_cleaning_is_idempotent_and_cheap_the_second_time(text):
-    from relatedcontent._text import _needs_cleaning
+    from relatedcontent.text.clean import _needs_cleaning
 
     once = html_to_text(text)
     assert html_to_text(once) == once

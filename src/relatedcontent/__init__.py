@@ -15,16 +15,8 @@ from __future__ import annotations
 
 import logging
 
-from ._corpus import Article, FieldMap
 from ._distributed import fit_distributed, open_client
-from ._explain import Explanation, SharedTerm
-from ._export import export_files, safe_filename
-from ._persistence import load
-from ._readers import read_articles
 from ._recommender import Recommendation, RelatedContent
-from ._similarity import top_k_neighbors
-from ._sql import SQLExportReport, export_sql, read_sql
-from ._text import html_to_text, make_teaser
 from .exceptions import (
     CorpusError,
     DependencyError,
@@ -34,6 +26,14 @@ from .exceptions import (
     RelatedContentError,
     UnknownArticleError,
 )
+from .index.persistence import load
+from .ingest.articles import Article, FieldMap
+from .ingest.files import read_articles
+from .ingest.sql import SQLExportReport, export_sql, read_sql
+from .neighbors.plan import top_k_neighbors
+from .outputs.files import export_files, safe_filename
+from .scoring.explain import Explanation, SharedTerm
+from .text.clean import html_to_text, make_teaser
 
 __version__ = "0.1.0"
 

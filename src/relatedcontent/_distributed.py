@@ -14,7 +14,7 @@ How it works
 2. *Boilerplate*: each file's task counts the segments of its bodies and
    sends only those frequent in that file; the candidates are counted exactly
    in every file and summed on the client, giving the segments a single
-   machine would detect (:class:`~relatedcontent._hygiene.BoilerplateFilter`).
+   machine would detect (:class:`~relatedcontent.text.boilerplate.BoilerplateFilter`).
    The scoring view of each file (boilerplate removed, ignored tags left out)
    is made on the worker holding it.
 3. *Vocabulary*: one task per file counts its terms and document frequencies
@@ -32,7 +32,7 @@ How it works
    installed on the workers) or scipy's block product (``_similarity._block``).
 5. *Score*: on the client, as :meth:`RelatedContent.fit` does: the LSA
    projection, smoothed vectors, hub scales and the stored lists
-   (:func:`relatedcontent._ranking.fit_lists`), from the pools of step 4.
+   (:func:`relatedcontent.scoring.lists.fit_lists`), from the pools of step 4.
 
 Every task is an ordinary Dask task: if a worker dies, the scheduler runs its
 tasks again elsewhere (and ``retries`` covers tasks that raise), so a build
@@ -53,11 +53,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._corpus import Article, FieldMap, build_corpus
-from ._hygiene import BoilerplateFilter
-from ._readers import read_articles
 from ._recommender import RelatedContent
-from ._similarity import (
+from .exceptions import CorpusError, DependencyError
+from .ingest.articles import Article, FieldMap, build_corpus
+from .ingest.files import read_articles
+from .neighbors.plan import (
     BYTES_PER_ENTRY,
     ProgressPrinter,
     _block,
@@ -69,8 +69,8 @@ from ._similarity import (
     parse_memory,
     plan_blocks,
 )
-from ._vectorize import FieldWeightedVectorizer, merge_term_counts
-from .exceptions import CorpusError, DependencyError
+from .text.boilerplate import BoilerplateFilter
+from .vectors.tfidf import FieldWeightedVectorizer, merge_term_counts
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -283,7 +283,7 @@ def top_k_neighbors_distributed(
     )
     token = uuid.uuid4().hex[:12]
     if use_numba:
-        from ._kernel_numba import prepare
+        from .neighbors.kernel import prepare
 
         prep = prepare(X, tie_rank, budget, 1, threads * TASKS_PER_THREAD)
         perm, spans = prep.perm, prep.spans
@@ -334,7 +334,7 @@ def top_k_neighbors_distributed(
         if progress is not None:
             progress(done, n)
     if perm is not None:
-        from ._kernel_numba import _unpermute
+        from .neighbors.kernel import _unpermute
 
         indices, scores = _unpermute(indices, scores, perm)
     return indices, scores

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._corpus import Article
 from ._recommender import RelatedContent
+from .ingest.articles import Article
 
 __all__ = ["evaluate", "dedupe", "list_metrics", "pair_cosines"]
 

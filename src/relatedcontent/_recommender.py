@@ -17,7 +17,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from ._controls import (
+from .exceptions import CorpusError, NotFittedError, UnknownArticleError
+from .index.changes import IncrementalMixin, id_sort_key, new_drift
+from .ingest.articles import Article, ArticleId, FieldMap, build_corpus, iter_articles, to_article
+from .neighbors.plan import parse_memory
+from .scoring.controls import (
     Editorial,
     QueryArticle,
     assemble,
@@ -25,11 +29,8 @@ from ._controls import (
     make_options,
     tag_keys,
 )
-from ._corpus import Article, ArticleId, FieldMap, build_corpus, iter_articles, to_article
-from ._explain import Explanation
-from ._hygiene import BoilerplateFilter
-from ._incremental import IncrementalMixin, id_sort_key, new_drift
-from ._ranking import (
+from .scoring.explain import Explanation
+from .scoring.lists import (
     NEAR_DUPLICATE_MODES,
     cosine_row,
     fit_lists,
@@ -38,11 +39,10 @@ from ._ranking import (
     query_vectors,
     rank_query,
 )
-from ._scoring import _unit_rows
-from ._similarity import parse_memory
-from ._text import make_teaser
-from ._vectorize import FieldWeightedVectorizer
-from .exceptions import CorpusError, NotFittedError, UnknownArticleError
+from .scoring.score import _unit_rows
+from .text.boilerplate import BoilerplateFilter
+from .text.clean import make_teaser
+from .vectors.tfidf import FieldWeightedVectorizer
 
 __all__ = ["RelatedContent", "Recommendation"]
 
@@ -136,7 +136,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
     cosine neighbours are computed at fit time in memory-bounded row blocks,
     re-scored with a low-rank (LSA) part and hubness reduction, and the best
     ``n_neighbors`` are kept, so :meth:`related` is a lookup. The score is
-    documented in :mod:`relatedcontent._scoring` and the README.
+    documented in :mod:`relatedcontent.scoring.score` and the README.
 
     Parameters
     ----------
@@ -591,7 +591,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         if self.verbose:
             import sys
 
-            from ._similarity import ProgressPrinter
+            from .neighbors.plan import ProgressPrinter
 
             progress = ProgressPrinter(sys.stderr)
         fit_lists(self, embeddings, progress, neighbors)
@@ -645,7 +645,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         )
 
     def _query_article(self, article: Article, row: int) -> QueryArticle:
-        from ._controls import _epoch
+        from .scoring.controls import _epoch
 
         return QueryArticle(
             row=row,
@@ -693,7 +693,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         out = []
         for row, score, reason, _ in items:
             if reason == "pinned":
-                from ._ranking import pair_parts
+                from .scoring.lists import pair_parts
 
                 score = pair_parts(self, query.row, row)["score"]
             out.append(self._recommendation(row, score, reason))
@@ -908,7 +908,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self : RelatedContent
             Save the index to keep the pins.
         """
-        from ._controls import _ids, _now
+        from .scoring.controls import _ids, _now
 
         self._check_fitted()
         self._row_of(article_id)
@@ -939,7 +939,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         -------
         self : RelatedContent
         """
-        from ._controls import _ids
+        from .scoring.controls import _ids
 
         self._check_fitted()
         if other_ids is None:
@@ -1053,7 +1053,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         >>> [t.term for t in why.shared_terms]
         ['bins', 'collected']
         """
-        from ._explain import explain_pair
+        from .scoring.explain import explain_pair
 
         self._check_fitted()
         n_terms = check_n(n_terms, "explain (n_terms)")
@@ -1077,7 +1077,7 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         any point leaves the old state or the new one, never a mix. See
         :func:`relatedcontent.load` and the README for the format.
         """
-        from ._persistence import save_index
+        from .index.persistence import save_index
 
         self._check_fitted()
         save_index(self, path, compact=compact)

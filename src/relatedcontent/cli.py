@@ -16,11 +16,11 @@ from importlib import resources
 from typing import Any, TextIO
 
 from . import __version__
-from ._corpus import Article, FieldMap
-from ._persistence import load
-from ._readers import FORMATS, read_articles
 from ._recommender import Recommendation, RelatedContent
 from .exceptions import RelatedContentError
+from .index.persistence import load
+from .ingest.articles import Article, FieldMap
+from .ingest.files import FORMATS, read_articles
 
 __all__ = ["main"]
 
@@ -28,7 +28,7 @@ DEMO_CORPUS = "council_news.jsonl"
 
 
 def _memory(text: str) -> str:
-    from ._similarity import parse_memory
+    from .neighbors.plan import parse_memory
 
     try:
         parse_memory(text)
@@ -357,7 +357,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.scheduler or args.local_cluster:
         return _build_on_cluster(args, progress, err)
     if args.from_sql:
-        from ._sql import read_sql
+        from .ingest.sql import read_sql
 
         progress.say("reading the query's rows")
         articles = list(read_sql(args.from_sql, args.query, _field_map(args)))
@@ -569,12 +569,12 @@ def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         return 2
     if args.to_sql:
-        from ._sql import export_sql
+        from .ingest.sql import export_sql
 
         report = export_sql(args.index, args.to_sql, table=args.table, n=args.n)
         message = report.summary()
     else:
-        from ._export import export_files
+        from .outputs.files import export_files
 
         path = export_files(
             args.index, args.out, format=args.format, per_article=args.per_article, n=args.n or 5

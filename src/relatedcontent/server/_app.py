@@ -39,8 +39,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from .._corpus import Article, to_article
 from ..exceptions import CorpusError, UnknownArticleError
+from ..ingest.articles import Article, to_article
 from ._explain import describe, explain_pair, search_titles
 from ._render import DEFAULT_HEADING, render_fragment, render_page, safe_href
 from ._state import IndexState, Snapshot, WriteError, check_unique, resolve_id, unknown

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._corpus import parse_date
+from ..ingest.articles import parse_date
 from ._state import resolve_id
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ def _port(text: str) -> int:
 
 
 def _bytes(text: str) -> int:
-    from .._similarity import parse_memory
+    from ..neighbors.plan import parse_memory
 
     try:
         return parse_memory(text)
@@ -162,8 +162,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         missing = f" ({exc.name} is not installed)" if getattr(exc, "name", None) else ""
         err.write(f"relatedcontent serve: error: {MISSING_EXTRA}{missing}\n")
         return 1
-    from .._persistence import load
     from .._recommender import RelatedContent
+    from ..index.persistence import load
 
     if args.demo:
         from ..cli import demo_articles

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._corpus import Article
 from ..exceptions import IndexFormatError, UnknownArticleError
+from ..ingest.articles import Article
 
 if TYPE_CHECKING:
     from .._recommender import RelatedContent

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from ... import RelatedContent, load
-from ..._corpus import Article, to_article
-from ..._values import jsonable
+from ...ingest.articles import Article, to_article
+from ...ingest.values import jsonable
 from .conf import STANDARD_FIELDS, Config, get_config
 
 __all__ = [

@@ -4,7 +4,7 @@ New text is vectorised with the fitted vocabulary and IDF (and projected with
 the fitted LSA components), and every related list is repaired exactly, so
 that after any sequence of changes each list is the one a fresh computation
 on the final articles (with the same vocabulary, IDF, boilerplate and LSA
-projection; see :func:`relatedcontent._ranking.recompute_all`) would give:
+projection; see :func:`relatedcontent.scoring.lists.recompute_all`) would give:
 
 - a removed article's row is emptied (a tombstone until the next full save),
   and every candidate pool that held it is recomputed from the vectors;
@@ -14,7 +14,7 @@ projection; see :func:`relatedcontent._ranking.recompute_all`) would give:
 - an update is a removal of the old version followed by an addition;
 - then every smoothed vector, hub scale and list that depends on a changed
   pool, directly or through a neighbour, is recomputed
-  (:func:`relatedcontent._ranking.repair`).
+  (:func:`relatedcontent.scoring.lists.repair`).
 
 The index keeps the TF-IDF vectors of all articles for this (see
 :meth:`IncrementalMixin.memory_usage`). It also records how far the corpus has
@@ -31,16 +31,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._controls import _hashable, extend_meta
-from ._corpus import Article, ArticleId, build_corpus, iter_articles
-from ._ranking import pool_size, recompute_all, repair
-from ._rowstore import GrowableArray, GrowableRows
-from ._scoring import lsa_vectors
-from ._similarity import select_top_k
-from .exceptions import CorpusError, UnknownArticleError
+from ..exceptions import CorpusError, UnknownArticleError
+from ..ingest.articles import Article, ArticleId, build_corpus, iter_articles
+from ..neighbors.plan import select_top_k
+from ..scoring.controls import _hashable, extend_meta
+from ..scoring.lists import pool_size, recompute_all, repair
+from ..scoring.score import lsa_vectors
+from .rowstore import GrowableArray, GrowableRows
 
 if TYPE_CHECKING:
-    from ._vectorize import FieldWeightedVectorizer
+    from ..vectors.tfidf import FieldWeightedVectorizer
 
 __all__ = ["IncrementalMixin", "REFIT_CHANGED_SHARE", "REFIT_UNKNOWN_SHARE"]
 
@@ -233,7 +233,7 @@ class IncrementalMixin:
 
     def _replay(self, changes: list[dict[str, Any]]) -> None:
         """Apply changes read from a journal (articles are stored already cleaned)."""
-        from ._persistence import article_from_json
+        from .persistence import article_from_json
 
         for number, change in enumerate(changes, start=1):
             op = change.get("op")
@@ -254,7 +254,7 @@ class IncrementalMixin:
 
     def pending_changes(self) -> list[dict[str, Any]]:
         """Changes made since the last save, as JSON-ready journal records."""
-        from ._persistence import article_json
+        from .persistence import article_json
 
         out = []
         for change in self._pending:

@@ -399,7 +399,7 @@ def rows_top_k(
 
 def _scale(dtype):
     """``10 ** TIE_DECIMALS`` in ``dtype``, as ``np.round`` uses it."""
-    from ._similarity import TIE_DECIMALS
+    from .plan import TIE_DECIMALS
 
     return np.dtype(dtype).type(10.0**TIE_DECIMALS)
 
@@ -620,7 +620,7 @@ def top_k_numba(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` of every row of a unit-row, non-negative CSR ``X``.
 
-    Same contract as :func:`relatedcontent._similarity.top_k_neighbors`, which
+    Same contract as :func:`relatedcontent.neighbors.plan.top_k_neighbors`, which
     checks and normalises ``X`` and calls this; see the module docstring for
     the method.
 

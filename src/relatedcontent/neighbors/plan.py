@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 
-from ._bounds import Split, column_order, frequent_terms, needs_fallback, split_frequent
+from .bounds import Split, column_order, frequent_terms, needs_fallback, split_frequent
 
 __all__ = ["top_k_neighbors", "parse_memory", "plan_blocks", "select_top_k", "METHODS"]
 
@@ -422,7 +422,7 @@ def top_k_neighbors(
             if split_fits(X.shape[0], frequent.size, X.dtype, total_budget):
                 n_frequent = int(frequent.size)
     if _use_numba(X, method):
-        from ._kernel_numba import top_k_numba
+        from .kernel import top_k_numba
 
         # The kernel does not split: the frequent terms' postings are runs of
         # documents in its order and cost less than per-candidate corrections

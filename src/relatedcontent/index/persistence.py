@@ -47,14 +47,14 @@ import numpy as np
 import scipy.sparse as sp
 import sklearn
 
-from ._corpus import Article, FieldMap
-from ._journal import append_changes, read_changes, writer_lock
-from ._scoring import SCORE_VERSION
-from ._vectorize import FieldWeightedVectorizer
-from .exceptions import IndexFormatError
+from ..exceptions import IndexFormatError
+from ..ingest.articles import Article, FieldMap
+from ..scoring.score import SCORE_VERSION
+from ..vectors.tfidf import FieldWeightedVectorizer
+from .journal import append_changes, read_changes, writer_lock
 
 if TYPE_CHECKING:
-    from ._recommender import RelatedContent
+    from .._recommender import RelatedContent
 
 __all__ = ["save_index", "load", "FORMAT_VERSION"]
 
@@ -85,7 +85,7 @@ _JSON_PARAMS = (str, int, float, bool, type(None), list, tuple, dict)
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 
@@ -413,7 +413,7 @@ def load(
         (a ``ValueError``) if the index is missing, damaged, altered or of a
         newer format version.
     """
-    from ._recommender import RelatedContent
+    from .._recommender import RelatedContent
 
     root = Path(path)
     for attempt in range(3):
@@ -476,7 +476,7 @@ def load(
         # saved with an earlier definition of the score: recompute the local scales and
         # lists from the stored pools and vectors, so that later changes repair lists of one
         # definition (the result equals a fresh recompute_all)
-        from ._ranking import rescore
+        from ..scoring.lists import rescore
 
         rescore(model)
     drift = manifest.get("drift")
@@ -494,8 +494,8 @@ def _restore_v2(
     model: RelatedContent, snapshot: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]
 ) -> None:
     """Set the format 2 state (or its plain-cosine equivalent for format 1)."""
-    from ._controls import Editorial
-    from ._hygiene import BoilerplateFilter
+    from ..scoring.controls import Editorial
+    from ..text.boilerplate import BoilerplateFilter
 
     n = manifest["n_articles"]
     model.boilerplate_ = BoilerplateFilter(None).set_fitted([], [])

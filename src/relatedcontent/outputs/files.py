@@ -42,12 +42,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ._persistence import _fsync_dir
-from ._recommender import Recommendation
-from .exceptions import ExportError
+from .._recommender import Recommendation
+from ..exceptions import ExportError
+from ..index.persistence import _fsync_dir
 
 if TYPE_CHECKING:
-    from ._recommender import RelatedContent
+    from .._recommender import RelatedContent
 
 __all__ = ["export_files", "safe_filename", "EXPORT_FORMATS", "CSV_COLUMNS", "MARKER"]
 
@@ -104,8 +104,8 @@ def safe_filename(article_id: str | int) -> str:
 
 
 def _model(index: Any) -> RelatedContent:
-    from ._persistence import load
-    from ._recommender import RelatedContent
+    from .._recommender import RelatedContent
+    from ..index.persistence import load
 
     if isinstance(index, RelatedContent):
         index._check_fitted()
@@ -219,7 +219,7 @@ def export_files(
     >>> [item["id"] for item in json.loads(out.read_text())["a"]]
     ['b']
     """
-    from ._recommender import check_n
+    from .._recommender import check_n
 
     n = check_n(n, "export_files (n)")
     target = Path(path)

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from ._corpus import Article
+from ..ingest.articles import Article
 
 __all__ = ["FieldWeightedVectorizer", "TermCounts", "merge_term_counts", "resolve_df_limits"]
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .exceptions import IndexFormatError
+from ..exceptions import IndexFormatError
 
 __all__ = ["JOURNAL", "append_changes", "read_changes", "writer_lock"]
 

@@ -1,6 +1,6 @@
 """Ranking: every article's list, at fit time and on demand, with the same rules.
 
-This stage applies the score of :mod:`relatedcontent._scoring` to a fitted
+This stage applies the score of :mod:`relatedcontent.scoring.score` to a fitted
 :class:`~relatedcontent.RelatedContent`: it fits the low-rank part, the hub
 scales and the stored lists, and ranks one query (an indexed article with
 filters, or a draft) on demand. Both paths share one definition:
@@ -29,7 +29,8 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
 
-from ._scoring import (
+from ..neighbors.plan import top_k_neighbors
+from .score import (
     TIE_DECIMALS,
     _unit_rows,
     final_scores,
@@ -42,10 +43,9 @@ from ._scoring import (
     smooth_vectors,
     text_similarity,
 )
-from ._similarity import top_k_neighbors
 
 if TYPE_CHECKING:
-    from ._recommender import RelatedContent
+    from .._recommender import RelatedContent
 
 __all__ = ["fit_lists", "rank_query", "query_vectors", "pool_from_row", "NEAR_DUPLICATE_MODES"]
 

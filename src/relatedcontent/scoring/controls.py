@@ -1,7 +1,7 @@
 """Editorial controls: filters, pins, blocks, recency, taxonomy boost, fallback.
 
 This stage decides what a reader finally sees, on top of the ranking of
-:mod:`relatedcontent._ranking`. Its data live in the index (pins, blocks and
+:mod:`relatedcontent.scoring.lists`. Its data live in the index (pins, blocks and
 a default *policy* for the query options) and its options are keyword
 arguments of :meth:`RelatedContent.related` and :meth:`RelatedContent.similar`.
 
@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._corpus import Article, parse_date
+from ..ingest.articles import Article, parse_date
 
 if TYPE_CHECKING:
-    from ._recommender import RelatedContent
+    from .._recommender import RelatedContent
 
 __all__ = [
     "Editorial",

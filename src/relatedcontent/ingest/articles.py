@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Union
 
-from ._text import html_to_text
-from .exceptions import CorpusError
+from ..exceptions import CorpusError
+from ..text.clean import html_to_text
 
 __all__ = ["Article", "FieldMap", "to_article", "build_corpus"]
 

@@ -99,7 +99,7 @@ def column_order(n_cols: int, frequent: np.ndarray) -> np.ndarray:
 
 def margin(dtype) -> float:
     """Slack for rounding: sums of up to ~64 products of values <= 1 in ``dtype``."""
-    from ._similarity import TIE_DECIMALS
+    from .plan import TIE_DECIMALS
 
     return 64 * float(np.finfo(dtype).eps) + 2 * 10.0**-TIE_DECIMALS
 
@@ -128,7 +128,7 @@ def needs_fallback(upper: np.ndarray, scores: np.ndarray) -> np.ndarray:
     a row is complete when it has ``k`` of them and the ``k``-th one, as the
     tie rule rounds it, is above ``upper`` (which includes the margins).
     """
-    from ._similarity import TIE_DECIMALS
+    from .plan import TIE_DECIMALS
 
     if scores.shape[1] == 0:
         return np.zeros(scores.shape[0], dtype=bool)

@@ -166,8 +166,8 @@ def shared_terms(
 
 def explain_pair(model: Any, row: int, other: int, n_terms: int) -> Explanation:
     """Build the :class:`Explanation` of row ``other`` in the list of row ``row``."""
-    from ._controls import _jaccard, _now, valid_pins
-    from ._ranking import pair_parts
+    from .controls import _jaccard, _now, valid_pins
+    from .lists import pair_parts
 
     parts = pair_parts(model, row, other)
     cosine, terms = shared_terms(model.X_, row, other, model.vectorizer_.terms_, n_terms)

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._corpus import Article, FieldMap, to_article
-from ._values import jsonable
-from .exceptions import CorpusError, DependencyError, ExportError
+from ..exceptions import CorpusError, DependencyError, ExportError
+from .articles import Article, FieldMap, to_article
+from .values import jsonable
 
 if TYPE_CHECKING:
-    from ._recommender import RelatedContent
+    from .._recommender import RelatedContent
 
 __all__ = ["read_sql", "export_sql", "SQLExportReport", "DEFAULT_TABLE", "DEFAULT_REASON"]
 
@@ -347,8 +347,8 @@ class SQLExportReport:
 
 
 def _model(index: Any) -> RelatedContent:
-    from ._persistence import load
-    from ._recommender import RelatedContent
+    from .._recommender import RelatedContent
+    from ..index.persistence import load
 
     if isinstance(index, RelatedContent):
         index._check_fitted()
@@ -357,7 +357,7 @@ def _model(index: Any) -> RelatedContent:
 
 
 def _has_reason() -> bool:
-    from ._recommender import Recommendation
+    from .._recommender import Recommendation
 
     return "reason" in getattr(Recommendation, "__dataclass_fields__", {}) or hasattr(
         Recommendation, "reason"
@@ -572,7 +572,7 @@ def export_sql(
     """
     sa = _sqlalchemy()
     if n is not None:
-        from ._recommender import check_n
+        from .._recommender import check_n
 
         n = check_n(n, "export_sql (n)")
     if not isinstance(table, str) or not table or len(table) > 63:

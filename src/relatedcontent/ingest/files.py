@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ._corpus import Article, FieldMap, iter_articles
-from .exceptions import CorpusError
+from ..exceptions import CorpusError
+from .articles import Article, FieldMap, iter_articles
 
 __all__ = ["read_articles", "detect_format", "FORMATS"]
 

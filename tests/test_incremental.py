@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relatedcontent import CorpusError, RelatedContent, UnknownArticleError, load, top_k_neighbors
-from relatedcontent.index.changes import id_sort_key
+from relatedcontent.index.state import FittedIndex
 from relatedcontent.scoring.lists import recompute_all
-from relatedcontent.scoring.score import lsa_vectors
+from relatedcontent.scoring.score import id_sort_key
+from relatedcontent.vectors.lsa import lsa_vectors, unit_rows
 
 #: The parameters that make the score the plain TF-IDF cosine (the pre-issue-8 default).
 PLAIN_COSINE = {
@@ -49,15 +50,20 @@ def fresh_lists(model, k):
     """
     ids = model.ids_
     articles = [model.article(i) for i in ids]
-    fresh = copy.deepcopy(model)
+    index, settings = model.index_, model._settings()
     X = model.vectorizer_.transform(model._scoring_view(articles))
-    fresh._set_state(articles, model.vectorizer_, X)
-    if model.lsa_components_ is not None:
-        fresh.lsa_raw_ = lsa_vectors(X, model.lsa_components_)
-    recompute_all(fresh)
+    fresh = FittedIndex.of_articles(
+        articles, index.vectorizer, X, index.boilerplate, settings.ignore_tags
+    )
+    fresh.lsa_components, fresh.weights = index.lsa_components, index.weights
+    if index.lsa_components is not None:
+        fresh.lsa_raw = lsa_vectors(X, index.lsa_components)
+    if index.embeddings is not None:
+        fresh.embeddings = unit_rows(model._embed(model._scoring_view(articles)))
+    recompute_all(fresh, settings)
     return {
         ids[r]: [
-            (ids[j], s) for j, s in zip(fresh.neighbors_[r][:k], fresh.scores_[r][:k]) if j >= 0
+            (ids[j], s) for j, s in zip(fresh.neighbors[r][:k], fresh.scores[r][:k]) if j >= 0
         ]
         for r in range(len(ids))
     }

@@ -186,9 +186,9 @@ def test_auto_picks_the_kernel_only_when_the_work_repays_it(monkeypatch):
     from relatedcontent.neighbors import plan as _similarity
 
     X = corpus(9, 200, 20, 0.2, np.float64)
-    assert not _similarity._use_numba(X, "auto")
+    assert _similarity.choose_engine(X, "auto", numba_ready=True) == "scipy"
     monkeypatch.setattr(_similarity, "AUTO_NUMBA_MIN_WORK", 0)
-    assert _similarity._use_numba(X, "auto")
+    assert _similarity.choose_engine(X, "auto", numba_ready=True) == "numba"
     got = top_k_neighbors(X, 3, method="auto")
     expected = top_k_neighbors(X, 3, method="scipy")
     np.testing.assert_array_equal(got[0], expected[0])

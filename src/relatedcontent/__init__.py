@@ -1,7 +1,7 @@
 """relatedcontent: exact "You might also like" lists for a site's articles.
 
 Build field-weighted TF-IDF vectors over a site's articles and keep, for every
-article, its exact top-N cosine neighbours, computed in memory-bounded blocks::
+article, its exact top-N neighbours, computed in memory-bounded blocks::
 
     from relatedcontent import RelatedContent, read_articles
 
@@ -9,6 +9,11 @@ article, its exact top-N cosine neighbours, computed in memory-bounded blocks::
     for item in rc.related("bin-collections", n=5):
         print(item.title, item.url, item.teaser)
     rc.save("site-index")
+
+The package is laid out as the pipeline: ``ingest`` (articles in), ``text``,
+``vectors``, ``neighbors``, ``scoring`` (the score and the lists), ``index``
+(the fitted index, its changes, save and load) and ``outputs``; the names
+below are its public surface.
 """
 
 from __future__ import annotations
@@ -16,31 +21,35 @@ from __future__ import annotations
 import logging
 
 from ._distributed import fit_distributed, open_client
-from ._recommender import Recommendation, RelatedContent
+from ._editing import ChangeReport
+from ._recommender import RelatedContent, load
+from ._version import __version__
 from .exceptions import (
     CorpusError,
     DependencyError,
+    DuplicateArticleError,
     ExportError,
     IndexFormatError,
     NotFittedError,
     RelatedContentError,
     UnknownArticleError,
 )
-from .index.persistence import load
 from .ingest.articles import Article, FieldMap
 from .ingest.files import read_articles
-from .ingest.sql import SQLExportReport, export_sql, read_sql
+from .ingest.sql import read_sql
 from .neighbors.plan import top_k_neighbors
 from .outputs.files import export_files, safe_filename
+from .outputs.items import Recommendation
+from .outputs.sql import SQLExportReport, export_sql
 from .scoring.explain import Explanation, SharedTerm
 from .text.clean import html_to_text, make_teaser
 
-__version__ = "0.1.0"
-
 __all__ = [
     "Article",
+    "ChangeReport",
     "CorpusError",
     "DependencyError",
+    "DuplicateArticleError",
     "ExportError",
     "Explanation",
     "FieldMap",
@@ -68,6 +77,7 @@ __all__ = [
 
 for _obj in (
     Article,
+    ChangeReport,
     Explanation,
     FieldMap,
     Recommendation,

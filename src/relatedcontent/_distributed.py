@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -55,21 +56,14 @@ import scipy.sparse as sp
 
 from ._recommender import RelatedContent
 from .exceptions import CorpusError, DependencyError
-from .ingest.articles import Article, FieldMap, build_corpus
+from ._recommender import RelatedContent
+from .exceptions import CorpusError, DependencyError
+from .ingest.articles import Article, FieldMap, build_corpus, iter_articles
 from .ingest.files import read_articles
-from .neighbors.plan import (
-    BYTES_PER_ENTRY,
-    ProgressPrinter,
-    _block,
-    _canonical,
-    _check_matrix,
-    _normalized,
-    _numba_safe,
-    numba_available,
-    parse_memory,
-    plan_blocks,
-)
+from .neighbors.plan import Results, numba_available, plan_neighbors, run_span
+from .neighbors.progress import ProgressPrinter
 from .text.boilerplate import BoilerplateFilter
+from .text.view import scoring_view
 from .vectors.tfidf import FieldWeightedVectorizer, merge_term_counts
 
 if TYPE_CHECKING:
@@ -154,7 +148,9 @@ def open_client(
 
 # -- tasks (run on the workers) ------------------------------------------------
 def _read_task(path: str, field_map: FieldMap, fmt: str | None) -> list[Article]:
-    return list(read_articles(path, field_map, format=fmt))
+    # The articles RelatedContent.fit(read_articles(path)) indexes: fit passes what it
+    # is given through iter_articles, and so does this.
+    return list(iter_articles(read_articles(path, field_map, format=fmt), field_map))
 
 
 def _kept(articles: list[Article], keep: np.ndarray | None) -> list[Article]:
@@ -179,9 +175,12 @@ def _exact_counts_task(counted: tuple[Counter[str], int], keys: set[str]) -> dic
 
 
 def _view_task(
-    model: RelatedContent, articles: list[Article], keep: np.ndarray | None
+    articles: list[Article],
+    keep: np.ndarray | None,
+    boilerplate: BoilerplateFilter,
+    ignore_tags: tuple[str, ...],
 ) -> list[Article]:
-    return model._scoring_view(_kept(articles, keep))
+    return scoring_view(_kept(articles, keep), boilerplate, ignore_tags)
 
 
 def _count_task(view: list[Article], vectorizer: FieldWeightedVectorizer) -> Any:
@@ -196,40 +195,7 @@ def _transform_task(vectorizer: FieldWeightedVectorizer, counts: Any) -> sp.csr_
     return vectorizer.transform_counts(counts)
 
 
-def _numba_task(
-    inputs: Any, a: int, b: int, k: int, exclude_self: bool
-) -> tuple[int, np.ndarray, np.ndarray]:
-    idx = np.full((b - a, k), -1, dtype=np.int64)
-    val = np.zeros((b - a, k), dtype=np.float64)
-    inputs.run(a, b, k, exclude_self, idx, val)
-    return a, idx, val
-
-
-def _scipy_task(
-    X: sp.csr_matrix,
-    XT: sp.csr_matrix,
-    tie_rank: np.ndarray,
-    a: int,
-    b: int,
-    k: int,
-    exclude_self: bool,
-) -> tuple[int, np.ndarray, np.ndarray]:
-    return _block(X, XT, a, b, k, tie_rank, exclude_self)
-
-
 # -- neighbours ------------------------------------------------------------------
-def _split(blocks: list[tuple[int, int]], target: int) -> list[tuple[int, int]]:
-    """Split row blocks evenly until there are about ``target`` of them."""
-    if len(blocks) >= target:
-        return blocks
-    per = -(-target // max(1, len(blocks)))
-    out = []
-    for a, b in blocks:
-        edges = np.unique(np.linspace(a, b, min(per, b - a) + 1).astype(np.int64)).tolist()
-        out.extend(zip(edges[:-1], edges[1:]))
-    return out
-
-
 def top_k_neighbors_distributed(
     client: Client,
     X: Any,
@@ -269,75 +235,30 @@ def top_k_neighbors_distributed(
         The same arrays as :func:`top_k_neighbors` returns.
     """
     distributed = _import_distributed()
-    X = _canonical(_normalized(_check_matrix(X)))
-    n = X.shape[0]
-    tie_rank = np.asarray(tie_rank, dtype=np.int64)
-    indices = np.full((n, k), -1, dtype=np.int64)
-    scores = np.zeros((n, k), dtype=np.float64)
-    if n == 0 or k == 0:
-        return indices, scores
-    budget = parse_memory(memory_budget)
     threads = max(1, sum(client.nthreads().values()))
-    use_numba = method == "numba" or (
-        method == "auto" and _numba_safe(X) and client.submit(numba_available, pure=False).result()
-    )
+    numba_ready = method != "scipy" and bool(client.submit(numba_available, pure=False).result())
+    # One task per worker thread at a time: the memory budget is each task's.
+    plan = plan_neighbors(
+        X, k, tie_rank=tie_rank, memory_budget=memory_budget, workers=1,
+        min_spans=threads * TASKS_PER_THREAD, exclude_self=exclude_self, method=method,
+        numba_ready=numba_ready,
+    )  # fmt: skip
+    results = Results(plan, progress)
+    if plan.n_rows == 0 or plan.k == 0:
+        return results.finish()
     token = uuid.uuid4().hex[:12]
-    if use_numba:
-        from .neighbors.kernel import prepare
-
-        prep = prepare(X, tie_rank, budget, 1, threads * TASKS_PER_THREAD)
-        perm, spans = prep.perm, prep.spans
-        # the workers need the arrays only, not the client's permutation and spans
-        empty = np.zeros(0)
-        [shared] = client.scatter(
-            [prep._replace(perm=empty, spans=[], work_ends=empty)], broadcast=True, hash=False
-        )
-        futures = [
-            client.submit(
-                _numba_task,
-                shared,
-                a,
-                b,
-                k,
-                exclude_self,
-                retries=retries,
-                key=f"relatedcontent-neighbors-{token}-{a}",
-            )
-            for a, b in spans
-        ]
-    else:
-        perm = None
-        spans = _split(
-            plan_blocks(X, max(1, budget // BYTES_PER_ENTRY)), threads * TASKS_PER_THREAD
-        )
-        shared = client.scatter([X, sp.csr_matrix(X.T), tie_rank], broadcast=True, hash=False)
-        futures = [
-            client.submit(
-                _scipy_task,
-                *shared,
-                a,
-                b,
-                k,
-                exclude_self,
-                retries=retries,
-                key=f"relatedcontent-neighbors-{token}-{a}",
-            )
-            for a, b in spans
-        ]
-    done = 0
+    [shared] = client.scatter([plan.inputs], broadcast=True, hash=False)
+    futures = [
+        client.submit(
+            run_span, shared, a, b, plan.k, plan.exclude_self, retries=retries,
+            key=f"relatedcontent-neighbors-{token}-{a}",
+        )  # fmt: skip
+        for a, b in plan.spans
+    ]
     for future in distributed.as_completed(futures):
-        start, idx, val = future.result()
-        indices[start : start + idx.shape[0]] = idx
-        scores[start : start + idx.shape[0]] = val
-        done += idx.shape[0]
+        results.add(*future.result())
         future.release()
-        if progress is not None:
-            progress(done, n)
-    if perm is not None:
-        from .neighbors.kernel import _unpermute
-
-        indices, scores = _unpermute(indices, scores, perm)
-    return indices, scores
+    return results.finish()
 
 
 # -- boilerplate ---------------------------------------------------------------------
@@ -460,11 +381,7 @@ def fit_distributed(
     model._validate_params()
     files = expand_paths(paths)
     field_map = model._field_map()
-    progress = None
-    if model.verbose:
-        import sys
-
-        progress = ProgressPrinter(sys.stderr)
+    progress = ProgressPrinter(sys.stderr) if model.verbose else None
     token = uuid.uuid4().hex[:12]
     reads = [
         client.submit(
@@ -488,18 +405,15 @@ def fit_distributed(
         kept_ids = {a.id for a in kept}
         keeps = [np.array([a.id in kept_ids for a in part], dtype=bool) for part in parts]
     del parts
-    model.boilerplate_ = _fit_boilerplate(client, model, reads, keeps, len(kept), token, retries)
-    [shared_model] = client.scatter([model], broadcast=True, hash=False)
+    boilerplate = _fit_boilerplate(client, model, reads, keeps, len(kept), token, retries)
+    [shared_boilerplate] = client.scatter([boilerplate], broadcast=True, hash=False)
+    ignore_tags = tuple(model.ignore_tags)
     views = [
         client.submit(
-            _view_task,
-            shared_model,
-            r,
-            keep,
-            retries=retries,
+            _view_task, r, keep, shared_boilerplate, ignore_tags, retries=retries,
             key=f"relatedcontent-view-{token}-{i}",
-        )
-        for i, (r, keep) in enumerate(zip(reads, keeps))
+        )  # fmt: skip
+        for i, (r, keep) in enumerate(zip(reads, keeps, strict=True))
     ]
     del reads
     vectorizer = model._make_vectorizer()
@@ -532,23 +446,17 @@ def fit_distributed(
     )
     del counts, shared
     X = sp.csr_matrix(sp.vstack(blocks, format="csr"), dtype=vectorizer.dtype)
-    model._set_state(kept, vectorizer, X)
     embeddings = None
     if model.embedder is not None:
         embeddings = model._embed([a for part in client.gather(views) for a in part])
     del views
 
-    def neighbors(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def neighbors(
+        matrix: sp.csr_matrix, k: int, tie_rank: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return top_k_neighbors_distributed(
-            client,
-            matrix,
-            k,
-            tie_rank=model._tie_rank,
-            memory_budget=model.memory_budget,
-            retries=retries,
-            progress=progress,
-        )
+            client, matrix, k, tie_rank=tie_rank, memory_budget=model.memory_budget,
+            retries=retries, progress=progress,
+        )  # fmt: skip
 
-    model._compute_neighbors(embeddings, neighbors)
-    model.report_["boilerplate_segments"] = len(model.boilerplate_.segments_)
-    return model
+    return model._fit_index(kept, vectorizer, X, boilerplate, embeddings, neighbors)

@@ -1,134 +1,56 @@
-"""RelatedContent: composes articles -> vectors -> neighbours -> recommendations.
+"""RelatedContent: the estimator that composes the stages, and ``load``.
 
-The estimator follows scikit-learn's contract: ``__init__`` only stores its
-parameters, ``fit`` learns everything (attributes ending in ``_``), and every
-query method checks that the estimator is fitted.
+Articles -> text -> vectors -> neighbours -> scores and lists -> the fitted
+index (:class:`~relatedcontent.index.state.FittedIndex`). The estimator
+follows scikit-learn's contract: ``__init__`` only stores its parameters,
+``fit`` learns everything, and every query method checks that the estimator
+is fitted. It holds everything it learnt in one attribute, ``index_``, and is
+the only code that replaces it; the stages are functions that take what they
+need (the index, :class:`~relatedcontent.scoring.settings.Settings`) and return
+new parts.
 """
 
 from __future__ import annotations
 
-import numbers
+import os
+import sys
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from .exceptions import CorpusError, NotFittedError, UnknownArticleError
-from .index.changes import IncrementalMixin, id_sort_key, new_drift
+from ._editing import EditingMixin
+from ._queries import QueryMixin
+from ._validation import check_n, resolve_field_map, validate_params
+from .exceptions import CorpusError, NotFittedError
+from .index.format import bad
+from .index.persistence import json_params, load_index, save_index
+from .index.state import FittedIndex
 from .ingest.articles import Article, ArticleId, FieldMap, build_corpus, iter_articles, to_article
-from .neighbors.plan import parse_memory
-from .scoring.controls import (
-    Editorial,
-    QueryArticle,
-    assemble,
-    build_meta,
-    make_options,
-    tag_keys,
-)
-from .scoring.explain import Explanation
-from .scoring.lists import (
-    NEAR_DUPLICATE_MODES,
-    cosine_row,
-    fit_lists,
-    pool_from_row,
-    pool_size,
-    query_vectors,
-    rank_query,
-)
-from .scoring.score import _unit_rows
+from .neighbors.progress import ProgressPrinter
+from .outputs.items import Recommendation, recommendation
+from .scoring.controls import Item, QueryArticle, assemble
+from .scoring.explain import Explanation, explain_pair
+from .scoring.lists import Neighbors, fit_lists, rescore
+from .scoring.options import make_options
+from .scoring.query import cosine_row, pool_from_row, pool_size, query_vectors, rank_query
+from .scoring.score import pair_parts
+from .scoring.settings import Settings
 from .text.boilerplate import BoilerplateFilter
-from .text.clean import make_teaser
+from .text.view import scoring_view
+from .vectors.lsa import unit_rows
 from .vectors.tfidf import FieldWeightedVectorizer
 
-__all__ = ["RelatedContent", "Recommendation"]
+__all__ = ["RelatedContent", "load"]
 
-_EMPTY_TEXT_POLICIES = ("keep", "drop", "error")
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One item of a "You might also like" list.
-
-    Attributes
-    ----------
-    id : str or int
-        Id of the recommended article.
-    score : float
-        The pair's score (see the README, "How similarity is computed"), in
-        (0, 1] for "similar text" items, multiplied by the taxonomy boost and
-        recency factor when a query asks for them; the pair's score for pinned
-        items; 0.0 for fallback items.
-    title, url, teaser : str
-        What a site shows: headline, link and a short extract of the body.
-    section, published, tags :
-        The recommended article's own metadata, if it has any.
-    extra : dict
-        The article's extra fields, as they were given.
-    reason : str
-        Why the item is in the list, for an editor's page: ``"similar text"``,
-        ``"pinned"``, ``"fallback: same section"``, ``"fallback: most recent"``.
-        :meth:`RelatedContent.explain` gives the details.
-    """
-
-    id: ArticleId
-    score: float
-    title: str
-    url: str | None
-    teaser: str
-    section: str | None = None
-    published: str | None = None
-    tags: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    reason: str = "similar text"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready mapping; extra fields come after the standard ones."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "score": round(float(self.score), 6),
-            "title": self.title,
-            "url": self.url,
-            "teaser": self.teaser,
-            "reason": self.reason,
-        }
-        if self.section is not None:
-            out["section"] = self.section
-        if self.published is not None:
-            out["published"] = self.published
-        if self.tags:
-            out["tags"] = list(self.tags)
-        for key, value in self.extra.items():
-            out.setdefault(key, value)
-        return out
+_DRAFT_ID = "__draft__"
 
 
-def check_n(n: Any, method: str) -> int:
-    """Return ``n`` if it is a positive int, else raise a ValueError saying so."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        msg = (
-            f"The 'n' parameter of RelatedContent.{method} must be an int in [1, inf). "
-            f"Got {n!r} instead."
-        )
-        raise ValueError(msg)
-    return int(n)
-
-
-def _check_number(model: Any, name: str, high: float | None = None) -> None:
-    value = getattr(model, name)
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and value >= 0
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        allowed = f"in [0, {high:g}]" if high is not None else ">= 0"
-        msg = f"The '{name}' parameter of RelatedContent must be a number {allowed}. Got {value!r} instead."
-        raise ValueError(msg)
-
-
-class RelatedContent(IncrementalMixin, BaseEstimator):
+class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
     """ "You might also like" lists for a site's articles.
 
     Articles are vectorised with field-weighted TF-IDF (boilerplate shared by
@@ -229,6 +151,9 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
 
     Attributes
     ----------
+    index_ : FittedIndex
+        Everything the fit produced (:mod:`relatedcontent.index.state`); the
+        attributes below are read-only views of its parts.
     articles_ : list of Article
     ids_ : list of str or int
     vectorizer_ : FieldWeightedVectorizer
@@ -253,6 +178,10 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
     report_ : dict
         What the fit found: article count, vocabulary size, empty articles,
         boilerplate segments.
+    drift_ : dict
+        Changes since the fit (see :meth:`refit_advice`).
+    pool_idx_, pool_cos_ : ndarray or None
+        Each article's candidate pool (nearest by TF-IDF cosine) and cosines.
 
     Examples
     --------
@@ -337,70 +266,16 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         self.embedding_weight = embedding_weight
 
     # -- parameter checks ----------------------------------------------------
+    # -- parameters -----------------------------------------------------------------
     def _field_map(self) -> FieldMap:
-        if self.field_map is None:
-            return FieldMap()
-        if isinstance(self.field_map, FieldMap):
-            return self.field_map
-        if isinstance(self.field_map, Mapping):
-            return FieldMap(**self.field_map)
-        msg = f"field_map must be a FieldMap or a dict of field names, got {type(self.field_map).__name__}"
-        raise ValueError(msg)
+        return resolve_field_map(self.field_map)
 
     def _validate_params(self) -> None:
-        check_n(self.n_neighbors, "__init__ (n_neighbors)")
-        check_n(self.teaser_length, "__init__ (teaser_length)")
-        check_n(self.candidates, "__init__ (candidates)")
-        for name in (
-            "title_weight",
-            "tags_weight",
-            "body_weight",
-            "smoothing_weight",
-            "hubness_gamma",
-            "taxonomy_boost",
-        ):
-            _check_number(self, name)
-        for name in ("lsa_weight", "embedding_weight"):
-            _check_number(self, name, high=1.0)
-        for name in (
-            "lsa_components",
-            "smoothing_neighbors",
-            "hubness_k",
-            "boilerplate_min_articles",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                msg = f"The '{name}' parameter of RelatedContent must be an int in [0, inf). Got {value!r} instead."
-                raise ValueError(msg)
-        if self.near_duplicate_threshold is not None:
-            _check_number(self, "near_duplicate_threshold", high=1.0)
-        if self.boilerplate_share is not None:
-            _check_number(self, "boilerplate_share", high=1.0)
-        if self.near_duplicates not in NEAR_DUPLICATE_MODES:
-            msg = (
-                "The 'near_duplicates' parameter of RelatedContent must be one of "
-                f"{', '.join(map(repr, NEAR_DUPLICATE_MODES))}. Got {self.near_duplicates!r} instead."
-            )
-            raise ValueError(msg)
-        if self.embedder is not None and not callable(self.embedder):
-            msg = (
-                "The 'embedder' parameter of RelatedContent must be a callable taking a list of "
-                f"texts and returning an array of vectors, or None. Got {self.embedder!r} instead."
-            )
-            raise ValueError(msg)
-        if isinstance(self.ignore_tags, str) or not all(
-            isinstance(t, str) for t in self.ignore_tags
-        ):
-            msg = f"The 'ignore_tags' parameter of RelatedContent must be a list of strings. Got {self.ignore_tags!r} instead."
-            raise ValueError(msg)
-        if self.empty_text not in _EMPTY_TEXT_POLICIES:
-            msg = (
-                f"The 'empty_text' parameter of RelatedContent must be one of "
-                f"{', '.join(map(repr, _EMPTY_TEXT_POLICIES))}. Got {self.empty_text!r} instead."
-            )
-            raise ValueError(msg)
-        parse_memory(self.memory_budget)
-        self._field_map()
+        validate_params(self)
+
+    def _settings(self) -> Settings:
+        """The parameters the stages read, as one value."""
+        return Settings.of(self, note=self._note if self.verbose else None)
 
     def _make_vectorizer(self) -> FieldWeightedVectorizer:
         return FieldWeightedVectorizer(
@@ -416,18 +291,31 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             sublinear_tf=self.sublinear_tf,
         )
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "X_"):
+    def _check_fitted(self) -> FittedIndex:
+        """The fitted index; :class:`NotFittedError` before a fit."""
+        try:
+            return self.index_
+        except AttributeError:
             msg = (
                 "This RelatedContent instance is not fitted yet. Call 'fit' with the "
                 "site's articles, or load a saved index with relatedcontent.load(path)."
             )
-            raise NotFittedError(msg)
+            raise NotFittedError(msg) from None
 
-    # -- fitting ---------------------------------------------------------------
-    def fit(
-        self, articles: Iterable[Article | Mapping[str, Any]], y: None = None
-    ) -> RelatedContent:
+    def _set_index(self, index: FittedIndex) -> None:
+        """Make ``index`` the fitted state (the one place that replaces it)."""
+        self.index_ = index
+
+    def _note(self, message: str) -> None:
+        """With ``verbose``, say on stderr which stage of the fit is starting."""
+        start = getattr(self, "_fit_started", None)
+        if start is None:
+            start = self._fit_started = time.monotonic()
+        sys.stderr.write(f"  fit +{time.monotonic() - start:6.1f}s: {message}\n")
+        sys.stderr.flush()
+
+    # -- fitting ----------------------------------------------------------------------
+    def fit(self, articles: Iterable[Article | Mapping[str, Any]], y: None = None) -> RelatedContent:
         """Index ``articles`` and compute every article's related list.
 
         Parameters
@@ -454,41 +342,43 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             msg = "no articles to index; give at least one article (two for any related list)"
             raise CorpusError(msg)
         corpus = self._apply_empty_policy(corpus)
-        self._note(f"{len(corpus)} articles; looking for site boilerplate")
-        self.boilerplate_ = BoilerplateFilter(
-            self.boilerplate_share, int(self.boilerplate_min_articles)
-        )
-        bodies = self.boilerplate_.fit_clean([a.body for a in corpus])
-        view = self._scoring_view(corpus, bodies)
-        self._note(f"{len(self.boilerplate_.segments_)} boilerplate segments; vectorising")
+        settings = self._settings()
+        settings.say(f"{len(corpus)} articles; looking for site boilerplate")
+        boilerplate = BoilerplateFilter(self.boilerplate_share, int(self.boilerplate_min_articles))
+        bodies = boilerplate.fit_clean([a.body for a in corpus])
+        view = scoring_view(corpus, boilerplate, settings.ignore_tags, bodies)
+        settings.say(f"{len(boilerplate.segments_)} boilerplate segments; vectorising")
         vectorizer = self._make_vectorizer()
         X = vectorizer.fit_transform(view)
-        self._set_state(corpus, vectorizer, X)
         embeddings = self._embed(view) if self.embedder is not None else None
-        self._compute_neighbors(embeddings)
-        self.report_["boilerplate_segments"] = len(self.boilerplate_.segments_)
-        return self
+        return self._fit_index(corpus, vectorizer, X, boilerplate, embeddings)
 
-    def _scoring_view(
-        self, corpus: list[Article], bodies: list[str] | None = None
-    ) -> list[Article]:
-        """The articles as scored: boilerplate removed, ignored tags left out."""
-        ignored = {t.casefold() for t in self.ignore_tags}
-        if bodies is None:
-            bodies = self.boilerplate_.clean_all([a.body for a in corpus])
-        out = []
-        for article, body in zip(corpus, bodies, strict=True):
-            tags = tuple(t for t in article.tags if t.casefold() not in ignored)
-            categories = tuple(t for t in article.categories if t.casefold() not in ignored)
-            if (
-                body is article.body
-                and len(tags) == len(article.tags)
-                and len(categories) == len(article.categories)
-            ):
-                out.append(article)
-            else:
-                out.append(replace(article, body=body, tags=tags, categories=categories))
-        return out
+    def _fit_index(
+        self,
+        corpus: list[Article],
+        vectorizer: FieldWeightedVectorizer,
+        X: sp.csr_matrix,
+        boilerplate: BoilerplateFilter,
+        embeddings: np.ndarray | None,
+        neighbors: Neighbors | None = None,
+    ) -> RelatedContent:
+        """Compute the lists of vectorised articles and make them the fitted state.
+
+        ``neighbors`` finds the candidate pools (default: local threads; a
+        cluster build passes its own). Pins, blocks and the policy of an
+        earlier fit are kept.
+        """
+        settings = self._settings()
+        previous = getattr(self, "index_", None)
+        editorial = previous.editorial if previous is not None else None
+        index = FittedIndex.of_articles(
+            corpus, vectorizer, X, boilerplate, settings.ignore_tags, editorial
+        )
+        progress = ProgressPrinter(sys.stderr) if self.verbose else None
+        fit_lists(index, settings, embeddings, neighbors, progress)
+        index.report["boilerplate_segments"] = len(boilerplate.segments_)
+        self._set_index(index)
+        return self
 
     def _embed(self, view: list[Article]) -> np.ndarray:
         texts = [f"{a.title}\n\n{a.body}".strip() for a in view]
@@ -501,6 +391,11 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             raise ValueError(msg)
         return vectors
 
+    def _scoring_view(self, articles: list[Article]) -> list[Article]:
+        """Articles as the fitted index scores them (boilerplate and ignored tags left out)."""
+        index = self._check_fitted()
+        return scoring_view(articles, index.boilerplate, tuple(self.ignore_tags))
+
     def _require_embedder(self, purpose: str) -> None:
         if self.embedder is None:
             msg = (
@@ -509,22 +404,18 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
             )
             raise ValueError(msg)
 
-    def _embed_rows(self, view: list[Article]) -> np.ndarray:
-        """Unit-length embeddings of new articles (for incremental changes)."""
-        self._require_embedder("to add articles")
-        return _unit_rows(self._embed(view))
-
     def _apply_empty_policy(self, corpus: list[Article]) -> list[Article]:
         empty = [
-            a.id
-            for a in corpus
-            if not (a.title.strip() or a.body.strip() or a.tags or a.categories)
+            a.id for a in corpus if not (a.title.strip() or a.body.strip() or a.tags or a.categories)
         ]
         if not empty:
             return corpus
         shown = ", ".join(repr(i) for i in empty[:5]) + (" ..." if len(empty) > 5 else "")
         if self.empty_text == "error":
-            msg = f"{len(empty)} article(s) have no text after cleaning: {shown}. Give them text, or use empty_text='keep' or 'drop'"
+            msg = (
+                f"{len(empty)} article(s) have no text after cleaning: {shown}. "
+                "Give them text, or use empty_text='keep' or 'drop'"
+            )
             raise CorpusError(msg, field="body")
         if self.empty_text == "drop":
             warnings.warn(f"dropped {len(empty)} article(s) with no text: {shown}", stacklevel=3)
@@ -537,536 +428,30 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         )
         return corpus
 
-    def _set_state(
-        self, corpus: list[Article], vectorizer: FieldWeightedVectorizer, X: sp.csr_matrix
-    ) -> None:
-        self.articles_ = list(corpus)
-        self._ids = [a.id for a in corpus]
-        self._row = {article_id: row for row, article_id in enumerate(self._ids)}
-        order = sorted(range(len(corpus)), key=lambda r: id_sort_key(self._ids[r]))
-        self._sorted_keys = [id_sort_key(self._ids[r]) for r in order]
-        self._tie_rank = np.empty(len(corpus), dtype=np.int64)
-        self._tie_rank[order] = np.arange(len(corpus))
-        self._alive = np.ones(len(corpus), dtype=bool)
-        self.vectorizer_ = vectorizer
-        self.X_ = X
-        self._store = None  # growable storage, made on the first incremental change
-        self.drift_ = new_drift(len(corpus))
-        self._pending = []
-        self._origin = None
-        self._needs_snapshot = False
-        empty_rows = np.flatnonzero(np.diff(X.indptr) == 0)
-        self._meta = build_meta(corpus, self.ignore_tags)
-        self._meta["has_text"] = np.diff(X.indptr) > 0
-        for name in ("pool_idx_", "pool_cos_"):
-            if not hasattr(self, name):
-                setattr(self, name, None)
-        if not hasattr(self, "editorial_"):
-            self.editorial_ = Editorial()
-        if not hasattr(self, "boilerplate_"):
-            self.boilerplate_ = BoilerplateFilter(None).set_fitted([], [])
-        self.report_ = {
-            "n_articles": len(corpus),
-            "n_terms": len(vectorizer.terms_),
-            "n_without_vector": int(empty_rows.size),
-            "ids_without_vector": [self._ids[r] for r in empty_rows[:20]],
-        }
-
-    def _note(self, message: str) -> None:
-        """With ``verbose``, say on stderr which stage of the fit is starting."""
-        if self.verbose:
-            import sys
-            import time
-
-            start = getattr(self, "_fit_started", None)
-            if start is None:
-                start = self._fit_started = time.monotonic()
-            sys.stderr.write(f"  fit +{time.monotonic() - start:6.1f}s: {message}\n")
-            sys.stderr.flush()
-
-    def _compute_neighbors(
-        self, embeddings: np.ndarray | None = None, neighbors: Any = None
-    ) -> None:
-        progress = None
-        if self.verbose:
-            import sys
-
-            from .neighbors.plan import ProgressPrinter
-
-            progress = ProgressPrinter(sys.stderr)
-        fit_lists(self, embeddings, progress, neighbors)
-
-    # -- queries ---------------------------------------------------------------
+    # -- the fitted state, read-only ----------------------------------------------------
     @property
     def ids_(self) -> list[ArticleId]:
         """Ids of the indexed articles, in row order."""
-        self._check_fitted()
-        if self._alive.all():
-            return list(self._ids)
-        return [i for i, alive in zip(self._ids, self._alive, strict=True) if alive]
+        return self._check_fitted().rows.live_ids()
 
-    def __len__(self) -> int:
-        self._check_fitted()
-        return len(self._row)
+    articles_ = property(lambda self: self.index_.articles, doc="The stored articles, by row.")
+    vectorizer_ = property(lambda self: self.index_.vectorizer, doc="Vocabulary and IDF.")
+    X_ = property(lambda self: self.index_.X, doc="TF-IDF rows, L2-normalised.")
+    neighbors_ = property(lambda self: self.index_.neighbors, doc="Rows of the stored lists.")
+    scores_ = property(lambda self: self.index_.scores, doc="Scores of the stored lists.")
+    boilerplate_ = property(lambda self: self.index_.boilerplate, doc="Site boilerplate.")
+    editorial_ = property(lambda self: self.index_.editorial, doc="Pins, blocks, policy.")
+    report_ = property(lambda self: self.index_.report, doc="What the fit found.")
+    drift_ = property(lambda self: self.index_.drift, doc="Changes since the fit.")
+    weights_ = property(lambda self: self.index_.weights, doc="Weights of the text similarity.")
+    hub_sigma_ = property(lambda self: self.index_.hub_sigma, doc="Local scales of the hub reduction.")
+    lsa_components_ = property(lambda self: self.index_.lsa_components, doc="LSA projection.")
+    lsa_raw_ = property(lambda self: self.index_.lsa_raw, doc="Raw LSA vectors.")
+    lsa_ = property(lambda self: self.index_.lsa, doc="Smoothed LSA vectors.")
+    embeddings_ = property(lambda self: self.index_.embeddings, doc="Unit-length embeddings.")
+    pool_idx_ = property(lambda self: self.index_.pool_idx, doc="Candidate pools (rows).")
+    pool_cos_ = property(lambda self: self.index_.pool_cos, doc="Candidate pools (cosines).")
 
-    def __contains__(self, article_id: object) -> bool:
-        self._check_fitted()
-        return article_id in self._row
-
-    def _row_of(self, article_id: ArticleId) -> int:
-        try:
-            return self._row[article_id]
-        except (KeyError, TypeError):
-            raise UnknownArticleError(article_id) from None
-
-    def article(self, article_id: ArticleId) -> Article:
-        """Return the stored :class:`Article` with this id."""
-        self._check_fitted()
-        return self.articles_[self._row_of(article_id)]
-
-    def _recommendation(
-        self, row: int, score: float, reason: str = "similar text"
-    ) -> Recommendation:
-        a = self.articles_[row]
-        body = self.boilerplate_.lead(a.body, int(self.teaser_length) + 1) or a.body
-        source = body or a.title
-        title = a.title or make_teaser(body, min(80, int(self.teaser_length)))
-        return Recommendation(
-            id=a.id,
-            score=float(score),
-            title=title,
-            url=a.url,
-            teaser=make_teaser(source, int(self.teaser_length)),
-            section=a.section,
-            published=a.published,
-            tags=a.tags + a.categories,
-            extra=a.extra,
-            reason=reason,
-        )
-
-    def _query_article(self, article: Article, row: int) -> QueryArticle:
-        from .scoring.controls import _epoch
-
-        return QueryArticle(
-            row=row,
-            id=article.id,
-            section=article.section,
-            language=article.language,
-            published=_epoch(article.published),
-            tags=tag_keys(article, self.ignore_tags),
-        )
-
-    def _ranked_row(
-        self, row: int, allowed: np.ndarray | None, custom: bool, size: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The list of indexed article ``row`` within ``allowed``, at least ``size`` long if possible."""
-        if not custom and size <= self.neighbors_.shape[1]:
-            rows = np.asarray(self.neighbors_[row])
-            keep = rows >= 0
-            return rows[keep], np.asarray(self.scores_[row])[keep]
-        pool = pool_from_row(
-            self, cosine_row(self, self.X_[row]), allowed, pool_size(self, size), exclude=row
-        )
-        z = None if self.lsa_ is None else self.lsa_[row : row + 1]
-        e = None if self.embeddings_ is None else self.embeddings_[row : row + 1]
-        rows, scores, _ = rank_query(self, pool[0], pool[1], z, e, float(self.hub_sigma_[row]), row)
-        return rows, scores
-
-    def _stored_list_reason(self, row: int, n: int) -> str | None:
-        """ "similar text" when ``related(id, n)`` is the first ``n`` of the stored list, else None.
-
-        True when the index has no default policy, the article has no pins or
-        blocks and its stored list has ``n`` items (so no fallback is needed);
-        exports use it to read lists without building recommendations.
-        """
-        editorial = self.editorial_
-        article_id = self._ids[row]
-        if editorial.policy or editorial.pins.get(article_id) or editorial.blocked_with(article_id):
-            return None
-        if n > self.neighbors_.shape[1] or int(self.neighbors_[row, n - 1]) < 0:
-            return None
-        return "similar text"
-
-    def _finish(
-        self, query: QueryArticle, items: list[tuple[int, float, str, dict[str, float]]]
-    ) -> list[Recommendation]:
-        out = []
-        for row, score, reason, _ in items:
-            if reason == "pinned":
-                from .scoring.lists import pair_parts
-
-                score = pair_parts(self, query.row, row)["score"]
-            out.append(self._recommendation(row, score, reason))
-        return out
-
-    def related(
-        self,
-        article_id: ArticleId,
-        n: int = 5,
-        *,
-        exclude: Any = None,
-        include: Any = None,
-        same_section: bool | None = None,
-        sections: Any = None,
-        content_types: Any = None,
-        tags: Any = None,
-        exclude_tags: Any = None,
-        languages: Any = None,
-        max_age: Any = None,
-        half_life: Any = None,
-        allow_newer: bool | None = None,
-        taxonomy_boost: float | None = None,
-        min_score: float | None = None,
-        fallback: bool | None = None,
-        pins: bool | None = None,
-        now: Any = None,
-    ) -> list[Recommendation]:
-        """Return the ``n`` articles to show under ``article_id``, best first.
-
-        The article itself is never in its list. Options left to None take
-        the index's policy (see :meth:`set_policy`), else the defaults below.
-
-        Parameters
-        ----------
-        article_id : str or int
-        n : int, default=5
-        exclude : id or list of ids, optional
-            Never show these articles.
-        include : id or list of ids, optional
-            Only show these articles (not together with ``exclude``).
-        same_section : bool, default=False
-            Only articles of the same section.
-        sections, content_types : str or list of str, optional
-            Only articles of these sections / content types (the
-            ``content_type`` field).
-        tags : str or list of str, optional
-            Only articles having at least one of these tags or categories.
-        exclude_tags : str or list of str, optional
-            Never show articles having any of these tags or categories.
-        languages : "any" or list of str, optional
-            By default only articles in the article's language (or with no
-            language) are shown; "any" allows all, a list allows those.
-        max_age : float or timedelta, optional
-            Only articles published at most this many days before ``now``
-            (undated articles stay).
-        half_life : float or timedelta, optional
-            Multiply scores by ``0.5 ** (age / half_life)`` (age in days).
-        allow_newer : bool, default=True
-            False shows only articles published no later than this one.
-        taxonomy_boost : float, optional
-            Multiply scores by ``1 + taxonomy_boost * jaccard(tags)``;
-            default: the ``taxonomy_boost`` the index was built with.
-        min_score : float, optional
-            Drop "similar text" items whose combined score is lower.
-        fallback : bool, default=True
-            Fill a short list with "fallback: same section" (most recent
-            first), then "fallback: most recent" articles, within the filters.
-        pins : bool, default=True
-            Show the editor's pinned items first (see :meth:`pin`).
-        now : datetime, date or ISO 8601 str, optional
-            The time ages and pin expiry are measured at (default: now).
-
-        Returns
-        -------
-        list of Recommendation
-            Pinned items, then "similar text" by score, then fallback items;
-            each says why in ``reason``.
-
-        Raises
-        ------
-        UnknownArticleError
-            (a ``KeyError``) if no article has this id.
-        ValueError
-            If ``n`` is not a positive int or an option is invalid.
-        """
-        self._check_fitted()
-        n = check_n(n, "related")
-        row = self._row_of(article_id)
-        options = {
-            "exclude": exclude,
-            "include": include,
-            "same_section": same_section,
-            "sections": sections,
-            "content_types": content_types,
-            "tags": tags,
-            "exclude_tags": exclude_tags,
-            "languages": languages,
-            "max_age": max_age,
-            "half_life": half_life,
-            "allow_newer": allow_newer,
-            "taxonomy_boost": taxonomy_boost,
-            "min_score": min_score,
-            "fallback": fallback,
-            "pins": pins,
-            "now": now,
-        }
-        return self._related_row(row, n, options, "related")
-
-    def _related_row(
-        self, row: int, n: int, options: Mapping[str, Any], method: str
-    ) -> list[Recommendation]:
-        opts = make_options(self.editorial_.policy, options, method)
-        query = self._query_article(self.articles_[row], row)
-        items = assemble(
-            self,
-            query,
-            n,
-            opts,
-            lambda allowed, custom, size: self._ranked_row(row, allowed, custom, size),
-        )
-        return self._finish(query, items)
-
-    def related_all(
-        self, n: int = 5, **options: Any
-    ) -> Iterator[tuple[ArticleId, list[Recommendation]]]:
-        """Yield ``(id, related list)`` for every article, in index order.
-
-        ``options`` are those of :meth:`related`.
-        """
-        self._check_fitted()
-        n = check_n(n, "related_all")
-        make_options(self.editorial_.policy, options, "related_all")
-        for row, article_id in enumerate(self._ids):
-            if not self._alive[row]:
-                continue
-            yield article_id, self._related_row(row, n, options, "related_all")
-
-    def similar(
-        self, draft: str | Article | Mapping[str, Any], n: int = 5, **options: Any
-    ) -> list[Recommendation]:
-        """Return the ``n`` indexed articles most similar to a draft.
-
-        Parameters
-        ----------
-        draft : str, mapping or Article
-            Plain text or HTML, or an article (its title counts with
-            ``title_weight``; its section, language, date and tags count for
-            the options). An article whose id is in the index is left out of
-            its own list.
-        n : int, default=5
-        **options
-            Those of :meth:`related` (pins apply to indexed ids only).
-
-        Raises
-        ------
-        ValueError
-            If the index holds embeddings and no ``embedder`` was given to
-            compute the draft's.
-        """
-        self._check_fitted()
-        n = check_n(n, "similar")
-        if isinstance(draft, str):
-            article = Article(id="__draft__", body=draft)
-            article = to_article(article)
-        elif isinstance(draft, (Article, Mapping)):
-            record = draft
-            if isinstance(draft, Mapping) and self._field_map().id not in draft:
-                record = {**draft, self._field_map().id: "__draft__"}
-            article = to_article(record, self._field_map())
-        else:
-            msg = f"similar() takes text, a mapping or an Article, got {type(draft).__name__}"
-            raise TypeError(msg)
-        opts = make_options(self.editorial_.policy, options, "similar")
-        view = self._scoring_view([article])
-        Q = self.vectorizer_.transform(view)
-        exclude = self._row.get(article.id, -1) if article.id != "__draft__" else -1
-        cos = cosine_row(self, Q)
-        base_idx, base_cos = pool_from_row(self, cos, None, pool_size(self), exclude=exclude)
-        embedding = None
-        if self.embeddings_ is not None:
-            self._require_embedder("to score drafts")
-            embedding = self._embed(view)
-        z, e, sigma = query_vectors(self, Q, base_idx, base_cos, embedding)
-        query = self._query_article(article, exclude)
-
-        def ranked(
-            allowed: np.ndarray | None, custom: bool, size: int
-        ) -> tuple[np.ndarray, np.ndarray]:
-            pool = pool_from_row(self, cos, allowed, pool_size(self, size), exclude=exclude)
-            rows, scores, _ = rank_query(self, pool[0], pool[1], z, e, sigma, exclude)
-            return rows, scores
-
-        items = assemble(self, query, n, opts, ranked)
-        if exclude < 0:
-            items = [item for item in items if item[2] != "pinned"]
-        return self._finish(query, items)
-
-    # -- editorial data ------------------------------------------------------------
-    def pin(self, article_id: ArticleId, other_ids: Any, *, expires: Any = None) -> RelatedContent:
-        """Show ``other_ids`` first in the list of ``article_id`` (in this order).
-
-        Parameters
-        ----------
-        article_id : str or int
-        other_ids : id or list of ids
-            Appended after existing pins; an id pinned again moves to the end.
-        expires : datetime, date or ISO 8601 str, optional
-            From then on the pin is ignored.
-
-        Returns
-        -------
-        self : RelatedContent
-            Save the index to keep the pins.
-        """
-        from .scoring.controls import _ids, _now
-
-        self._check_fitted()
-        self._row_of(article_id)
-        others = _ids(other_ids, "other_ids", "pin")
-        for other in others:
-            self._row_of(other)
-        if expires is not None:
-            _now(expires)
-            expires = expires.isoformat() if hasattr(expires, "isoformat") else str(expires)
-        current = [(o, e) for o, e in self.editorial_.pins.get(article_id, []) if o not in others]
-        self.editorial_.pins[article_id] = current + [
-            (o, expires) for o in others if o != article_id
-        ]
-        for other in others:
-            self.editorial_.blocks.discard(frozenset((article_id, other)))
-        return self
-
-    def unpin(self, article_id: ArticleId, other_ids: Any = None) -> RelatedContent:
-        """Remove pins of ``article_id``.
-
-        Parameters
-        ----------
-        article_id : str or int
-        other_ids : id or list of ids, optional
-            The pins to remove; all of them when None.
-
-        Returns
-        -------
-        self : RelatedContent
-        """
-        from .scoring.controls import _ids
-
-        self._check_fitted()
-        if other_ids is None:
-            self.editorial_.pins.pop(article_id, None)
-        else:
-            others = set(_ids(other_ids, "other_ids", "unpin"))
-            kept = [(o, e) for o, e in self.editorial_.pins.get(article_id, []) if o not in others]
-            if kept:
-                self.editorial_.pins[article_id] = kept
-            else:
-                self.editorial_.pins.pop(article_id, None)
-        return self
-
-    def block(self, article_id: ArticleId, other_id: ArticleId) -> RelatedContent:
-        """Never show these two articles together, in either article's list.
-
-        Pins between them are removed. Blocks are kept in the index.
-
-        Parameters
-        ----------
-        article_id, other_id : str or int
-            Two different indexed articles.
-
-        Returns
-        -------
-        self : RelatedContent
-
-        Raises
-        ------
-        UnknownArticleError
-            If an id is not indexed.
-        ValueError
-            If the two ids are the same.
-        """
-        self._check_fitted()
-        self._row_of(article_id)
-        self._row_of(other_id)
-        if article_id == other_id:
-            msg = "The 'other_id' parameter of RelatedContent.block must differ from 'article_id'."
-            raise ValueError(msg)
-        self.editorial_.blocks.add(frozenset((article_id, other_id)))
-        for a, b in ((article_id, other_id), (other_id, article_id)):
-            self.unpin(a, [b])
-        return self
-
-    def unblock(self, article_id: ArticleId, other_id: ArticleId) -> RelatedContent:
-        """Allow two blocked articles together again (no error if they were not blocked).
-
-        Returns
-        -------
-        self : RelatedContent
-        """
-        self._check_fitted()
-        self.editorial_.blocks.discard(frozenset((article_id, other_id)))
-        return self
-
-    def set_policy(self, **options: Any) -> RelatedContent:
-        """Store default query options in the index (those of :meth:`related`).
-
-        Options given here apply to every :meth:`related`, :meth:`related_all`
-        and :meth:`similar` call that does not set them; the policy is saved
-        with the index. Calling it again replaces the whole policy.
-
-        Examples
-        --------
-        >>> rc = RelatedContent().fit([{"id": 1, "body": "bins"}, {"id": 2, "body": "bins"}])
-        >>> rc.set_policy(same_section=True, half_life=30).editorial_.policy
-        {'same_section': True, 'half_life': 30.0}
-        """
-        self._check_fitted()
-        opts = make_options({}, options, "set_policy")
-        self.editorial_.policy = opts.to_policy()
-        return self
-
-    def explain(
-        self, article_id: ArticleId, other_id: ArticleId, *, n_terms: int = 10
-    ) -> Explanation:
-        """Explain the score of ``other_id`` as a recommendation for ``article_id``.
-
-        Parameters
-        ----------
-        article_id : str or int
-            The article whose list is explained.
-        other_id : str or int
-            Any other indexed article (it need not be in the list).
-        n_terms : int, default=10
-            How many shared terms to report, largest contribution first.
-
-        Returns
-        -------
-        Explanation
-            Score, its components, shared terms with their share of the
-            TF-IDF part, shared tags, the factors applied and the rank of
-            ``other_id`` in the list of ``article_id``; ``to_dict()`` gives
-            JSON.
-
-        Raises
-        ------
-        UnknownArticleError
-            If either id is not indexed.
-        ValueError
-            If the two ids are the same or ``n_terms`` is not a positive int.
-
-        Examples
-        --------
-        >>> rc = RelatedContent().fit([
-        ...     {"id": 1, "title": "Bin collections", "body": "Bins are collected on Friday."},
-        ...     {"id": 2, "title": "Garden bins", "body": "Garden waste bins are collected."},
-        ... ])
-        >>> why = rc.explain(1, 2)
-        >>> [t.term for t in why.shared_terms]
-        ['bins', 'collected']
-        """
-        from .scoring.explain import explain_pair
-
-        self._check_fitted()
-        n_terms = check_n(n_terms, "explain (n_terms)")
-        row, other = self._row_of(article_id), self._row_of(other_id)
-        if row == other:
-            msg = (
-                "The 'other_id' parameter of RelatedContent.explain must differ from "
-                f"'article_id'; an article is never in its own list. Got {other_id!r} twice."
-            )
-            raise ValueError(msg)
-        return explain_pair(self, row, other, n_terms)
-
-    # -- persistence -------------------------------------------------------------
     def save(self, path: Any, *, compact: bool | None = None) -> None:
         """Save the index to the folder ``path``, atomically.
 
@@ -1077,7 +462,50 @@ class RelatedContent(IncrementalMixin, BaseEstimator):
         any point leaves the old state or the new one, never a mix. See
         :func:`relatedcontent.load` and the README for the format.
         """
-        from .index.persistence import save_index
+        index = self._check_fitted()
+        params = json_params(self.get_params(), self._field_map())
+        self._set_index(save_index(index, params, self._settings(), path, compact=compact))
 
-        self._check_fitted()
-        save_index(self, path, compact=compact)
+
+def load(
+    path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True, embedder: Any = None
+) -> RelatedContent:
+    """Load an index saved with :meth:`RelatedContent.save`.
+
+    Nothing in the files is executed: JSON is parsed and arrays are read with
+    ``allow_pickle=False``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The index folder.
+    mmap : bool, default=False
+        Memory-map the arrays instead of reading them, for fast cold starts of
+        web workers sharing one index.
+    verify : bool, default=True
+        Check every file's size and SHA-256 against the manifest (reads each
+        file once). Structure checks are always made.
+    embedder : callable, optional
+        The ``texts -> vectors`` function the index was built with, when it
+        holds embeddings (needed to score drafts; code is never saved).
+
+    Raises
+    ------
+    IndexFormatError
+        (a ``ValueError``) if the index is missing, damaged, altered or of a
+        newer format version.
+    """
+    loaded = load_index(path, mmap=mmap, verify=verify)
+    try:
+        model = RelatedContent(**{**loaded.params, "embedder": embedder})
+    except TypeError as exc:
+        raise bad(loaded.snapshot / "manifest.json", f"has unknown parameters ({exc})") from None
+    model._set_index(loaded.index)
+    if loaded.rescore:
+        # saved with an earlier definition of the score: recompute the local scales and
+        # lists from the stored pools and vectors, so that later changes repair lists of one
+        # definition (the result equals a fresh recompute_all)
+        rescore(loaded.index, model._settings())
+    if loaded.changes:
+        model._replay(loaded.changes)
+    return model

@@ -11,25 +11,27 @@ import itertools
 import json
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
-from importlib import resources
 from typing import Any, TextIO
 
-from . import __version__
-from ._recommender import Recommendation, RelatedContent
+from ._distributed import fit_distributed, open_client
+from ._evaluate import evaluate
+from ._recommender import RelatedContent, load
+from ._version import __version__
 from .exceptions import RelatedContentError
-from .index.persistence import load
 from .ingest.articles import Article, FieldMap
-from .ingest.files import FORMATS, read_articles
+from .ingest.files import FORMATS, read_articles, sample_articles
+from .ingest.sql import read_sql
+from .neighbors.plan import parse_memory
+from .outputs.files import export_files
+from .outputs.items import Recommendation
+from .outputs.sql import export_sql
+from .server._options import add_serve_parser
 
 __all__ = ["main"]
 
-DEMO_CORPUS = "council_news.jsonl"
-
-
 def _memory(text: str) -> str:
-    from .neighbors.plan import parse_memory
-
     try:
         parse_memory(text)
     except ValueError as exc:
@@ -299,8 +301,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_cmd_demo)
 
-    from .server._options import add_serve_parser  # no server stack imported here
-
     add_serve_parser(sub)
     return parser
 
@@ -357,8 +357,6 @@ def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.scheduler or args.local_cluster:
         return _build_on_cluster(args, progress, err)
     if args.from_sql:
-        from .ingest.sql import read_sql
-
         progress.say("reading the query's rows")
         articles = list(read_sql(args.from_sql, args.query, _field_map(args)))
     else:
@@ -396,8 +394,6 @@ def _model_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _build_on_cluster(args: argparse.Namespace, progress: _Progress, err: TextIO) -> int:
-    from ._distributed import fit_distributed, open_client
-
     if args.scheduler and args.local_cluster or args.from_sql:
         err.write(
             "relatedcontent build: error: give CORPUS file(s) and one of --scheduler or "
@@ -420,13 +416,6 @@ def _build_on_cluster(args: argparse.Namespace, progress: _Progress, err: TextIO
     model.save(args.output)
     progress.say(f"saved index to {args.output}")
     return 0
-
-
-def _resolve_id(model: RelatedContent, text: str) -> Any:
-    """CLI ids are strings; fall back to the integer id when the index holds ints."""
-    if text in model or not text.lstrip("-").isdigit():
-        return text
-    return int(text) if int(text) in model else text
 
 
 def _print_list(items: Sequence[Recommendation], out: TextIO) -> None:
@@ -453,7 +442,7 @@ def _cmd_related(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             line = {"id": article_id, "related": [item.to_dict() for item in items]}
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
         return 0
-    article_id = _resolve_id(model, args.id)
+    article_id = model.resolve_id(args.id)
     items = model.related(article_id, n=args.n or 5, **options)
     if args.json:
         out.write(
@@ -501,7 +490,7 @@ def _cmd_change(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cmd_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = load(args.index)
-    ids = [_resolve_id(model, text) for text in args.ids]
+    ids = [model.resolve_id(text) for text in args.ids]
     before = len(model)
     model.remove(ids, missing_ok=args.missing_ok)
     model.save(args.index)
@@ -569,13 +558,9 @@ def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         return 2
     if args.to_sql:
-        from .ingest.sql import export_sql
-
         report = export_sql(args.index, args.to_sql, table=args.table, n=args.n)
         message = report.summary()
     else:
-        from .outputs.files import export_files
-
         path = export_files(
             args.index, args.out, format=args.format, per_article=args.per_article, n=args.n or 5
         )
@@ -588,7 +573,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = load(args.index)
     why = model.explain(
-        _resolve_id(model, args.id), _resolve_id(model, args.other_id), n_terms=args.terms
+        model.resolve_id(args.id), model.resolve_id(args.other_id), n_terms=args.terms
     )
     if args.json:
         out.write(json.dumps(why.to_dict(), ensure_ascii=False) + "\n")
@@ -609,10 +594,6 @@ _METRICS = (
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import warnings
-
-    from ._evaluate import evaluate
-
     params = dict(args.param)
     try:
         RelatedContent(**params)
@@ -639,16 +620,9 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def demo_articles() -> Iterator[Article]:
-    """Stream the sample council news site shipped with the package."""
-    ref = resources.files("relatedcontent").joinpath("data", DEMO_CORPUS)
-    with resources.as_file(ref) as path:
-        yield from read_articles(path)
-
-
 def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.perf_counter()
-    model = RelatedContent().fit(demo_articles())
+    model = RelatedContent().fit(sample_articles())
     elapsed = time.perf_counter() - started
     out.write(
         f"Indexed {len(model)} articles of the sample council site "

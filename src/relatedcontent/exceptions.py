@@ -15,6 +15,7 @@ __all__ = [
     "NotFittedError",
     "UnknownArticleError",
     "CorpusError",
+    "DuplicateArticleError",
     "IndexFormatError",
     "ExportError",
     "DependencyError",
@@ -109,3 +110,7 @@ class ExportError(RelatedContentError, RuntimeError):
 
 class DependencyError(RelatedContentError, ImportError):
     """An optional dependency (SQLAlchemy, a database driver, Django) is not installed."""
+
+
+class DuplicateArticleError(CorpusError):
+    """An article to add is already in the index (pass ``upsert=True`` to replace it)."""

@@ -1,4 +1,4 @@
-"""Incremental changes: add, update and remove articles of a fitted index.
+"""Incremental changes: add, update and remove articles of a fitted index, exactly.
 
 New text is vectorised with the fitted vocabulary and IDF (and projected with
 the fitted LSA components), and every related list is repaired exactly, so
@@ -6,8 +6,9 @@ that after any sequence of changes each list is the one a fresh computation
 on the final articles (with the same vocabulary, IDF, boilerplate and LSA
 projection; see :func:`relatedcontent.scoring.lists.recompute_all`) would give:
 
-- a removed article's row is emptied (a tombstone until the next full save),
-  and every candidate pool that held it is recomputed from the vectors;
+- a removed article's row is emptied (a tombstone until the next full save,
+  :func:`compacted`), and every candidate pool that held it is recomputed from
+  the vectors;
 - an added article gets its own pool from one sparse product with all rows,
   and enters the pool of every article where it beats the current last
   candidate (the same product, read the other way round);
@@ -16,33 +17,43 @@ projection; see :func:`relatedcontent.scoring.lists.recompute_all`) would give:
   pool, directly or through a neighbour, is recomputed
   (:func:`relatedcontent.scoring.lists.repair`).
 
-The index keeps the TF-IDF vectors of all articles for this (see
-:meth:`IncrementalMixin.memory_usage`). It also records how far the corpus has
-drifted from what the IDF was fitted on, and advises a :meth:`refit` when the
-drift is large.
+:func:`plan_batch` holds the one rule set of a batch of changes (ids unique,
+removals before additions, ``upsert``, ``missing_ok``), used by the API, the
+CLI, the HTTP service and the Django app alike. The functions here change the
+index they are given in place (the estimator owns it and decides when).
 """
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..exceptions import CorpusError, UnknownArticleError
-from ..ingest.articles import Article, ArticleId, build_corpus, iter_articles
-from ..neighbors.plan import select_top_k
-from ..scoring.controls import _hashable, extend_meta
-from ..scoring.lists import pool_size, recompute_all, repair
-from ..scoring.score import lsa_vectors
+from ..exceptions import CorpusError, DuplicateArticleError, UnknownArticleError
+from ..ingest.articles import Article
+from ..neighbors.blocks import select_top_k
+from ..scoring.lists import recompute_all, repair
+from ..scoring.query import pool_size
+from ..scoring.score import tie_key
+from ..scoring.settings import Settings
+from ..vectors.lsa import lsa_vectors
+from .rows import RowTable
 from .rowstore import GrowableArray, GrowableRows
+from .state import FittedIndex
 
-if TYPE_CHECKING:
-    from ..vectors.tfidf import FieldWeightedVectorizer
-
-__all__ = ["IncrementalMixin", "REFIT_CHANGED_SHARE", "REFIT_UNKNOWN_SHARE"]
+__all__ = [
+    "REFIT_CHANGED_SHARE",
+    "REFIT_UNKNOWN_SHARE",
+    "Batch",
+    "apply_rows",
+    "compacted",
+    "plan_batch",
+    "refit_advice",
+]
 
 #: A refit is advised once this share of the fitted articles has been added,
 #: updated or removed since the fit...
@@ -50,429 +61,370 @@ REFIT_CHANGED_SHARE = 0.25
 #: ...or once this share of the new text's tokens is missing from the vocabulary.
 REFIT_UNKNOWN_SHARE = 0.15
 
-
-def id_sort_key(article_id: ArticleId) -> tuple[int, Any]:
-    """Order ids deterministically: integers first (numerically), then strings."""
-    return (1, article_id) if isinstance(article_id, str) else (0, article_id)
-
-
-def new_drift(n_articles: int) -> dict[str, Any]:
-    """Drift counters of a freshly fitted index."""
-    return {
-        "fitted_articles": n_articles,
-        "added": 0,
-        "updated": 0,
-        "removed": 0,
-        "new_tokens": 0,
-        "unknown_tokens": 0,
-    }
+#: Arrays of an index that grow by one row per added article.
+_ROW_ARRAYS = ("neighbors", "scores", "pool_idx", "pool_cos", "hub_sigma")
+_DENSE_ARRAYS = ("lsa_raw", "lsa", "embeddings")
 
 
-class IncrementalMixin:
-    """Add, update and remove articles of a fitted :class:`RelatedContent`."""
+# -- the rules of a batch -------------------------------------------------------------
+@dataclass
+class Batch:
+    """A checked batch of changes: what :func:`plan_batch` decided.
 
-    # Provided by RelatedContent.
-    X_: sp.csr_matrix
-    neighbors_: np.ndarray
-    scores_: np.ndarray
-    _ids: list[ArticleId]
-    articles_: list[Article | None]
-    vectorizer_: FieldWeightedVectorizer
-    drift_: dict[str, Any]
-    n_neighbors: int
-    _row: dict[ArticleId, int]
-    _tie_rank: np.ndarray
-    _alive: np.ndarray
-    _sorted_keys: list[tuple[int, Any]]
-    _pending: list[dict[str, Any]]
+    Attributes
+    ----------
+    remove : list
+        Ids to remove (indexed ones only).
+    add : list of Article
+        Articles to index, new ones and replacements.
+    added, updated : list
+        Ids of ``add`` that are new, and that replace an indexed article.
+    """
 
-    # -- public API --------------------------------------------------------------
-    def add(
-        self, articles: Iterable[Article | Mapping[str, Any]], *, upsert: bool = False
-    ) -> IncrementalMixin:
-        """Add new articles to the index and repair every related list.
+    remove: list[Any] = field(default_factory=list)
+    add: list[Article] = field(default_factory=list)
+    added: list[Any] = field(default_factory=list)
+    updated: list[Any] = field(default_factory=list)
 
-        Parameters
-        ----------
-        articles : iterable of mapping or Article
-        upsert : bool, default=False
-            Replace articles whose id is already indexed instead of refusing them.
+    @property
+    def dead(self) -> list[Any]:
+        """Ids whose current rows go: the removed and the replaced articles."""
+        return self.remove + self.updated
 
-        Raises
-        ------
-        CorpusError
-            If an id is already in the index (without ``upsert``), ids repeat
-            within ``articles``, or a record is malformed.
-        """
-        self._check_fitted()
-        self._add_batch(self._prepare(articles), upsert)
-        return self
 
-    def _add_batch(self, batch: list[Article], upsert: bool) -> None:
-        existing = [a.id for a in batch if a.id in self._row]
-        if existing and not upsert:
-            msg = (
-                f"article ids already in the index: {_show(existing)}; use update() "
-                "(or add(..., upsert=True), CLI 'add --upsert') to replace them"
-            )
-            raise CorpusError(msg, field="id")
-        self._apply([self._row[i] for i in existing], batch)
-        self._log("add", batch, upsert=upsert)
-        self.drift_["added"] += len(batch) - len(existing)
-        self.drift_["updated"] += len(existing)
+def _show(ids: Sequence[Any]) -> str:
+    more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+    return ", ".join(repr(i) for i in ids[:10]) + more
 
-    def update(self, articles: Iterable[Article | Mapping[str, Any]]) -> IncrementalMixin:
-        """Replace indexed articles (same id, new text or metadata).
 
-        Raises
-        ------
-        UnknownArticleError
-            If an id is not in the index; nothing is changed.
-        """
-        self._check_fitted()
-        self._update_batch(self._prepare(articles))
-        return self
+def _unique(values: Sequence[Any]) -> list[Any]:
+    """``values`` without repeats, in order (unhashable values kept: they match no id)."""
+    seen: set[Any] = set()
+    out: list[Any] = []
+    for value in values:
+        try:
+            if value in seen:
+                continue
+            seen.add(value)
+        except TypeError:
+            pass
+        out.append(value)
+    return out
 
-    def _update_batch(self, batch: list[Article]) -> None:
-        missing = [a.id for a in batch if a.id not in self._row]
-        if missing:
-            raise UnknownArticleError(missing[0] if len(missing) == 1 else tuple(missing))
-        self._apply([self._row[a.id] for a in batch], batch)
-        self._log("update", batch)
-        self.drift_["updated"] += len(batch)
 
-    def remove(self, ids: Iterable[ArticleId], *, missing_ok: bool = False) -> IncrementalMixin:
-        """Remove articles from the index and from every related list.
+def plan_batch(
+    rows: RowTable,
+    *,
+    add: Sequence[Article] = (),
+    update: Sequence[Article] = (),
+    remove: Sequence[Any] = (),
+    upsert: bool = False,
+    missing_ok: bool = False,
+) -> Batch:
+    """Check a batch of changes against the index's ids; nothing is changed.
 
-        Parameters
-        ----------
-        ids : iterable of str or int
-        missing_ok : bool, default=False
-            Ignore ids that are not in the index instead of raising.
+    Removals come first: an id may be removed and added again in one batch.
+    ``add`` refuses an indexed id unless ``upsert``; ``update`` needs indexed
+    ids; ``remove`` needs them unless ``missing_ok`` (an id named twice there
+    is removed once). An article may appear once in ``add`` and ``update``
+    together.
 
-        Raises
-        ------
-        UnknownArticleError
-            If an id is not in the index (unless ``missing_ok``); nothing is changed.
-        """
-        self._check_fitted()
-        if isinstance(ids, (str, int)):
-            ids = [ids]
-        wanted = list(dict.fromkeys(ids))
-        missing = [i for i in wanted if not _hashable(i) or i not in self._row]
-        if missing and not missing_ok:
-            raise UnknownArticleError(missing[0] if len(missing) == 1 else tuple(missing))
-        present = [i for i in wanted if _hashable(i) and i in self._row]
-        if present:
-            self._apply([self._row[i] for i in present], [])
-            self._log("remove", present)
-            self.drift_["removed"] += len(present)
-        return self
-
-    def refit(self) -> IncrementalMixin:
-        """Refit vocabulary, IDF and every list from the stored articles."""
-        self._check_fitted()
-        articles = [a for a, alive in zip(self.articles_, self._alive) if alive]
-        origin = getattr(self, "_origin", None)
-        self.fit(articles)  # type: ignore[attr-defined]
-        self._origin = origin  # the next save writes a full snapshot over it
-        self._needs_snapshot = True
-        return self
-
-    def refit_advice(self) -> str | None:
-        """Return why a full :meth:`refit` is advisable now, or None."""
-        self._check_fitted()
-        d = self.drift_
-        changed = d["added"] + d["updated"] + d["removed"]
-        base = max(d["fitted_articles"], 1)
-        unknown = d["unknown_tokens"] / d["new_tokens"] if d["new_tokens"] else 0.0
-        reasons = []
-        if changed / base > REFIT_CHANGED_SHARE:
-            reasons.append(
-                f"{changed} changes since the fit on {d['fitted_articles']} articles "
-                f"({100 * changed / base:.0f}% > {100 * REFIT_CHANGED_SHARE:.0f}%)"
-            )
-        if unknown > REFIT_UNKNOWN_SHARE:
-            reasons.append(
-                f"{100 * unknown:.0f}% of new text's words are not in the vocabulary "
-                f"(> {100 * REFIT_UNKNOWN_SHARE:.0f}%)"
-            )
-        return "; ".join(reasons) or None
-
-    def memory_usage(self) -> dict[str, int]:
-        """Bytes held by the index's arrays (vectors, lists), by part.
-
-        The vectors (``X_``) are what makes exact repair of lists possible
-        after removals without a rebuild.
-        """
-        self._check_fitted()
-        X = self.X_
-        names = ("lsa_raw_", "lsa_", "embeddings_", "lsa_components_")
-        dense = [getattr(self, name, None) for name in names]
-        pools = [getattr(self, name, None) for name in ("pool_idx_", "pool_cos_")]
-        return {
-            "vectors": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes),
-            "lists": int(self.neighbors_.nbytes + self.scores_.nbytes),
-            "idf": int(self.vectorizer_.idf_.nbytes),
-            "pools": int(sum(a.nbytes for a in pools if a is not None)),
-            "semantic": int(sum(a.nbytes for a in dense if a is not None)),
-        }
-
-    # -- internals ---------------------------------------------------------------
-    def _prepare(self, articles: Iterable[Article | Mapping[str, Any]]) -> list[Article]:
-        batch = build_corpus(iter_articles(articles, self._field_map()))  # type: ignore[attr-defined]
-        if batch:
-            batch = self._apply_empty_policy(batch)  # type: ignore[attr-defined]
-            self._count_tokens(batch)
-        return batch
-
-    def _count_tokens(self, batch: list[Article]) -> None:
-        tokens, unknown = self.vectorizer_.token_counts(batch)
-        self.drift_["new_tokens"] += tokens
-        self.drift_["unknown_tokens"] += unknown
-
-    def _replay(self, changes: list[dict[str, Any]]) -> None:
-        """Apply changes read from a journal (articles are stored already cleaned)."""
-        from .persistence import article_from_json
-
-        for number, change in enumerate(changes, start=1):
-            op = change.get("op")
-            items = change.get("items", [])
-            if op == "remove":
-                self.remove(items, missing_ok=True)
-            elif op in ("add", "update"):
-                batch = [article_from_json(item) for item in items]
-                self._count_tokens(batch)
-                if op == "add":
-                    self._add_batch(batch, bool(change.get("upsert")))
-                else:
-                    self._update_batch(batch)
-            else:
-                msg = f"journal change {number} has an unknown operation {op!r}"
-                raise CorpusError(msg)
-        self._pending = []
-
-    def pending_changes(self) -> list[dict[str, Any]]:
-        """Changes made since the last save, as JSON-ready journal records."""
-        from .persistence import article_json
-
-        out = []
-        for change in self._pending:
-            items = change["items"]
-            if change["op"] != "remove":
-                items = [article_json(a) for a in items]
-            out.append({**change, "items": items})
-        return out
-
-    def _log(self, op: str, payload: list[Any], **options: Any) -> None:
-        self._pending.append({"op": op, "items": payload, **options})
-
-    def _writable(self) -> None:
-        """Move the arrays into growable, writable storage before the first change.
-
-        Memory-mapped arrays of a loaded index are copied here, once.
-        """
-        if getattr(self, "_store", None) is not None:
-            return
-        self._store = GrowableRows(self.X_)
-        if getattr(self, "pool_idx_", None) is None:  # a format 1 index: pools are its lists
-            self.pool_idx_ = np.asarray(self.neighbors_, dtype=np.int64)
-            self.pool_cos_ = np.asarray(self.scores_, dtype=np.float64)
-        self._grow = {
-            "neighbors_": GrowableArray(np.asarray(self.neighbors_, dtype=np.int64)),
-            "scores_": GrowableArray(np.asarray(self.scores_, dtype=np.float64)),
-            "_alive": GrowableArray(self._alive),
-            "_tie_rank": GrowableArray(self._tie_rank),
-            "pool_idx_": GrowableArray(np.asarray(self.pool_idx_, dtype=np.int64)),
-            "pool_cos_": GrowableArray(np.asarray(self.pool_cos_, dtype=np.float64)),
-            "hub_sigma_": GrowableArray(np.asarray(self.hub_sigma_, dtype=np.float64)),
-        }
-        for name in ("lsa_raw_", "lsa_", "embeddings_"):
-            if getattr(self, name, None) is not None:
-                self._grow[name] = GrowableArray(np.asarray(getattr(self, name), dtype=np.float32))
-        self.X_ = self._store.matrix
-        for name, array in self._grow.items():
-            setattr(self, name, array.view)
-
-    def _insert_rank(self, article_id: ArticleId) -> int:
-        key = id_sort_key(article_id)
-        pos = bisect.bisect_left(self._sorted_keys, key)
-        if pos < len(self._sorted_keys):
-            rank = int(self._tie_rank[self._row[self._sorted_keys[pos][1]]])
-            self._tie_rank[self._tie_rank >= rank] += 1
-        else:
-            rank = int(self._tie_rank.max()) + 1 if self._tie_rank.size else 0
-        self._sorted_keys.insert(pos, key)
-        return rank
-
-    def _kill(self, rows: list[int]) -> None:
-        for row in rows:
-            article_id = self._ids[row]
-            del self._row[article_id]
-            key = id_sort_key(article_id)
-            del self._sorted_keys[bisect.bisect_left(self._sorted_keys, key)]
-            self._alive[row] = False
-            self.articles_[row] = None
-            self.neighbors_[row] = -1
-            self.scores_[row] = 0.0
-            self.pool_idx_[row] = -1
-            self.pool_cos_[row] = 0.0
-            self.hub_sigma_[row] = 1.0
-            self._meta["has_text"][row] = False
-        self._store.zero_rows(rows)
-
-    def _append(self, batch: list[Article]) -> np.ndarray:
-        start = self.X_.shape[0]
-        m = len(batch)
-        view = self._scoring_view(batch)  # type: ignore[attr-defined]
-        X_new = self.vectorizer_.transform(view)
-        self._store.append(X_new)
-        self.X_ = self._store.matrix
-        k = self.neighbors_.shape[1]
-        K = self.pool_idx_.shape[1]
-        grown = {
-            "neighbors_": np.full((m, k), -1, np.int64),
-            "scores_": np.zeros((m, k)),
-            "_alive": np.ones(m, dtype=bool),
-            "_tie_rank": np.zeros(m, dtype=np.int64),
-            "pool_idx_": np.full((m, K), -1, np.int64),
-            "pool_cos_": np.zeros((m, K)),
-            "hub_sigma_": np.ones(m),
-        }
-        if "lsa_raw_" in self._grow:
-            raw = lsa_vectors(X_new, self.lsa_components_)
-            grown["lsa_raw_"] = raw
-            grown["lsa_"] = raw.copy()
-        if "embeddings_" in self._grow:
-            grown["embeddings_"] = self._embed_rows(view)  # type: ignore[attr-defined]
-        for name, rows in grown.items():
-            setattr(self, name, self._grow[name].append(rows))
-        for offset, article in enumerate(batch):
-            row = start + offset
-            self._ids.append(article.id)
-            self.articles_.append(article)
-            self._tie_rank[row] = self._insert_rank(article.id)
-            self._row[article.id] = row
-        extend_meta(self._meta, batch, getattr(self, "ignore_tags", ()), np.diff(X_new.indptr) > 0)
-        return np.arange(start, start + m)
-
-    def _apply(self, dead: list[int], batch: list[Article]) -> None:
-        self._writable()
-        m = min(max(int(getattr(self, "smoothing_neighbors", 0)), 1), self.pool_idx_.shape[1])
-        old_top = self.pool_idx_[:, :m].copy()
-        old_cos = self.pool_cos_[:, :m].copy()
-        # Rows whose pool held a removed article must be recomputed in full.
-        stale = np.zeros(self.X_.shape[0], dtype=bool)
-        if dead:
-            stale = np.isin(self.pool_idx_, dead).any(axis=1)
-            self._kill(dead)
-        new_rows = self._append(batch) if batch else np.zeros(0, dtype=np.int64)
-        stale = np.concatenate([stale, np.zeros(len(new_rows), dtype=bool)])
-        stale[new_rows] = True
-        stale &= self._alive
-        target_k = min(int(self.n_neighbors), max(int(self._alive.sum()) - 1, 0))
-        if pool_size(self) != self.pool_idx_.shape[1] or target_k != self.neighbors_.shape[1]:
-            self._recompute_all()  # a tiny index grew or shrank: recompute everything
-            return
-        recompute = np.flatnonzero(stale)
-        changed = np.zeros(self.X_.shape[0], dtype=bool)
-        if recompute.size:
-            S = self._store.scores(sp.csr_matrix(self.X_[recompute]), self._alive)
-            self._set_pools(recompute, S)
-            changed[recompute] = True
-            if new_rows.size:
-                changed[self._offer(new_rows, S[np.isin(recompute, new_rows)], stale)] = True
-        rows = np.flatnonzero(changed & self._alive)
-        pad = np.full((len(new_rows), m), -1, dtype=old_top.dtype)
-        old_top = np.concatenate([old_top, pad])[rows]
-        old_cos = np.concatenate([old_cos, np.zeros((len(new_rows), m))])[rows]
-        repair(self, rows, old_top, old_cos, new_rows)  # type: ignore[arg-type]
-
-    def _set_pools(self, rows: np.ndarray, S: sp.csr_matrix) -> None:
-        K = self.pool_idx_.shape[1]
-        idx, val = select_top_k(S, K, rows, self._tie_rank, exclude_self=True)
-        self.pool_idx_[rows] = idx
-        self.pool_cos_[rows] = val
-
-    def _offer(self, new_rows: np.ndarray, S_new: sp.csr_matrix, done: np.ndarray) -> np.ndarray:
-        """Let new articles enter the pools of existing ones where they beat the last candidate.
-
-        Returns the rows whose pool changed.
-        """
-        K = self.pool_idx_.shape[1]
-        none = np.zeros(0, dtype=np.int64)
-        if K == 0 or S_new.nnz == 0:
-            return none
-        S_new = S_new.tocoo()
-        new_row = new_rows[S_new.row]
-        target, score = S_new.col, S_new.data
-        keep = (score > 0) & ~done[target] & self._alive[target]
-        new_row, target, score = new_row[keep], target[keep], score[keep]
-        if not target.size:
-            return none
-        last_idx = self.pool_idx_[target, K - 1]
-        last_val = np.round(self.pool_cos_[target, K - 1], 12)
-        rounded = np.round(score, 12)
-        beats = (
-            (last_idx < 0)
-            | (rounded > last_val)
-            | (
-                (rounded == last_val)
-                & (self._tie_rank[new_row] < self._tie_rank[np.maximum(last_idx, 0)])
-            )
+    Raises
+    ------
+    CorpusError
+        If an article appears twice in ``add`` and ``update``.
+    DuplicateArticleError
+        (a :class:`CorpusError`) if ``add`` holds an indexed id without ``upsert``.
+    UnknownArticleError
+        If ``update`` or ``remove`` (without ``missing_ok``) names an id that
+        is not indexed.
+    """
+    wanted_gone = _unique(remove)
+    articles = list(add) + list(update)
+    ids = [a.id for a in articles]
+    counts = Counter(ids)
+    repeated = [i for i, count in counts.items() if count > 1]
+    if repeated:
+        msg = f"the batch names articles {_show(repeated)} more than once; give each article once"
+        raise CorpusError(msg, field="id")
+    missing = [i for i in wanted_gone if i not in rows]
+    if missing and not missing_ok:
+        raise UnknownArticleError(missing[0] if len(missing) == 1 else tuple(missing))
+    gone = [i for i in wanted_gone if i in rows]
+    gone_set = set(gone)
+    unknown = [a.id for a in update if a.id not in rows or a.id in gone_set]
+    if unknown:
+        raise UnknownArticleError(unknown[0] if len(unknown) == 1 else tuple(unknown))
+    existing = [a.id for a in add if a.id in rows and a.id not in gone_set]
+    if existing and not upsert:
+        msg = (
+            f"article ids already in the index: {_show(existing)}; use update() "
+            "(or add(..., upsert=True), CLI 'add --upsert') to replace them"
         )
-        new_row, target, score = new_row[beats], target[beats], score[beats]
-        if not target.size:
-            return none
-        rows = np.unique(target)
-        local = np.searchsorted(rows, target)
-        old = self.pool_idx_[rows]
-        filled = old >= 0
-        old_local = np.repeat(np.arange(rows.size), K)[filled.ravel()]
-        cand_rows = np.concatenate([old_local, local])
-        cand_cols = np.concatenate([old[filled], new_row])
-        cand_vals = np.concatenate([self.pool_cos_[rows][filled], score])
-        C = sp.csr_matrix((cand_vals, (cand_rows, cand_cols)), shape=(rows.size, self.X_.shape[0]))
-        self._set_pools(rows, C)
-        return rows
-
-    def _recompute_all(self) -> None:
-        recompute_all(self)  # type: ignore[arg-type]
-        for name in ("neighbors_", "scores_", "pool_idx_", "pool_cos_", "hub_sigma_", "lsa_"):
-            value = getattr(self, name, None)
-            if value is not None:
-                self._grow[name] = GrowableArray(value)
-                setattr(self, name, self._grow[name].view)
-
-    def _compact(self) -> None:
-        """Drop the rows of removed articles (renumbering rows); lists are unchanged."""
-        if self._alive.all():
-            return
-        keep = np.flatnonzero(self._alive)
-        new_number = np.full(self._alive.size + 1, -1, dtype=np.int64)
-        new_number[keep] = np.arange(keep.size)
-        neighbors = self.neighbors_[keep]
-        neighbors = new_number[np.where(neighbors >= 0, neighbors, -1)]
-        scores = np.asarray(self.scores_)[keep]
-        pools = self.pool_idx_[keep]
-        pools = new_number[np.where(pools >= 0, pools, -1)]
-        kept = {
-            name: np.asarray(getattr(self, name))[keep]
-            for name in ("pool_cos_", "hub_sigma_", "lsa_raw_", "lsa_", "embeddings_")
-            if getattr(self, name, None) is not None
-        }
-        X = sp.csr_matrix(self.X_[keep])
-        articles = [self.articles_[r] for r in keep]
-        drift, pending = self.drift_, self._pending
-        self._set_state(articles, self.vectorizer_, X)  # type: ignore[attr-defined]
-        self.neighbors_, self.scores_ = neighbors, scores
-        self.pool_idx_ = pools
-        for name, value in kept.items():
-            setattr(self, name, value)
-        self.drift_, self._pending = drift, pending
-
-
-def _show(ids: list[Any]) -> str:
-    return ", ".join(repr(i) for i in ids[:10]) + (
-        f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+        raise DuplicateArticleError(msg, field="id")
+    replaced = set(existing) | {a.id for a in update}
+    return Batch(
+        remove=gone,
+        add=articles,
+        added=[i for i in ids if i not in replaced],
+        updated=[i for i in ids if i in replaced],
     )
+
+
+def refit_advice(drift: dict[str, Any]) -> str | None:
+    """Why a full refit is advisable after these changes, or None."""
+    changed = drift["added"] + drift["updated"] + drift["removed"]
+    base = max(drift["fitted_articles"], 1)
+    new = drift["new_tokens"]
+    unknown = drift["unknown_tokens"] / new if new else 0.0
+    reasons = []
+    if changed / base > REFIT_CHANGED_SHARE:
+        reasons.append(
+            f"{changed} changes since the fit on {drift['fitted_articles']} articles "
+            f"({100 * changed / base:.0f}% > {100 * REFIT_CHANGED_SHARE:.0f}%)"
+        )
+    if unknown > REFIT_UNKNOWN_SHARE:
+        reasons.append(
+            f"{100 * unknown:.0f}% of new text's words are not in the vocabulary "
+            f"(> {100 * REFIT_UNKNOWN_SHARE:.0f}%)"
+        )
+    return "; ".join(reasons) or None
+
+
+# -- growable storage -------------------------------------------------------------------
+@dataclass(eq=False)
+class _Growth:
+    """Growable copies of an index's arrays; the index's arrays are views of them."""
+
+    store: GrowableRows
+    arrays: dict[str, GrowableArray]
+
+
+def _writable(index: FittedIndex) -> _Growth:
+    """Move the arrays into growable, writable storage before the first change.
+
+    Memory-mapped arrays of a loaded index are copied here, once.
+    """
+    if index.growth is not None:
+        return index.growth
+    if index.pool_idx is None:  # a format 1 index: pools are its lists
+        index.pool_idx = np.asarray(index.neighbors, dtype=np.int64)
+        index.pool_cos = np.asarray(index.scores, dtype=np.float64)
+    arrays = {
+        "neighbors": GrowableArray(np.asarray(index.neighbors, dtype=np.int64)),
+        "scores": GrowableArray(np.asarray(index.scores, dtype=np.float64)),
+        "alive": GrowableArray(index.rows.alive),
+        "tie_rank": GrowableArray(index.rows.tie_rank),
+        "pool_idx": GrowableArray(np.asarray(index.pool_idx, dtype=np.int64)),
+        "pool_cos": GrowableArray(np.asarray(index.pool_cos, dtype=np.float64)),
+        "hub_sigma": GrowableArray(np.asarray(index.hub_sigma, dtype=np.float64)),
+    }
+    for name in _DENSE_ARRAYS:
+        value = getattr(index, name)
+        if value is not None:
+            arrays[name] = GrowableArray(np.asarray(value, dtype=np.float32))
+    growth = _Growth(GrowableRows(index.X), arrays)
+    index.growth = growth
+    index.X = growth.store.matrix
+    _show_views(index, growth)
+    return growth
+
+
+def _show_views(index: FittedIndex, growth: _Growth) -> None:
+    for name, array in growth.arrays.items():
+        owner = index.rows if name in ("alive", "tie_rank") else index
+        setattr(owner, name, array.view)
+
+
+# -- applying changes -------------------------------------------------------------------
+def apply_rows(
+    index: FittedIndex,
+    settings: Settings,
+    dead: Sequence[int],
+    batch: Sequence[Article],
+    X_new: sp.csr_matrix,
+    E_new: np.ndarray | None,
+) -> None:
+    """Remove rows ``dead`` and add ``batch`` (vectors ``X_new``, embeddings ``E_new``).
+
+    Every pool, smoothed vector, hub scale and list that depends on them is
+    repaired, exactly.
+    """
+    growth = _writable(index)
+    m = min(max(int(settings.smoothing_neighbors), 1), index.pool_idx.shape[1])
+    old_top = index.pool_idx[:, :m].copy()
+    old_cos = index.pool_cos[:, :m].copy()
+    # Rows whose pool held a removed article must be recomputed in full.
+    stale = np.zeros(index.n_rows, dtype=bool)
+    if dead:
+        stale = np.isin(index.pool_idx, dead).any(axis=1)
+        _kill(index, growth, list(dead))
+    if batch:
+        new_rows = _append(index, growth, settings, list(batch), X_new, E_new)
+    else:
+        new_rows = np.zeros(0, dtype=np.int64)
+    stale = np.concatenate([stale, np.zeros(len(new_rows), dtype=bool)])
+    stale[new_rows] = True
+    alive = index.rows.alive
+    stale &= alive
+    target_k = min(int(settings.n_neighbors), max(int(alive.sum()) - 1, 0))
+    if pool_size(index, settings) != index.pool_idx.shape[1] or target_k != index.neighbors.shape[1]:
+        _recompute_all(index, growth, settings)  # a tiny index grew or shrank
+        return
+    recompute = np.flatnonzero(stale)
+    changed = np.zeros(index.n_rows, dtype=bool)
+    if recompute.size:
+        S = growth.store.scores(sp.csr_matrix(index.X[recompute]), alive)
+        _set_pools(index, recompute, S)
+        changed[recompute] = True
+        if new_rows.size:
+            offered = _offer(index, new_rows, S[np.isin(recompute, new_rows)], stale)
+            changed[offered] = True
+    rows = np.flatnonzero(changed & alive)
+    pad = np.full((len(new_rows), m), -1, dtype=old_top.dtype)
+    old_top = np.concatenate([old_top, pad])[rows]
+    old_cos = np.concatenate([old_cos, np.zeros((len(new_rows), m))])[rows]
+    repair(index, settings, rows, old_top, old_cos, new_rows)
+
+
+def _kill(index: FittedIndex, growth: _Growth, rows: list[int]) -> None:
+    for row in rows:
+        index.rows.kill(row)
+        index.articles[row] = None
+        index.neighbors[row] = -1
+        index.scores[row] = 0.0
+        index.pool_idx[row] = -1
+        index.pool_cos[row] = 0.0
+        index.hub_sigma[row] = 1.0
+        index.meta.has_text[row] = False
+    growth.store.zero_rows(rows)
+
+
+def _append(
+    index: FittedIndex,
+    growth: _Growth,
+    settings: Settings,
+    batch: list[Article],
+    X_new: sp.csr_matrix,
+    E_new: np.ndarray | None,
+) -> np.ndarray:
+    start = index.n_rows
+    m = len(batch)
+    growth.store.append(X_new)
+    index.X = growth.store.matrix
+    k = index.neighbors.shape[1]
+    K = index.pool_idx.shape[1]
+    grown = {
+        "neighbors": np.full((m, k), -1, np.int64),
+        "scores": np.zeros((m, k)),
+        "alive": np.ones(m, dtype=bool),
+        "tie_rank": np.zeros(m, dtype=np.int64),
+        "pool_idx": np.full((m, K), -1, np.int64),
+        "pool_cos": np.zeros((m, K)),
+        "hub_sigma": np.ones(m),
+    }
+    if "lsa_raw" in growth.arrays:
+        raw = lsa_vectors(X_new, index.lsa_components)
+        grown["lsa_raw"] = raw
+        grown["lsa"] = raw.copy()
+    if "embeddings" in growth.arrays:
+        grown["embeddings"] = E_new
+    for name, rows in grown.items():
+        growth.arrays[name].append(rows)
+    _show_views(index, growth)
+    for offset, article in enumerate(batch):
+        index.articles.append(article)
+        index.rows.add(article.id, start + offset)
+    index.meta.extend(batch, settings.ignore_tags, np.diff(X_new.indptr) > 0)
+    return np.arange(start, start + m)
+
+
+def _set_pools(index: FittedIndex, rows: np.ndarray, S: sp.csr_matrix) -> None:
+    K = index.pool_idx.shape[1]
+    idx, val = select_top_k(S, K, rows, index.rows.tie_rank, exclude_self=True)
+    index.pool_idx[rows] = idx
+    index.pool_cos[rows] = val
+
+
+def _offer(index: FittedIndex, new_rows: np.ndarray, S_new: sp.csr_matrix, done: np.ndarray) -> np.ndarray:
+    """Let new articles enter the pools of existing ones where they beat the last candidate.
+
+    Returns the rows whose pool changed.
+    """
+    K = index.pool_idx.shape[1]
+    none = np.zeros(0, dtype=np.int64)
+    if K == 0 or S_new.nnz == 0:
+        return none
+    tie_rank = index.rows.tie_rank
+    S_new = S_new.tocoo()
+    new_row = new_rows[S_new.row]
+    target, score = S_new.col, S_new.data
+    keep = (score > 0) & ~done[target] & index.rows.alive[target]
+    new_row, target, score = new_row[keep], target[keep], score[keep]
+    if not target.size:
+        return none
+    last_idx = index.pool_idx[target, K - 1]
+    last_val = tie_key(index.pool_cos[target, K - 1])
+    rounded = tie_key(score)
+    beats = (
+        (last_idx < 0)
+        | (rounded > last_val)
+        | ((rounded == last_val) & (tie_rank[new_row] < tie_rank[np.maximum(last_idx, 0)]))
+    )
+    new_row, target, score = new_row[beats], target[beats], score[beats]
+    if not target.size:
+        return none
+    rows = np.unique(target)
+    local = np.searchsorted(rows, target)
+    old = index.pool_idx[rows]
+    filled = old >= 0
+    old_local = np.repeat(np.arange(rows.size), K)[filled.ravel()]
+    cand_rows = np.concatenate([old_local, local])
+    cand_cols = np.concatenate([old[filled], new_row])
+    cand_vals = np.concatenate([index.pool_cos[rows][filled], score])
+    C = sp.csr_matrix((cand_vals, (cand_rows, cand_cols)), shape=(rows.size, index.n_rows))
+    _set_pools(index, rows, C)
+    return rows
+
+
+def _recompute_all(index: FittedIndex, growth: _Growth, settings: Settings) -> None:
+    recompute_all(index, settings)
+    for name in ("neighbors", "scores", "pool_idx", "pool_cos", "hub_sigma", "lsa"):
+        value = getattr(index, name)
+        if value is not None:
+            growth.arrays[name] = GrowableArray(value)
+    _show_views(index, growth)
+
+
+# -- compaction -------------------------------------------------------------------------
+def compacted(index: FittedIndex, settings: Settings) -> FittedIndex:
+    """The index without the rows of removed articles (rows renumbered; lists unchanged).
+
+    Returns ``index`` itself when no article was removed.
+    """
+    alive = index.rows.alive
+    if alive.all():
+        return index
+    keep = np.flatnonzero(alive)
+    new_number = np.full(alive.size + 1, -1, dtype=np.int64)
+    new_number[keep] = np.arange(keep.size)
+    articles = [index.articles[r] for r in keep]
+    X = sp.csr_matrix(index.X[keep])
+    out = FittedIndex.of_articles(
+        articles, index.vectorizer, X, index.boilerplate, settings.ignore_tags, index.editorial
+    )
+    neighbors = index.neighbors[keep]
+    out.neighbors = new_number[np.where(neighbors >= 0, neighbors, -1)]
+    out.scores = np.asarray(index.scores)[keep]
+    pools = index.pool_idx[keep]
+    out.pool_idx = new_number[np.where(pools >= 0, pools, -1)]
+    for name in ("pool_cos", "hub_sigma", *_DENSE_ARRAYS):
+        value = getattr(index, name)
+        if value is not None:
+            setattr(out, name, np.asarray(value)[keep])
+    out.lsa_components = index.lsa_components
+    out.weights = index.weights
+    out.drift = index.drift
+    out.link = index.link
+    return out
+

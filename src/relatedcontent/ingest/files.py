@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+from importlib import resources
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -18,9 +19,11 @@ from typing import IO, Any
 from ..exceptions import CorpusError
 from .articles import Article, FieldMap, iter_articles
 
-__all__ = ["read_articles", "detect_format", "FORMATS"]
+__all__ = ["FORMATS", "SAMPLE_CORPUS", "detect_format", "read_articles", "sample_articles"]
 
 FORMATS = ("jsonl", "json", "csv")
+#: The sample council news site shipped with the package (``relatedcontent demo``).
+SAMPLE_CORPUS = "council_news.jsonl"
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
@@ -173,3 +176,14 @@ def read_articles(
     if not p.is_file():
         raise CorpusError("no such file", source=source)
     return iter_articles(_READERS[kind](p, source), field_map, source=source, numbered=True)
+
+
+def sample_articles() -> Iterator[Article]:
+    """Stream the sample council news site shipped with the package.
+
+    The file is ``relatedcontent/data/council_news.jsonl`` in the installed
+    package: 64 articles of a made-up council's news pages.
+    """
+    ref = resources.files("relatedcontent").joinpath("data", SAMPLE_CORPUS)
+    with resources.as_file(ref) as path:
+        yield from read_articles(path)

@@ -1,23 +1,9 @@
-"""Articles in from SQL, related lists out to SQL (through SQLAlchemy).
+"""Articles in from SQL (through SQLAlchemy), and the database connection both SQL paths use.
 
-This stage connects the library to a site's CMS database:
-
-* :func:`read_sql` streams the rows of a ``SELECT`` as :class:`Article` objects
-  (server-side cursors where the driver has them), with the same field mapping
-  as files (:class:`FieldMap`).
-* :func:`export_sql` writes every article's related list to a table
-  ``(source_id, rank, target_id, score, reason)`` with the primary key
-  ``(source_id, rank)``, in **one transaction**: it reads the table's current
-  rows, and deletes, updates and inserts only the rows that differ. A reader of
-  the table sees the old lists or the new ones, never a mixture; a failure at
-  any point (the database going away included) rolls back and leaves the old
-  table as it was. After an incremental change to the index only the changed
-  rows are touched.
-
-Ids are stored as integers (``BIGINT``) when every id of the index is an
-``int``, and as text (``VARCHAR(255)``) otherwise, with integer ids written in
-decimal (``7`` -> ``"7"``). An existing table keeps its id type: text columns
-accept any ids, integer columns only integer ids.
+:func:`read_sql` streams the rows of a ``SELECT`` as :class:`Article` objects
+(server-side cursors where the driver has them), with the same field mapping
+as files (:class:`FieldMap`). Lists go out to SQL in
+:mod:`relatedcontent.outputs.sql`.
 
 SQLAlchemy and the drivers are imported only when these functions are called:
 install them with ``pip install 'relatedcontent[sql]'`` (SQLite),
@@ -29,29 +15,19 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..exceptions import CorpusError, DependencyError, ExportError
+from ..exceptions import CorpusError, DependencyError
 from .articles import Article, FieldMap, to_article
 from .values import jsonable
 
-if TYPE_CHECKING:
-    from .._recommender import RelatedContent
-
-__all__ = ["read_sql", "export_sql", "SQLExportReport", "DEFAULT_TABLE", "DEFAULT_REASON"]
-
-DEFAULT_TABLE = "related_articles"
-DEFAULT_REASON = "similar"
-COLUMNS = ("source_id", "rank", "target_id", "score", "reason")
-ID_LENGTH = 255
-SCORE_DECIMALS = 6
+__all__ = ["db_message", "engine_of", "engine_label", "read_sql", "sqlalchemy_module"]
 
 _EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 
 
-def _sqlalchemy() -> Any:
+def sqlalchemy_module() -> Any:
     try:
         import sqlalchemy
     except ImportError:
@@ -76,9 +52,9 @@ class _RowError(CorpusError):
         return f"{prefix}: {self.message}" if prefix else self.message
 
 
-def _engine(url_or_engine: Any, *, for_reading: bool) -> tuple[Any, bool]:
+def engine_of(url_or_engine: Any, *, for_reading: bool) -> tuple[Any, bool]:
     """Return ``(engine, owned)``; ``owned`` engines are disposed of by the caller."""
-    sa = _sqlalchemy()
+    sa = sqlalchemy_module()
     if isinstance(url_or_engine, sa.engine.Engine):
         return url_or_engine, False
     if isinstance(url_or_engine, sa.engine.Connection):
@@ -115,11 +91,11 @@ def _engine(url_or_engine: Any, *, for_reading: bool) -> tuple[Any, bool]:
         raise ValueError(msg) from None
 
 
-def _label(engine: Any) -> str:
+def engine_label(engine: Any) -> str:
     return str(engine.url.render_as_string(hide_password=True))
 
 
-def _db_message(exc: BaseException) -> str:
+def db_message(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()
     return text[0] if text else type(orig).__name__
@@ -188,7 +164,7 @@ def read_sql(
     ...                            {"body": ["content"]})]
     ['Bins']
     """
-    sa = _sqlalchemy()
+    sa = sqlalchemy_module()
     if not isinstance(query, str) or not query.strip():
         msg = "the query must be a non-empty SQL string such as 'SELECT id, title, body FROM posts'"
         raise ValueError(msg)
@@ -200,7 +176,7 @@ def read_sql(
             f"Got {batch_size!r} instead."
         )
         raise ValueError(msg)
-    engine, owned = _engine(url_or_engine, for_reading=True)
+    engine, owned = engine_of(url_or_engine, for_reading=True)
     return _stream_rows(
         sa, engine, owned, query, field_map or FieldMap(), dict(params or {}), batch_size
     )
@@ -215,13 +191,13 @@ def _stream_rows(
     params: dict[str, Any],
     batch_size: int,
 ) -> Iterator[Article]:
-    label = _label(engine)
+    label = engine_label(engine)
     try:
         try:
             conn = engine.connect()
         except sa.exc.SQLAlchemyError as exc:
             msg = (
-                f"cannot connect ({_db_message(exc)}); check the URL and that the server is running"
+                f"cannot connect ({db_message(exc)}); check the URL and that the server is running"
             )
             raise CorpusError(msg, source=label) from None
         with conn:
@@ -232,7 +208,7 @@ def _stream_rows(
                     execution_options={"stream_results": True, "yield_per": batch_size},
                 )
             except sa.exc.SQLAlchemyError as exc:
-                msg = f"the query failed: {_db_message(exc)}"
+                msg = f"the query failed: {db_message(exc)}"
                 raise CorpusError(msg, source=label) from None
             if not result.returns_rows:
                 msg = "the query returned no rows object; give a SELECT statement"
@@ -267,7 +243,7 @@ def _stream_rows(
                         continue
                     yield article
             except sa.exc.SQLAlchemyError as exc:
-                msg = f"reading the rows failed: {_db_message(exc)}"
+                msg = f"reading the rows failed: {db_message(exc)}"
                 raise CorpusError(msg, source=label) from None
             if repeated:
                 shown = "; ".join(
@@ -304,399 +280,3 @@ def _check_columns(columns: Sequence[str], fm: FieldMap, label: str) -> None:
             "FieldMap(id=...)"
         )
         raise _RowError(msg, source=label, field=fm.id)
-
-
-# -- writing ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SQLExportReport:
-    """What :func:`export_sql` did.
-
-    Attributes
-    ----------
-    table : str
-        The table written.
-    id_type : {"integer", "text"}
-        How the ids are stored.
-    rows : int
-        Rows in the table after the export (one per list item).
-    inserted, updated, deleted, unchanged : int
-        Rows the export inserted, updated, deleted, or left as they were.
-    created : bool
-        Whether the table was created by this export.
-    """
-
-    table: str
-    id_type: str
-    rows: int
-    inserted: int
-    updated: int
-    deleted: int
-    unchanged: int
-    created: bool
-
-    def summary(self) -> str:
-        """Return a one-line description, as the CLI prints it."""
-        made = "created" if self.created else "updated"
-        return (
-            f"{made} table {self.table} ({self.id_type} ids): {self.rows} rows; "
-            f"{self.inserted} inserted, {self.updated} updated, {self.deleted} deleted, "
-            f"{self.unchanged} unchanged"
-        )
-
-
-def _model(index: Any) -> RelatedContent:
-    from .._recommender import RelatedContent
-    from ..index.persistence import load
-
-    if isinstance(index, RelatedContent):
-        index._check_fitted()
-        return index
-    return load(index, mmap=True)
-
-
-def _has_reason() -> bool:
-    from .._recommender import Recommendation
-
-    return "reason" in getattr(Recommendation, "__dataclass_fields__", {}) or hasattr(
-        Recommendation, "reason"
-    )
-
-
-class _Lists:
-    """Every article's related list as table rows, computed per article on demand."""
-
-    def __init__(self, model: RelatedContent, n: int | None, id_type: str, table: str) -> None:
-        self.model = model
-        kept = (
-            int(model.neighbors_.shape[1]) if getattr(model, "neighbors_", None) is not None else 0
-        )
-        self.n = n if n is not None else max(kept, 1)
-        self.reason = _has_reason()
-        self.id_type = id_type
-        self.by_key: dict[Any, Any] = {}
-        for article_id in model.ids_:
-            key = self.key(article_id)
-            if key in self.by_key:
-                msg = (
-                    f"ids {self.by_key[key]!r} and {article_id!r} are both written as {key!r} "
-                    "in the "
-                    "text id columns; give the articles distinct ids"
-                )
-                raise ExportError(msg, target=table)
-            self.by_key[key] = article_id
-
-    def key(self, article_id: Any) -> Any:
-        if self.id_type == "integer" or isinstance(article_id, str):
-            return article_id
-        return str(article_id)
-
-    def _fast_rows(self, key: Any) -> list[tuple[Any, float, str]] | None:
-        """Read the list from the neighbour arrays, as ``related`` does, without teasers."""
-        model = self.model
-        row_of, all_ids = getattr(model, "_row", None), getattr(model, "_ids", None)
-        if row_of is None or all_ids is None or self.n > model.neighbors_.shape[1]:
-            return None
-        row = row_of[self.by_key[key]]
-        reason = DEFAULT_REASON
-        if (
-            self.reason
-        ):  # the stored list is what related() shows only without pins, filters or fallback
-            stored = getattr(model, "_stored_list_reason", None)
-            reason = stored(row, self.n) if stored is not None else None
-            if reason is None:
-                return None
-        targets = model.neighbors_[row, : self.n]
-        scores = model.scores_[row, : self.n]
-        return [
-            (self.key(all_ids[int(t)]), round(float(s), SCORE_DECIMALS), reason)
-            for t, s in zip(targets.tolist(), scores.tolist(), strict=True)
-            if t >= 0
-        ]
-
-    def rows(self, key: Any) -> list[tuple[Any, float, str]]:
-        """Return ``[(target_key, score, reason), ...]`` for ranks 1, 2, ..."""
-        fast = self._fast_rows(key)
-        if fast is not None:
-            return fast
-        items = self.model.related(self.by_key[key], n=self.n)
-        return [
-            (
-                self.key(item.id),
-                round(float(item.score), SCORE_DECIMALS),
-                str(getattr(item, "reason", None) or DEFAULT_REASON)
-                if self.reason
-                else DEFAULT_REASON,
-            )
-            for item in items
-        ]
-
-
-def _table_object(sa: Any, name: str, schema: str | None, id_type: str) -> Any:
-    from sqlalchemy.dialects import mysql
-
-    if id_type == "integer":
-        id_col: Any = sa.BigInteger()
-    else:
-        id_col = sa.String(ID_LENGTH).with_variant(
-            mysql.VARCHAR(ID_LENGTH, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
-        )
-    return sa.Table(
-        name,
-        sa.MetaData(schema=schema),
-        sa.Column("source_id", id_col, primary_key=True, autoincrement=False),
-        sa.Column("rank", sa.Integer(), primary_key=True, autoincrement=False),
-        sa.Column("target_id", id_col, nullable=False),
-        sa.Column("score", sa.Double(), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-    )
-
-
-def _check_existing(
-    sa: Any, conn: Any, name: str, schema: str | None, label: str
-) -> tuple[str, int | None]:
-    """Return the id type and id length of an existing table, or raise if its schema differs."""
-    inspector = sa.inspect(conn)
-    columns = {c["name"]: c for c in inspector.get_columns(name, schema=schema)}
-    pk = list(inspector.get_pk_constraint(name, schema=schema).get("constrained_columns") or [])
-    expected = "(source_id, rank, target_id, score, reason) with primary key (source_id, rank)"
-    found = f"({', '.join(columns)}) with primary key ({', '.join(pk) or 'none'})"
-    problem = None
-    if set(columns) != set(COLUMNS) or pk != ["source_id", "rank"]:
-        problem = f"its columns are {found}"
-    else:
-        kinds = {name_: columns[name_]["type"] for name_ in COLUMNS}
-        ints = {k for k, t in kinds.items() if isinstance(t, sa.Integer)}
-        texts = {k for k, t in kinds.items() if isinstance(t, sa.String)}
-        if "rank" not in ints:
-            problem = "its rank column is not an integer"
-        elif not isinstance(kinds["score"], (sa.Float, sa.Numeric)):
-            problem = "its score column is not a number"
-        elif "reason" not in texts:
-            problem = "its reason column is not text"
-        elif {"source_id", "target_id"} <= ints:
-            return "integer", None
-        elif {"source_id", "target_id"} <= texts:
-            return "text", getattr(kinds["source_id"], "length", None)
-        else:
-            problem = "its source_id and target_id columns are not both integers or both text"
-    msg = (
-        f"the table exists with another schema: {problem}; expected {expected}. "
-        "It was left as it is: export to another table (--table NAME / table=...) or rename or "
-        "drop this one yourself"
-    )
-    raise ExportError(msg, target=f"{label} table {name}")
-
-
-def _execute_batch(conn: Any, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """Run one batch of a write (its own function so tests can fail an export midway)."""
-    conn.execute(statement, rows)
-
-
-#: Databases whose CREATE TABLE is part of the transaction: a first export that
-#: fails leaves no table there. (MySQL commits DDL at once; its table is made first.)
-_TRANSACTIONAL_DDL = ("postgresql", "sqlite")
-
-
-def _begin(conn: Any, table: Any, create: bool) -> None:
-    """Start the export's transaction: create the table if asked, keep other writers out.
-
-    Readers are not blocked: they see the previous rows until the commit.
-    """
-    name = conn.dialect.name
-    if name == "sqlite":
-        dbapi = conn.connection.dbapi_connection
-        if not getattr(dbapi, "in_transaction", True):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-    if create:
-        table.create(conn)
-    if name == "postgresql":
-        quoted = conn.dialect.identifier_preparer.format_table(table)
-        conn.exec_driver_sql(f"LOCK TABLE {quoted} IN SHARE ROW EXCLUSIVE MODE")
-
-
-def export_sql(
-    index: Any,
-    url_or_engine: Any,
-    *,
-    table: str = DEFAULT_TABLE,
-    n: int | None = None,
-    schema: str | None = None,
-    batch_size: int = 1000,
-) -> SQLExportReport:
-    """Write every article's related list to a database table, in one transaction.
-
-    The table ``(source_id, rank, target_id, score, reason)`` has the primary
-    key ``(source_id, rank)``; ``rank`` starts at 1 and ``score`` is rounded to
-    6 decimals. It is created if it does not exist. Its current rows are read
-    and only the rows that differ are deleted, updated or inserted, all in one
-    transaction: a reader sees the previous lists until the commit, and after
-    an incremental change (``add``/``update``/``remove`` on the index) only the
-    changed lists' rows are touched.
-
-    Parameters
-    ----------
-    index : RelatedContent, str or path-like
-        A fitted model or the folder of a saved index.
-    url_or_engine : str or sqlalchemy.engine.Engine
-        Database URL (``sqlite:///site.db``, ``postgresql+psycopg://...``,
-        ``mysql+pymysql://...``) or an Engine.
-    table : str, default="related_articles"
-    n : int, optional
-        Items per list (default: all the neighbours kept in the index).
-    schema : str, optional
-        Database schema of the table (PostgreSQL), default the search path.
-    batch_size : int, default=1000
-        Rows per ``executemany`` round trip.
-
-    Returns
-    -------
-    SQLExportReport
-
-    Raises
-    ------
-    ExportError
-        If the table exists with another schema (it is never dropped), if ids
-        cannot be stored in its id columns, or if the database fails during
-        the export; the table then holds exactly what it held before.
-    DependencyError
-        If SQLAlchemy or the database driver is not installed.
-
-    Notes
-    -----
-    Ids are stored as ``BIGINT`` when all are ``int``, as ``VARCHAR(255)``
-    otherwise (integer ids in decimal: ``7`` -> ``'7'``); an existing table
-    keeps its id type. ``reason`` is ``"similar"`` unless recommendations
-    carry a ``reason`` of their own.
-    """
-    sa = _sqlalchemy()
-    if n is not None:
-        from .._recommender import check_n
-
-        n = check_n(n, "export_sql (n)")
-    if not isinstance(table, str) or not table or len(table) > 63:
-        msg = (
-            "The 'table' parameter of export_sql must be a table name of 1 to 63 characters. "
-            f"Got {table!r} instead."
-        )
-        raise ValueError(msg)
-    model = _model(index)
-    engine, owned = _engine(url_or_engine, for_reading=False)
-    label = _label(engine)
-    target = f"{label} table {table}"
-    try:
-        try:
-            with engine.begin() as conn:
-                exists = sa.inspect(conn).has_table(table, schema=schema)
-                if exists:
-                    id_type, length = _check_existing(sa, conn, table, schema, label)
-                    text_ids = [i for i in model.ids_ if type(i) is not int]
-                    if id_type == "integer" and text_ids:
-                        msg = (
-                            f"the table has integer id columns but the index has text ids such as "
-                            f"{text_ids[0]!r}; export to another table (--table NAME) or drop "
-                            "this one yourself"
-                        )
-                        raise ExportError(msg, target=target)
-                else:
-                    id_type = "integer" if all(type(i) is int for i in model.ids_) else "text"
-                    length = ID_LENGTH if id_type == "text" else None
-                lists = _Lists(model, n, id_type, target)
-                if length is not None:
-                    too_long = [k for k in lists.by_key if len(k) > length]
-                    if too_long:
-                        msg = (
-                            f"id {too_long[0]!r} is longer than the {length} characters of the id "
-                            "columns; shorten the ids or widen the columns"
-                        )
-                        raise ExportError(msg, target=target)
-                sa_table = _table_object(sa, table, schema, id_type)
-                create_now = not exists and engine.dialect.name not in _TRANSACTIONAL_DDL
-                if create_now:
-                    sa_table.create(conn)
-            with engine.connect() as conn, conn.begin():
-                _begin(conn, sa_table, create=not exists and not create_now)
-                counts = _sync(sa, conn, sa_table, lists, batch_size)
-        except sa.exc.SQLAlchemyError as exc:
-            msg = (
-                f"the export failed ({_db_message(exc)}); it was rolled back, so the table holds "
-                "the lists it held before. Check the database and run the export again"
-            )
-            raise ExportError(msg, target=target) from exc
-    finally:
-        if owned:
-            engine.dispose()
-    return SQLExportReport(table=table, id_type=id_type, created=not exists, **counts)
-
-
-def _sync(sa: Any, conn: Any, table: Any, lists: _Lists, batch_size: int) -> dict[str, int]:
-    """Diff the table against ``lists`` and apply the difference; return the counts."""
-    c = table.c
-    current = conn.execute(
-        sa.select(c.source_id, c.rank, c.target_id, c.score, c.reason).order_by(
-            c.source_id, c.rank
-        ),
-        execution_options={"stream_results": True, "yield_per": batch_size},
-    )
-    gone_sources: list[dict[str, Any]] = []
-    delete_rows: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    inserts: list[dict[str, Any]] = []
-    seen: set[Any] = set()
-    unchanged = deleted = 0
-    for source, group in itertools.groupby(current, key=lambda r: r[0]):
-        old = {int(r[1]): (r[2], float(r[3]), r[4]) for r in group}
-        if source in seen:
-            msg = "the table's rows did not come back grouped by source_id; export to a new table"
-            raise ExportError(msg, target=str(table.name))
-        seen.add(source)
-        if source not in lists.by_key:
-            gone_sources.append({"s": source})
-            deleted += len(old)
-            continue
-        new = dict(enumerate(lists.rows(source), start=1))
-        for rank in old.keys() - new.keys():
-            delete_rows.append({"s": source, "r": rank})
-        for rank, row in new.items():
-            values = {"s": source, "r": rank, "t": row[0], "sc": row[1], "re": row[2]}
-            if rank not in old:
-                inserts.append(values)
-            elif old[rank] != row:
-                updates.append(values)
-            else:
-                unchanged += 1
-        deleted += len(old.keys() - new.keys())
-    for key in lists.by_key:
-        if key not in seen:
-            for rank, row in enumerate(lists.rows(key), start=1):
-                inserts.append({"s": key, "r": rank, "t": row[0], "sc": row[1], "re": row[2]})
-
-    bp = sa.bindparam
-    statements = [
-        (table.delete().where(c.source_id == bp("s")), gone_sources),
-        (table.delete().where(c.source_id == bp("s"), c.rank == bp("r")), delete_rows),
-        (
-            table.update()
-            .where(c.source_id == bp("s"), c.rank == bp("r"))
-            .values(target_id=bp("t"), score=bp("sc"), reason=bp("re")),
-            updates,
-        ),
-        (
-            table.insert().values(
-                source_id=bp("s"), rank=bp("r"), target_id=bp("t"), score=bp("sc"), reason=bp("re")
-            ),
-            inserts,
-        ),
-    ]
-    for statement, rows in statements:
-        for start in range(0, len(rows), batch_size):
-            _execute_batch(conn, statement, rows[start : start + batch_size])
-    total = unchanged + len(updates) + len(inserts)
-    return {
-        "rows": total,
-        "inserted": len(inserts),
-        "updated": len(updates),
-        "deleted": deleted,
-        "unchanged": unchanged,
-    }

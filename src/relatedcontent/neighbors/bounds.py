@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..scoring.score import TIE_DECIMALS, tie_key
+
 __all__ = ["FREQUENT_TERMS", "MIN_SHARE", "Split", "column_order", "split_frequent"]
 
 #: At most this many frequent terms are split off. Measured with the scipy
@@ -99,8 +101,6 @@ def column_order(n_cols: int, frequent: np.ndarray) -> np.ndarray:
 
 def margin(dtype) -> float:
     """Slack for rounding: sums of up to ~64 products of values <= 1 in ``dtype``."""
-    from .plan import TIE_DECIMALS
-
     return 64 * float(np.finfo(dtype).eps) + 2 * 10.0**-TIE_DECIMALS
 
 
@@ -128,9 +128,7 @@ def needs_fallback(upper: np.ndarray, scores: np.ndarray) -> np.ndarray:
     a row is complete when it has ``k`` of them and the ``k``-th one, as the
     tie rule rounds it, is above ``upper`` (which includes the margins).
     """
-    from .plan import TIE_DECIMALS
-
     if scores.shape[1] == 0:
         return np.zeros(scores.shape[0], dtype=bool)
-    kth = np.round(scores[:, -1], TIE_DECIMALS)
+    kth = tie_key(scores[:, -1])
     return (upper > 0) & ~(kth > upper)

@@ -48,13 +48,15 @@ scores are looked at, so skipping never changes a list.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
-__all__ = ["KernelInputs", "prepare", "rows_top_k", "top_k_numba", "plan_tiles", "warm_up"]
+from ..scoring.score import TIE_DECIMALS
+
+__all__ = ["KernelInputs", "plan_tiles", "prepare", "rows_top_k", "warm_up"]
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -399,15 +401,11 @@ def rows_top_k(
 
 def _scale(dtype):
     """``10 ** TIE_DECIMALS`` in ``dtype``, as ``np.round`` uses it."""
-    from .plan import TIE_DECIMALS
-
     return np.dtype(dtype).type(10.0**TIE_DECIMALS)
 
 
 def warm_up() -> None:
     """Compile the kernel for both input dtypes (cached on disk by numba)."""
-    from scipy import sparse as sp
-
     for dtype in (np.float32, np.float64):
         X = sp.csr_matrix(np.array([[1.0, 0.0], [0.6, 0.8]], dtype=dtype))
         inputs = prepare(X, np.arange(2), 1 << 20, 1, 1)
@@ -426,8 +424,6 @@ RUN_MIN_MEAN = 4
 RUN_MIN_DF = 64
 #: Accumulator entries read back per vectorised count (see :func:`_read_range`).
 CHUNK = 32
-#: Blocks of rows per worker, for load balance and progress reports.
-BLOCKS_PER_WORKER = 64
 #: Read products back by walking the posting lists again when a tile holds
 #: fewer than 1/REWALK products per document, else by scanning the tile.
 REWALK = 8
@@ -545,6 +541,11 @@ class KernelInputs(NamedTuple):
     spans: list
     work_ends: np.ndarray
 
+    def shared(self) -> KernelInputs:
+        """The arrays every span reads, without the planner's permutation and spans."""
+        empty = np.zeros(0)
+        return self._replace(perm=empty, spans=[], work_ends=empty)
+
     def run(
         self, a: int, b: int, k: int, exclude_self: bool, out_idx: np.ndarray, out_val: np.ndarray
     ) -> None:
@@ -613,89 +614,6 @@ def prepare(X, tie_rank: np.ndarray, budget: int, workers: int, n_blocks: int) -
         list(zip(edges[:-1], edges[1:], strict=True)),
         ends,
     )
-
-
-def top_k_numba(
-    X, k: int, *, tie_rank: np.ndarray, exclude_self: bool, workers: int, budget: int, progress=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` of every row of a unit-row, non-negative CSR ``X``.
-
-    Same contract as :func:`relatedcontent.neighbors.plan.top_k_neighbors`, which
-    checks and normalises ``X`` and calls this; see the module docstring for
-    the method.
-
-    Parameters
-    ----------
-    X : scipy.sparse.csr_matrix of float32 or float64
-        Rows of unit length, no negative entries.
-    k : int
-        Neighbours per row.
-    tie_rank : array of int of shape (n_rows,)
-        Order of equal scores (lower first).
-    exclude_self : bool
-        Leave each row out of its own list.
-    workers : int
-        Threads.
-    budget : int
-        Bytes of working memory for the tiles (see :func:`plan_tiles`).
-    progress : callable, optional
-        ``progress(rows_done, n_rows)`` after each block, rows weighted by work.
-
-    Returns
-    -------
-    indices : ndarray of int64, shape (n_rows, k)
-    scores : ndarray of float64, shape (n_rows, k)
-    """
-    n = X.shape[0]
-    inputs = prepare(X, tie_rank, budget, workers, workers * BLOCKS_PER_WORKER)
-    spans, ends = inputs.spans, inputs.work_ends
-    indices_out = np.full((n, k), -1, dtype=np.int64)
-    scores_out = np.zeros((n, k), dtype=np.float64)
-
-    def run(a: int, b: int) -> tuple[int, int]:
-        inputs.run(a, b, k, exclude_self, indices_out[a:b], scores_out[a:b])
-        return a, b
-
-    done = 0
-    work_done = [0.0]
-
-    def rows_done(a: int, b: int, blocks: int) -> int:
-        # Rows weighted by their work, so that an ETA drawn from it holds even
-        # though the heavy rows come first.
-        work_done[0] += ends[b - 1] - (ends[a - 1] if a else 0.0)
-        if blocks == len(spans):
-            return n
-        return min(n - 1, int(n * work_done[0] / ends[-1]))
-
-    if workers == 1:
-        finished = (run(a, b) for a, b in spans)
-        for a, b in finished:
-            done += 1
-            if progress is not None:
-                progress(rows_done(a, b, done), n)
-        return _unpermute(indices_out, scores_out, inputs.perm)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run, a, b) for a, b in spans]
-        try:
-            for future in as_completed(futures):
-                a, b = future.result()
-                done += 1
-                if progress is not None:
-                    progress(rows_done(a, b, done), n)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    return _unpermute(indices_out, scores_out, inputs.perm)
-
-
-def _unpermute(idx: np.ndarray, val: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map results computed on ``X[perm]`` back to the rows and columns of ``X``."""
-    out_idx = np.empty_like(idx)
-    out_val = np.empty_like(val)
-    out_idx[perm] = np.where(idx >= 0, perm[np.maximum(idx, 0)], -1)
-    out_val[perm] = val
-    return out_idx, out_val
 
 
 def _grouping_order(X) -> np.ndarray:

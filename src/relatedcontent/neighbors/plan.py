@@ -1,52 +1,73 @@
-"""Neighbours: exact top-k cosine neighbours of every row of a sparse matrix.
+"""Neighbours: the plan of an exact top-k computation, and its local executor.
 
-This stage knows nothing about text. Two interchangeable engines compute the
-same result:
+This stage knows nothing about text. Given a sparse matrix ``X``, it finds the
+exact top-``k`` cosine neighbours of every row, never the row itself, in
+memory set by a budget rather than by ``N**2``.
 
-* ``"numba"`` (used when numba is installed, see ``_kernel_numba``): a compiled
-  kernel that accumulates each row's products into a cache-sized dense tile
-  and selects the ``k`` best on the fly, never storing a product matrix.
-* ``"scipy"``: multiplies row blocks of ``X`` by ``X.T`` (scipy's sparse
-  product, which releases the GIL), keeps the ``k`` best other rows of each
-  row, and never holds more than one block of products per worker. The few
-  most frequent terms are split off first and added back per candidate,
-  with a bound that sends the rows it cannot settle to the whole product
-  (see ``_bounds``): the blocks of products shrink and the result is the same.
+One plan, two executors. :func:`plan_neighbors` does everything that decides
+the result: it checks and normalises ``X``, moves the few most frequent terms
+to the last columns (so every engine sums a score's products in the same
+order and the scores agree bit for bit), chooses the engine
+(:func:`choose_engine`, the one place that does) and cuts the rows into
+*spans*, independent tasks. :func:`run_span` computes one span on any machine;
+:func:`run_local` runs all spans on local threads and
+:mod:`relatedcontent._distributed` runs them as Dask tasks, so a cluster build
+and a local build give the same bits.
 
-The frequent terms are moved to the last columns for both engines, so each
-sums a score's products in the same order and the scores agree bit for bit.
+The engines:
 
-Either way the memory used is set by ``memory_budget`` rather than by
-``N**2``, and blocks run in parallel on joblib threads.
+* ``"numba"`` (:mod:`.kernel`, the ``fast`` extra): a compiled kernel that
+  accumulates each row's products into a cache-sized dense tile and selects
+  the ``k`` best on the fly, never storing a product matrix.
+* ``"scipy"`` (:mod:`.blocks`): multiplies row blocks of ``X`` by ``X.T``,
+  keeps the ``k`` best other rows of each row, and never holds more than one
+  block of products per task. The few most frequent terms are split off
+  first and added back per candidate, with a bound that sends the rows it
+  cannot settle to the whole product (:mod:`.bounds`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import re
-import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 
-from .bounds import Split, column_order, frequent_terms, needs_fallback, split_frequent
+from .blocks import BYTES_PER_ENTRY, block, plan_blocks, split_block
+from .bounds import Split, column_order, frequent_terms, split_frequent
 
-__all__ = ["top_k_neighbors", "parse_memory", "plan_blocks", "select_top_k", "METHODS"]
+__all__ = [
+    "AUTO_NUMBA_MIN_WORK",
+    "METHODS",
+    "NeighborPlan",
+    "Results",
+    "choose_engine",
+    "numba_available",
+    "parse_memory",
+    "plan_neighbors",
+    "run_local",
+    "run_span",
+    "top_k_neighbors",
+]
 
 #: Engines of :func:`top_k_neighbors`.
 METHODS = ("auto", "numba", "scipy")
 
-#: Bytes of working memory per stored product entry in one block: the product's
-#: value and column, plus the sort keys and permutation used for selection.
-BYTES_PER_ENTRY = 48
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
-#: Scores equal to this many decimals are ties, ordered by ``tie_rank``. The
-#: same cosine computed in a different order can differ in its last bits; this
-#: keeps the order of equal scores independent of how they were computed.
-TIE_DECIMALS = 12
+
+#: Below this many multiply-adds (sum of df(t)**2), "auto" keeps to scipy: the
+#: product takes well under a second, less than loading (or, the first time,
+#: compiling) the kernel.
+AUTO_NUMBA_MIN_WORK = 50_000_000
+
+#: Spans per worker thread of the numba engine (load balance, progress reports).
+SPANS_PER_WORKER = 64
 
 _UNITS = {
     "": 1,
@@ -130,199 +151,283 @@ def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
     return X
 
 
-def plan_blocks(X: sp.csr_matrix, budget_entries: int) -> list[tuple[int, int]]:
-    """Split the rows of ``X`` into blocks whose products fit ``budget_entries``.
+def numba_available() -> bool:
+    """Whether numba is installed (the ``fast`` extra); it is not imported here."""
+    return importlib.util.find_spec("numba") is not None
 
-    The number of stored products of row ``i`` with all rows is at most
-    ``min(N, sum of df(t) over the terms t of row i)``; blocks are cut so that
-    the sum of these bounds stays within the budget (a single row always forms
-    a block, whatever its bound).
-    """
-    n = X.shape[0]
-    if n == 0:
-        return []
+
+def _nonnegative(X: sp.csr_matrix) -> bool:
+    """The kernel and the split need entries >= 0 (so any positive product makes a score)."""
+    return X.nnz == 0 or bool(X.data.min() >= 0)
+
+
+def _work(X: sp.csr_matrix) -> int:
     df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64)
-    pattern = sp.csr_matrix((np.ones_like(X.data, dtype=np.int64), X.indices, X.indptr), X.shape)
-    bound = np.minimum(pattern @ df, n)
-    ends = np.cumsum(bound)
-    blocks = []
-    start = 0
-    while start < n:
-        base = ends[start - 1] if start else 0
-        stop = int(np.searchsorted(ends, base + budget_entries, side="right"))
-        stop = min(max(stop, start + 1), n)
-        blocks.append((start, stop))
-        start = stop
-    return blocks
+    return int((df * df).sum())
 
 
-def select_top_k(
-    S: sp.csr_matrix, k: int, offset: int | np.ndarray, tie_rank: np.ndarray, exclude_self: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pick the ``k`` best columns of each row of a block of products ``S``.
+def choose_engine(X: sp.csr_matrix, method: str, numba_ready: bool) -> str:
+    """The engine that computes ``X``'s neighbours: ``"numba"`` or ``"scipy"``.
 
-    Rows of ``S`` are rows ``offset ...`` of the full matrix (or, if ``offset``
-    is an array, rows ``offset[0], offset[1], ...``). Entries must be
-    positive to count; scores equal to :data:`TIE_DECIMALS` decimals are
-    ties, broken by ``tie_rank`` of the column (lower first). Returns ``(indices, scores)`` padded with -1 / 0.0.
+    ``"auto"`` takes the kernel when ``numba_ready`` (numba installed where the
+    spans run), ``X`` has no negative entries and the product is large enough
+    to repay loading the kernel (:data:`AUTO_NUMBA_MIN_WORK`). Both engines
+    give the same indices and bit-identical scores.
     """
-    rows_in_block = S.shape[0]
-    out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
-    out_val = np.zeros((rows_in_block, k), dtype=np.float64)
-    if S.nnz == 0 or k == 0:
+    if method == "scipy":
+        return "scipy"
+    if method == "auto":
+        worth_it = _work(X) >= AUTO_NUMBA_MIN_WORK and _nonnegative(X) and numba_ready
+        return "numba" if worth_it else "scipy"
+    if not numba_ready:
+        msg = "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
+        raise ValueError(msg)
+    if not _nonnegative(X):
+        msg = "method='numba' needs a matrix without negative entries; use method='scipy'"
+        raise ValueError(msg)
+    return "numba"
+
+
+def split_fits(n_rows: int, n_frequent: int, dtype: Any, budget: int) -> bool:
+    """Whether the dense frequent-term columns take at most half the memory budget."""
+    return n_rows * (n_frequent * np.dtype(dtype).itemsize + 8) <= budget // 2
+
+
+@dataclass(frozen=True)
+class ScipyInputs:
+    """What a scipy span reads: the matrix, its transpose, and the frequent-term split."""
+
+    X: sp.csr_matrix
+    XT: sp.csr_matrix
+    tie_rank: np.ndarray
+    split: Split | None
+    XR: sp.csr_matrix | None
+    XRT: sp.csr_matrix | None
+    budget_entries: int
+
+    def run(self, a: int, b: int, k: int, exclude_self: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` of rows ``a .. b-1``."""
+        if self.split is None:
+            return block(self.X, self.XT, a, b, k, self.tie_rank, exclude_self)
+        return split_block(
+            self.X, self.XT, self.XR, self.XRT, self.split, a, b, k, self.tie_rank,
+            exclude_self, self.budget_entries,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NeighborPlan:
+    """An exact top-k computation cut into independent spans of rows.
+
+    Attributes
+    ----------
+    n_rows, k : int
+    exclude_self : bool
+    engine : {"numba", "scipy"}
+    inputs : object
+        What every span reads (the same on every machine): the kernel's
+        tables (:class:`.kernel.KernelInputs`) or :class:`ScipyInputs`.
+    spans : list of (int, int)
+        Row ranges, in the engine's row order; each is one task.
+    perm : ndarray or None
+        The kernel's row order (``None``: the rows of ``X``).
+    work_ends : ndarray
+        Cumulative work of the rows in engine order (for progress reports).
+    """
+
+    n_rows: int
+    k: int
+    exclude_self: bool
+    engine: str
+    inputs: Any
+    spans: list[tuple[int, int]]
+    perm: np.ndarray | None
+    work_ends: np.ndarray
+
+    def progress_rows(self, work_done: float) -> int:
+        """Rows to report as done after ``work_done`` units of work (an ETA drawn from it holds)."""
+        total = float(self.work_ends[-1]) if self.work_ends.size else 0.0
+        if total <= 0 or work_done >= total:
+            return self.n_rows
+        return min(self.n_rows - 1, int(self.n_rows * work_done / total))
+
+    def span_work(self, a: int, b: int) -> float:
+        """Work of the rows ``a .. b-1`` (engine order)."""
+        return float(self.work_ends[b - 1] - (self.work_ends[a - 1] if a else 0.0))
+
+    def finish(self, indices: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Map the spans' results (engine order) back to the rows and columns of ``X``."""
+        if self.perm is None:
+            return indices, scores
+        perm = self.perm
+        out_idx = np.empty_like(indices)
+        out_val = np.empty_like(scores)
+        out_idx[perm] = np.where(indices >= 0, perm[np.maximum(indices, 0)], -1)
+        out_val[perm] = scores
         return out_idx, out_val
-    rows = np.repeat(np.arange(rows_in_block), np.diff(S.indptr))
-    cols = S.indices
-    vals = S.data
-    keep = vals > 0
-    if exclude_self:
-        # offset: first row number of a contiguous block, or each row's own number
-        own = rows + offset if np.isscalar(offset) else np.asarray(offset)[rows]
-        keep &= cols != own
-    return _select(rows[keep], cols[keep], vals[keep], rows_in_block, k, tie_rank)
 
 
-def _select(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    vals: np.ndarray,
-    rows_in_block: int,
+def plan_neighbors(
+    X: Any,
+    k: int,
+    *,
+    tie_rank: np.ndarray | None = None,
+    memory_budget: int | str | None = None,
+    workers: int = 1,
+    min_spans: int = 1,
+    exclude_self: bool = True,
+    method: str = "auto",
+    numba_ready: bool | None = None,
+) -> NeighborPlan:
+    """Plan the exact top-``k`` of every row of ``X``; see the module docstring.
+
+    ``memory_budget`` is shared by ``workers`` spans running at a time;
+    ``min_spans`` asks for at least that many spans (a cluster's task count).
+    ``numba_ready`` says whether numba is installed where the spans run
+    (default: here).
+    """
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
+        msg = f"k must be a non-negative int, got {k!r}"
+        raise ValueError(msg)
+    if method not in METHODS:
+        msg = f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}"
+        raise ValueError(msg)
+    X = _canonical(_normalized(_check_matrix(X)))
+    n, k = X.shape[0], int(k)
+    if tie_rank is None:
+        tie_rank = np.arange(n, dtype=np.int64)
+    else:
+        tie_rank = np.asarray(tie_rank, dtype=np.int64)
+        if tie_rank.shape != (n,):
+            msg = f"tie_rank must have shape ({n},), got {tie_rank.shape}"
+            raise ValueError(msg)
+    total_budget = parse_memory(memory_budget)
+    workers = max(1, int(workers))
+    # Frequent terms go last (see .bounds): both engines sum each score in
+    # column order, so they agree bit for bit, split or not, whatever the budget.
+    n_frequent = 0
+    if _nonnegative(X) and n:
+        frequent = frequent_terms(X)
+        if frequent.size:
+            X = X[:, column_order(X.shape[1], frequent)]
+            X.sort_indices()
+            if split_fits(n, frequent.size, X.dtype, total_budget):
+                n_frequent = int(frequent.size)
+    ready = numba_available() if numba_ready is None else numba_ready
+    engine = choose_engine(X, method, ready) if n and k else "scipy"
+    if engine == "numba":
+        from .kernel import prepare  # numba is an optional dependency
+
+        # The kernel does not split: the frequent terms' postings are runs of
+        # documents in its order and cost less than per-candidate corrections
+        # (measured); it runs on the same column order, so scores agree.
+        inputs = prepare(X, tie_rank, total_budget, workers, max(min_spans, workers * SPANS_PER_WORKER))
+        return NeighborPlan(n, k, exclude_self, engine, inputs.shared(), inputs.spans,
+                            inputs.perm, inputs.work_ends)  # fmt: skip
+    return _plan_scipy(X, k, tie_rank, total_budget, workers, min_spans, n_frequent, exclude_self)
+
+
+def _plan_scipy(
+    X: sp.csr_matrix,
     k: int,
     tie_rank: np.ndarray,
+    total_budget: int,
+    workers: int,
+    min_spans: int,
+    n_frequent: int,
+    exclude_self: bool,
+) -> NeighborPlan:
+    split = split_frequent(X, n_frequent) if n_frequent else None
+    budget = max(1, total_budget - (split.nbytes if split is not None else 0)) // workers
+    entries = max(1, budget // BYTES_PER_ENTRY)
+    XR = XRT = None
+    if split is not None:
+        XR = sp.csr_matrix(X[:, : split.n_rest])
+        XRT = sp.csr_matrix(XR.T)
+    spans = _more_spans(plan_blocks(XR if XR is not None else X, entries), min_spans)
+    inputs = ScipyInputs(X, sp.csr_matrix(X.T), tie_rank, split, XR, XRT, entries)
+    work_ends = np.arange(1, X.shape[0] + 1, dtype=np.float64)
+    return NeighborPlan(X.shape[0], k, exclude_self, "scipy", inputs, spans, None, work_ends)
+
+
+def _more_spans(spans: list[tuple[int, int]], target: int) -> list[tuple[int, int]]:
+    """Split spans evenly until there are about ``target`` of them."""
+    if len(spans) >= target:
+        return spans
+    per = -(-target // max(1, len(spans)))
+    out = []
+    for a, b in spans:
+        edges = np.unique(np.linspace(a, b, min(per, b - a) + 1).astype(np.int64)).tolist()
+        out.extend(zip(edges[:-1], edges[1:], strict=False))
+    return out
+
+
+def run_span(
+    inputs: Any, a: int, b: int, k: int, exclude_self: bool
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Compute one span of a plan: ``(a, indices, scores)`` of rows ``a .. b-1``.
+
+    A plain function of its arguments, so that it can run on any machine.
+    """
+    if hasattr(inputs, "budget_entries"):
+        idx, val = inputs.run(a, b, k, exclude_self)
+        return a, idx, val
+    idx = np.full((b - a, k), -1, dtype=np.int64)
+    val = np.zeros((b - a, k), dtype=np.float64)
+    inputs.run(a, b, k, exclude_self, idx, val)
+    return a, idx, val
+
+
+def run_local(
+    plan: NeighborPlan,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`select_top_k` on entries given as (row, column, positive score), rows ascending."""
-    out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
-    out_val = np.zeros((rows_in_block, k), dtype=np.float64)
-    if rows.size == 0 or k == 0:
-        return out_idx, out_val
-    if rows.size > 8 * k * rows_in_block:
-        rows, cols, vals = _prefilter(rows, cols, vals, rows_in_block, k)
-    order = np.lexsort((tie_rank[cols], -np.round(vals, TIE_DECIMALS), rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    starts = np.searchsorted(rows, np.arange(rows_in_block))
-    rank = np.arange(rows.size) - starts[rows]
-    top = rank < k
-    out_idx[rows[top], rank[top]] = cols[top]
-    out_val[rows[top], rank[top]] = vals[top]
-    return out_idx, out_val
+    """Run every span of ``plan`` on ``workers`` local threads; return ``(indices, scores)``."""
+    results = Results(plan, progress)
+    if plan.n_rows == 0 or plan.k == 0:
+        return results.finish()
+    if workers <= 1:
+        for a, b in plan.spans:
+            results.add(*run_span(plan.inputs, a, b, plan.k, plan.exclude_self))
+        return results.finish()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(run_span, plan.inputs, a, b, plan.k, plan.exclude_self)
+            for a, b in plan.spans
+        ]
+        try:
+            for future in as_completed(futures):
+                results.add(*future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return results.finish()
 
 
-#: Score buckets used to find, per row, a threshold below which no entry can
-#: make the top k (see ``_prefilter``).
-_BUCKETS = 128
+class Results:
+    """The spans' results of a plan as they arrive (in any order), and the progress reports."""
 
+    def __init__(self, plan: NeighborPlan, progress: Callable[[int, int], None] | None) -> None:
+        self.plan = plan
+        self.progress = progress
+        self.indices = np.full((plan.n_rows, plan.k), -1, dtype=np.int64)
+        self.scores = np.zeros((plan.n_rows, plan.k), dtype=np.float64)
+        self._ends = dict(plan.spans)
+        self._work = 0.0
 
-def _bucket_keys(rows: np.ndarray, vals: np.ndarray) -> np.ndarray:
-    """``rows * _BUCKETS + bucket`` of each entry (``vals`` in [0, 1]), in few passes."""
-    key = vals * _BUCKETS
-    np.minimum(key, _BUCKETS - 1, out=key)
-    key = key.astype(np.intp)
-    key += rows * _BUCKETS
-    return key
+    def add(self, a: int, idx: np.ndarray, val: np.ndarray) -> None:
+        """Store the result of the span starting at row ``a``."""
+        self.indices[a : a + idx.shape[0]] = idx
+        self.scores[a : a + idx.shape[0]] = val
+        self._work += self.plan.span_work(a, self._ends[a])
+        if self.progress is not None:
+            self.progress(self.plan.progress_rows(self._work), self.plan.n_rows)
 
-
-def _first_bucket_reaching(key: np.ndarray, n_rows: int, k: int, none: int) -> np.ndarray:
-    """Per row, buckets from the top until ``k`` entries are reached (``none`` if never)."""
-    counts = np.bincount(key, minlength=n_rows * _BUCKETS)
-    from_top = np.cumsum(counts.reshape(n_rows, _BUCKETS)[:, ::-1], axis=1)
-    reached = from_top >= k
-    return np.where(reached.any(axis=1), reached.argmax(axis=1), none)
-
-
-def _prefilter(
-    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop entries that cannot be in their row's top ``k``, without sorting.
-
-    Scores are cosines in (0, 1]; each entry falls in one of ``_BUCKETS`` equal
-    score buckets. Counting entries per (row, bucket) gives, for each row, the
-    lowest bucket that still holds one of its ``k`` best entries; everything in
-    lower buckets goes. Only the few survivors are sorted afterwards.
-    """
-    key = _bucket_keys(rows, vals)
-    # Rows with fewer than k entries keep everything (their threshold is bucket 0).
-    first = _first_bucket_reaching(key, n_rows, k, _BUCKETS - 1)
-    cut = np.arange(n_rows, dtype=np.intp) * _BUCKETS + ((_BUCKETS - 1) - first)
-    keep = key >= cut[rows]
-    return rows[keep], cols[keep], vals[keep]
-
-
-def _block(
-    X: sp.csr_matrix,
-    XT: sp.csr_matrix,
-    start: int,
-    stop: int,
-    k: int,
-    tie_rank: np.ndarray,
-    exclude_self: bool,
-) -> tuple[int, np.ndarray, np.ndarray]:
-    S = sp.csr_matrix(X[start:stop] @ XT)
-    idx, val = select_top_k(S, k, start, tie_rank, exclude_self)
-    return start, idx, val
-
-
-def _split_block(
-    X: sp.csr_matrix,
-    XT: sp.csr_matrix,
-    XR: sp.csr_matrix,
-    XRT: sp.csr_matrix,
-    split: Split,
-    start: int,
-    stop: int,
-    k: int,
-    tie_rank: np.ndarray,
-    exclude_self: bool,
-    budget_entries: int,
-) -> tuple[int, np.ndarray, np.ndarray]:
-    """Rows ``start:stop`` through the frequent-term split (see ``_bounds``).
-
-    Partial scores come from the product of the other terms; candidates that
-    may reach their row's top ``k`` get their frequent-term products added,
-    in column order; rows the bound cannot settle are computed again whole.
-    """
-    S = sp.csr_matrix(XR[start:stop] @ XRT)
-    n_rows = stop - start
-    rows = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(S.indptr))
-    cols, vals = S.indices, S.data
-    upper = split.upper[start:stop]
-    # Exact scores are >= partial ones, so the k-th best partial score (floored
-    # to a bucket) is a floor for the k-th best exact score; with the row
-    # itself among the entries, the (k+1)-th best is. One mask then keeps the
-    # entries that can reach it, without the row itself.
-    floor = _kth_floor(rows, vals, n_rows, k + bool(exclude_self))
-    # (at least the smallest positive value: only positive scores count)
-    reach = np.maximum(floor - upper - 1e-9, np.nextafter(0.0, 1.0))
-    keep = vals >= reach[rows]
-    if exclude_self:
-        keep &= cols != rows + start
-    keep = np.flatnonzero(keep)
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
-    # Only pairs sharing a frequent term have products to add (adding a zero
-    # product leaves a sum unchanged, so skipping it keeps the bits).
-    mask = split.mask
-    shared = np.flatnonzero(mask[rows + start] & mask[cols])
-    r, c = rows[shared] + start, cols[shared]
-    exact = vals[shared]
-    for f in range(split.D.shape[1]):
-        exact = exact + split.D[r, f] * split.D[c, f]
-    vals[shared] = exact
-    idx, val = _select(rows, cols, vals, n_rows, k, tie_rank)
-    again = np.flatnonzero(needs_fallback(upper, val))
-    for a, b in plan_blocks(X[again + start], budget_entries):
-        rows_again = again[a:b]
-        S = sp.csr_matrix(X[rows_again + start] @ XT)
-        idx[rows_again], val[rows_again] = select_top_k(
-            S, k, rows_again + start, tie_rank, exclude_self
-        )
-    return start, idx, val
-
-
-def _kth_floor(rows: np.ndarray, vals: np.ndarray, n_rows: int, k: int) -> np.ndarray:
-    """Per row, a value at most its ``k``-th largest entry (0 if it has fewer than ``k``)."""
-    if k == 0 or rows.size == 0:
-        return np.zeros(n_rows)
-    first = _first_bucket_reaching(_bucket_keys(rows, vals), n_rows, k, _BUCKETS)
-    return np.maximum((_BUCKETS - 1 - first) / _BUCKETS, 0.0)
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indices, scores)`` in the rows and columns of ``X``."""
+        return self.plan.finish(self.indices, self.scores)
 
 
 def top_k_neighbors(
@@ -345,20 +450,20 @@ def top_k_neighbors(
     k : int
         Neighbours per row.
     n_jobs : int, default=None
-        Blocks computed in parallel (joblib threads; ``None`` means 1, ``-1``
-        all cores). The result does not depend on it.
+        Spans computed in parallel (threads; ``None`` means 1, ``-1`` all
+        cores). The result does not depend on it.
     memory_budget : int or str, default="512MiB"
-        Working memory for products, shared by the parallel jobs; blocks are
-        sized to fit it. A lower budget means more, smaller blocks.
+        Working memory for products, shared by the parallel jobs; spans are
+        sized to fit it. A lower budget means more, smaller spans.
     tie_rank : array of int of shape (n_rows,), optional
         Equal scores are ordered by this rank (lower first); by default, by row
         number.
     exclude_self : bool, default=True
         Leave each row out of its own list.
     progress : callable, optional
-        Called as ``progress(rows_done, n_rows)`` after each block (the numba
-        engine counts rows in proportion to their work, so that an ETA drawn
-        from it holds), and with ``rows_done == n_rows`` at the end.
+        Called as ``progress(rows_done, n_rows)`` after each span (rows are
+        counted in proportion to their work, so that an ETA drawn from it
+        holds), and with ``rows_done == n_rows`` at the end.
     method : {"auto", "numba", "scipy"}, default="auto"
         Engine. ``"numba"`` needs the ``fast`` extra (numba) and a matrix
         without negative entries (any TF-IDF matrix); ``"auto"`` uses it when
@@ -389,154 +494,9 @@ def top_k_neighbors(
     >>> idx.tolist()
     [[1, -1], [0, 2], [1, -1]]
     """
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0:
-        msg = f"k must be a non-negative int, got {k!r}"
-        raise ValueError(msg)
-    if method not in METHODS:
-        msg = f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}"
-        raise ValueError(msg)
-    X = _canonical(_normalized(_check_matrix(X)))
-    n = X.shape[0]
-    k = int(k)
-    if tie_rank is None:
-        tie_rank = np.arange(n, dtype=np.int64)
-    else:
-        tie_rank = np.asarray(tie_rank, dtype=np.int64)
-        if tie_rank.shape != (n,):
-            msg = f"tie_rank must have shape ({n},), got {tie_rank.shape}"
-            raise ValueError(msg)
-    indices = np.full((n, k), -1, dtype=np.int64)
-    scores = np.zeros((n, k), dtype=np.float64)
-    if n == 0 or k == 0:
-        return indices, scores
     workers = max(1, effective_n_jobs(n_jobs))
-    total_budget = parse_memory(memory_budget)
-    # Frequent terms go last (see _bounds): both engines sum each score in
-    # column order, so they agree bit for bit, split or not, whatever the budget.
-    n_frequent = 0
-    if _numba_safe(X):
-        frequent = frequent_terms(X)
-        if frequent.size:
-            X = X[:, column_order(X.shape[1], frequent)]
-            X.sort_indices()
-            if split_fits(X.shape[0], frequent.size, X.dtype, total_budget):
-                n_frequent = int(frequent.size)
-    if _use_numba(X, method):
-        from .kernel import top_k_numba
-
-        # The kernel does not split: the frequent terms' postings are runs of
-        # documents in its order and cost less than per-candidate corrections
-        # (measured); it runs on the same column order, so scores agree.
-        return top_k_numba(
-            X,
-            k,
-            tie_rank=tie_rank,
-            exclude_self=exclude_self,
-            workers=workers,
-            budget=total_budget,
-            progress=progress,
-        )
-    split = split_frequent(X, n_frequent)
-    budget = max(1, total_budget - split.nbytes) // workers
-    XT = sp.csr_matrix(X.T)
-    if n_frequent:
-        XR = sp.csr_matrix(X[:, : split.n_rest])
-        XRT = sp.csr_matrix(XR.T)
-        blocks = plan_blocks(XR, max(1, budget // BYTES_PER_ENTRY))
-        tasks = (
-            delayed(_split_block)(
-                X,
-                XT,
-                XR,
-                XRT,
-                split,
-                a,
-                b,
-                k,
-                tie_rank,
-                exclude_self,
-                max(1, budget // BYTES_PER_ENTRY),
-            )
-            for a, b in blocks
-        )
-    else:
-        blocks = plan_blocks(X, max(1, budget // BYTES_PER_ENTRY))
-        tasks = (delayed(_block)(X, XT, a, b, k, tie_rank, exclude_self) for a, b in blocks)
-    done = 0
-    runner = Parallel(n_jobs=workers, prefer="threads", return_as="generator_unordered")
-    for start, idx, val in runner(tasks):
-        stop = start + idx.shape[0]
-        indices[start:stop] = idx
-        scores[start:stop] = val
-        done += stop - start
-        if progress is not None:
-            progress(done, n)
-    return indices, scores
-
-
-def split_fits(n_rows: int, n_frequent: int, dtype: Any, budget: int) -> bool:
-    """Whether the dense frequent-term columns take at most half the memory budget."""
-    return n_rows * (n_frequent * np.dtype(dtype).itemsize + 8) <= budget // 2
-
-
-def numba_available() -> bool:
-    """Whether numba is installed (the ``fast`` extra); it is not imported here."""
-    return importlib.util.find_spec("numba") is not None
-
-
-def _numba_safe(X: sp.csr_matrix) -> bool:
-    """The kernel needs entries >= 0 (so any positive product makes a score)."""
-    return X.nnz == 0 or bool(X.data.min() >= 0)
-
-
-#: Below this many multiply-adds (sum of df(t)**2), "auto" keeps to scipy: the
-#: product takes well under a second, less than loading (or, the first time,
-#: compiling) the kernel.
-AUTO_NUMBA_MIN_WORK = 50_000_000
-
-
-def _work(X: sp.csr_matrix) -> int:
-    df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64)
-    return int((df * df).sum())
-
-
-def _use_numba(X: sp.csr_matrix, method: str) -> bool:
-    if method == "scipy":
-        return False
-    if method == "auto":
-        return _work(X) >= AUTO_NUMBA_MIN_WORK and _numba_safe(X) and numba_available()
-    if not numba_available():
-        msg = (
-            "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
-        )
-        raise ValueError(msg)
-    if not _numba_safe(X):
-        msg = "method='numba' needs a matrix without negative entries; use method='scipy'"
-        raise ValueError(msg)
-    return True
-
-
-class ProgressPrinter:
-    """A ``progress`` callback that prints rows done and an ETA to a stream."""
-
-    def __init__(self, stream: Any, label: str = "neighbours", every: float = 1.0) -> None:
-        self.stream = stream
-        self.label = label
-        self.every = every
-        self._start = time.monotonic()
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self._last < self.every:
-            return
-        self._last = now
-        elapsed = now - self._start
-        eta = elapsed / done * (total - done) if done else 0.0
-        self.stream.write(
-            f"\r{self.label}: {done}/{total} rows ({100 * done / total:.0f}%), "
-            f"{elapsed:.0f}s elapsed, ETA {eta:.0f}s"
-        )
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
+    plan = plan_neighbors(
+        X, k, tie_rank=tie_rank, memory_budget=memory_budget, workers=workers,
+        exclude_self=exclude_self, method=method,
+    )  # fmt: skip
+    return run_local(plan, workers, progress)

@@ -34,20 +34,22 @@ is only replaced if an earlier export wrote it (it holds the marker file
 from __future__ import annotations
 
 import csv
+import ctypes
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from .._recommender import Recommendation
+from .._recommender import RelatedContent
+from .._validation import check_n
 from ..exceptions import ExportError
-from ..index.persistence import _fsync_dir
-
-if TYPE_CHECKING:
-    from .._recommender import RelatedContent
+from ..index.persistence import fsync_dir
+from .items import Recommendation
+from .lists import every_list, open_index
 
 __all__ = ["export_files", "safe_filename", "EXPORT_FORMATS", "CSV_COLUMNS", "MARKER"]
 
@@ -97,24 +99,8 @@ def safe_filename(article_id: str | int) -> str:
             out.extend(f"%{byte:02X}" for byte in char.encode("utf-8"))
     name = "".join(out)
     if len(name) > _MAX_NAME:
-        import hashlib
-
         name = f"{name[:150]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
     return name
-
-
-def _model(index: Any) -> RelatedContent:
-    from .._recommender import RelatedContent
-    from ..index.persistence import load
-
-    if isinstance(index, RelatedContent):
-        index._check_fitted()
-        return index
-    return load(index, mmap=True)
-
-
-def _reason(item: Recommendation) -> str:
-    return str(getattr(item, "reason", None) or "similar")
 
 
 def _json(value: Any, *, indent: int | None) -> str:
@@ -130,7 +116,7 @@ def _csv_rows(source_id: Any, items: list[Recommendation]) -> Iterator[list[Any]
             rank,
             item.id,
             d["score"],
-            _reason(item),
+            item.reason,
             d["title"],
             d["url"] or "",
             d["teaser"],
@@ -219,8 +205,6 @@ def export_files(
     >>> [item["id"] for item in json.loads(out.read_text())["a"]]
     ['b']
     """
-    from .._recommender import check_n
-
     n = check_n(n, "export_files (n)")
     target = Path(path)
     if format is None:
@@ -241,7 +225,7 @@ def export_files(
             f"Got {format!r} instead."
         )
         raise ValueError(msg)
-    model = _model(index)
+    model = open_index(index)
     label = os.fspath(target)
     if format != "jsonl" or per_article:
         _check_keys(model, label)
@@ -263,17 +247,17 @@ def _export_file(model: RelatedContent, target: Path, fmt: str, n: int) -> None:
             if fmt == "csv":
                 rows = (
                     row
-                    for source_id, items in model.related_all(n)
+                    for source_id, items in every_list(model, n)
                     for row in _csv_rows(source_id, items)
                 )
                 _write_csv_rows(handle, rows, header=True)
             elif fmt == "jsonl":
-                for source_id, items in model.related_all(n):
+                for source_id, items in every_list(model, n):
                     line = {"id": source_id, "related": [item.to_dict() for item in items]}
                     handle.write(_json(line, indent=None) + "\n")
             else:
                 handle.write("{")
-                for number, (source_id, items) in enumerate(model.related_all(n)):
+                for number, (source_id, items) in enumerate(every_list(model, n)):
                     entry = _json([item.to_dict() for item in items], indent=2).replace(
                         "\n", "\n  "
                     )
@@ -305,7 +289,7 @@ def _export_folder(model: RelatedContent, target: Path, fmt: str, n: int) -> Non
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         names: dict[str, Any] = {}
-        for source_id, items in model.related_all(n):
+        for source_id, items in every_list(model, n):
             name = f"{safe_filename(source_id)}.{fmt}"
             try:
                 handle = (tmp / name).open("x", encoding="utf-8", newline="")
@@ -352,7 +336,7 @@ def _sync_tree(folder: Path) -> None:
         for entry in folder.iterdir():
             with entry.open("rb") as handle:
                 os.fsync(handle.fileno())
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def _syncfs(folder: Path) -> bool:
@@ -362,8 +346,6 @@ def _syncfs(folder: Path) -> bool:
     well under a second.
     """
     try:
-        import ctypes
-
         syncfs = ctypes.CDLL(None, use_errno=True).syncfs
     except (OSError, AttributeError):
         return False
@@ -377,8 +359,6 @@ def _syncfs(folder: Path) -> bool:
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False if unavailable."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
     except (OSError, AttributeError):
@@ -403,4 +383,4 @@ def _swap_in(tmp: Path, target: Path) -> None:
             os.rename(old, target)
             raise
         os.rename(old, tmp)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Explanation", "SharedTerm", "shared_terms"]
+from ..index.state import FittedIndex
+from .controls import QueryArticle, valid_pins
+from .options import timestamp
+from .score import hub_exponent, jaccard, pair_parts, taxonomy_factor
+from .settings import Settings
+
+__all__ = ["Explanation", "SharedTerm", "explain_pair", "shared_terms"]
 
 
 @dataclass(frozen=True)
@@ -164,44 +170,46 @@ def shared_terms(
     )
 
 
-def explain_pair(model: Any, row: int, other: int, n_terms: int) -> Explanation:
+def explain_pair(
+    index: FittedIndex, settings: Settings, row: int, other: int, n_terms: int
+) -> Explanation:
     """Build the :class:`Explanation` of row ``other`` in the list of row ``row``."""
-    from .controls import _jaccard, _now, valid_pins
-    from .lists import pair_parts
-
-    parts = pair_parts(model, row, other)
-    cosine, terms = shared_terms(model.X_, row, other, model.vectorizer_.terms_, n_terms)
-    a, b = model.articles_[row], model.articles_[other]
+    parts = pair_parts(
+        index.X, index.lsa, index.embeddings, index.weights, index.hub_sigma,
+        float(settings.hubness_gamma), row, other,
+    )
+    cosine, terms = shared_terms(index.X, row, other, index.vectorizer.terms_, n_terms)
+    a, b = index.articles[row], index.articles[other]
     mine = {t.casefold(): t for t in a.tags + a.categories}
     tags = tuple(
         dict.fromkeys(mine[t.casefold()] for t in b.tags + b.categories if t.casefold() in mine)
     )
-    listed = np.flatnonzero(np.asarray(model.neighbors_[row]) == other)
+    listed = np.flatnonzero(np.asarray(index.neighbors[row]) == other)
     rank = int(listed[0]) + 1 if listed.size else None
     components: dict[str, Any] = {
         key: parts[key] for key in ("tfidf", "lsa", "embedding") if key in parts
     }
     names = ("tfidf", "lsa", "embedding")
     components["weights"] = {
-        k: w for k, w in zip(names, model.weights_, strict=True) if k in components or w
+        k: w for k, w in zip(names, index.weights, strict=True) if k in components or w
     }
     factors: dict[str, float] = {}
-    if model.hubness_gamma and parts["text_similarity"] > 0:
-        factors["hub_exponent"] = 1.0 / (parts["sigma"] * parts["sigma_other"]) ** float(
-            model.hubness_gamma
+    if settings.hubness_gamma and parts["text_similarity"] > 0:
+        factors["hub_exponent"] = hub_exponent(
+            parts["sigma"], parts["sigma_other"], settings.hubness_gamma
         )
-    boost = model.taxonomy_boost
-    query = model._query_article(a, row)
-    if boost:
-        factors["taxonomy_boost"] = 1.0 + boost * _jaccard(query.tags, model._meta["tags"][other])
+    query = QueryArticle.of(a, row, settings.ignore_tags)
+    if settings.taxonomy_boost:
+        shared = jaccard(query.tags, index.meta.tags[other])
+        factors["taxonomy_boost"] = taxonomy_factor(settings.taxonomy_boost, shared)
     notes = []
     reason = "similar text" if rank is not None else "not in the list"
-    pinned = other in valid_pins(model, query, _now(None))
+    pinned = other in valid_pins(index, query, timestamp(None))
     if pinned:
         reason = "pinned"
-    if frozenset((a.id, b.id)) in model.editorial_.blocks:
+    if frozenset((a.id, b.id)) in index.editorial.blocks:
         notes.append("blocked: this pair is never shown together")
-    threshold = model.near_duplicate_threshold
+    threshold = settings.near_duplicate_threshold
     if threshold is not None and cosine >= threshold:
         notes.append(f"near-duplicate text (TF-IDF cosine >= {threshold:g})")
     if cosine <= 0:
@@ -210,9 +218,9 @@ def explain_pair(model: Any, row: int, other: int, n_terms: int) -> Explanation:
         notes.append("different languages: listed only when a query allows other languages")
     if rank is None and not notes and not pinned:
         notes.append(
-            f"not among the {model.neighbors_.shape[1]} kept items "
+            f"not among the {index.neighbors.shape[1]} kept items "
             f"(score {parts['score']:.3f}; the "
-            f"last kept item scores {_last_score(model, row):.3f})"
+            f"last kept item scores {_last_score(index, row):.3f})"
         )
     return Explanation(
         id=a.id,
@@ -229,6 +237,6 @@ def explain_pair(model: Any, row: int, other: int, n_terms: int) -> Explanation:
     )
 
 
-def _last_score(model: Any, row: int) -> float:
-    kept = np.asarray(model.scores_[row])[np.asarray(model.neighbors_[row]) >= 0]
+def _last_score(index: FittedIndex, row: int) -> float:
+    kept = np.asarray(index.scores[row])[np.asarray(index.neighbors[row]) >= 0]
     return float(kept[-1]) if kept.size else 0.0

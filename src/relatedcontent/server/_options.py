@@ -12,6 +12,11 @@ import os
 from pathlib import Path
 from typing import TextIO
 
+from .._recommender import RelatedContent, load
+from ..ingest.files import sample_articles
+from ..neighbors.plan import parse_memory
+from . import MISSING_EXTRA
+
 __all__ = ["add_serve_parser", "cmd_serve", "read_token"]
 
 MIN_TOKEN_LENGTH = 16
@@ -31,8 +36,6 @@ def _port(text: str) -> int:
 
 
 def _bytes(text: str) -> int:
-    from ..neighbors.plan import parse_memory
-
     try:
         return parse_memory(text)
     except ValueError:
@@ -157,18 +160,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from ._app import create_app
         from ._run import run
     except ImportError as exc:
-        from . import MISSING_EXTRA
-
         missing = f" ({exc.name} is not installed)" if getattr(exc, "name", None) else ""
         err.write(f"relatedcontent serve: error: {MISSING_EXTRA}{missing}\n")
         return 1
-    from .._recommender import RelatedContent
-    from ..index.persistence import load
-
     if args.demo:
-        from ..cli import demo_articles
-
-        model = RelatedContent().fit(demo_articles())
+        model = RelatedContent().fit(sample_articles())
         path = None
         what = f"the demo council site ({len(model)} articles, in memory)"
     else:

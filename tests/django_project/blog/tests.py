@@ -23,7 +23,7 @@ from django.template import Context, Template
 from django.test import TestCase, override_settings
 
 from relatedcontent import RelatedContent, load
-from relatedcontent.cli import demo_articles
+from relatedcontent.ingest.files import sample_articles as demo_articles
 from relatedcontent.contrib.django import service
 from relatedcontent.contrib.django.conf import get_config
 

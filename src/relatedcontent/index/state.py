@@ -1,0 +1,177 @@
+"""The fitted index: one object holding everything a fit produces.
+
+:class:`FittedIndex` is what :meth:`RelatedContent.fit` builds, what
+:func:`relatedcontent.load` restores and :meth:`RelatedContent.save` writes, and
+what incremental changes (:mod:`relatedcontent.index.changes`) operate on.
+Only :class:`~relatedcontent.RelatedContent` replaces it; stages are functions
+that read its parts and return new ones. Row ``r`` of every array belongs to
+``rows.ids[r]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..ingest.articles import Article
+from ..text.boilerplate import BoilerplateFilter
+from ..vectors.tfidf import FieldWeightedVectorizer
+from .editorial import Editorial
+from .metadata import Metadata
+from .rows import RowTable
+
+__all__ = ["FittedIndex", "StorageLink", "new_drift"]
+
+
+def new_drift(n_articles: int) -> dict[str, Any]:
+    """Drift counters of a freshly fitted index."""
+    return {
+        "fitted_articles": n_articles,
+        "added": 0,
+        "updated": 0,
+        "removed": 0,
+        "new_tokens": 0,
+        "unknown_tokens": 0,
+    }
+
+
+@dataclass
+class StorageLink:
+    """Where an index was loaded from or saved to, and what changed since.
+
+    Attributes
+    ----------
+    origin : tuple of (str, str) or None
+        ``(resolved index folder, live snapshot name)`` of the last load or save.
+    pending : list of dict
+        Changes since then, as journal records (articles as :class:`Article`).
+    needs_snapshot : bool
+        The next save must write a full snapshot (after a refit).
+    journal_bytes : int or None
+        Size of the snapshot's journal as last seen intact.
+    """
+
+    origin: tuple[str, str] | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    needs_snapshot: bool = False
+    journal_bytes: int | None = 0
+
+
+@dataclass(eq=False)
+class FittedIndex:
+    """Everything a fit produces, row by row.
+
+    Attributes
+    ----------
+    articles : list of Article or None
+        The stored articles (``None`` for rows of removed articles).
+    rows : RowTable
+        Ids, row numbers, the tie order of ids, alive flags.
+    vectorizer : FieldWeightedVectorizer
+        Fitted vocabulary and IDF.
+    X : scipy.sparse.csr_matrix
+        TF-IDF rows, L2-normalised.
+    meta : Metadata
+        The columns query filters work on.
+    boilerplate : BoilerplateFilter
+        The site boilerplate left out of similarity.
+    editorial : Editorial
+        Pins, blocks and the default policy.
+    neighbors, scores : ndarray of shape (n_rows, n_neighbors)
+        The stored lists (row numbers, -1 = none) and their scores.
+    pool_idx, pool_cos : ndarray of shape (n_rows, candidates) or None
+        Each row's nearest rows by TF-IDF cosine (the candidate pools), and
+        the cosines. None only for an index of format 1 never changed.
+    hub_sigma : ndarray of shape (n_rows,)
+        Local scales of the hubness reduction.
+    weights : tuple of float
+        ``(w_tfidf, w_lsa, w_embedding)`` of the text similarity.
+    lsa_components, lsa_raw, lsa : ndarray or None
+        LSA projection, raw and smoothed row vectors.
+    embeddings : ndarray or None
+        Unit-length embeddings of the rows.
+    drift : dict
+        Changes since the fit (see :meth:`RelatedContent.refit_advice`).
+    report : dict
+        What the fit found (articles, terms, rows without a vector).
+    link : StorageLink
+        The index's folder and the changes not saved yet.
+    growth : object or None
+        Growable storage made by the first incremental change
+        (:mod:`relatedcontent.index.changes`).
+    """
+
+    articles: list[Article | None]
+    rows: RowTable
+    vectorizer: FieldWeightedVectorizer
+    X: sp.csr_matrix
+    meta: Metadata
+    boilerplate: BoilerplateFilter
+    editorial: Editorial = field(default_factory=Editorial)
+    neighbors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    pool_idx: np.ndarray | None = None
+    pool_cos: np.ndarray | None = None
+    hub_sigma: np.ndarray = field(default_factory=lambda: np.ones(0))
+    weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    lsa_components: np.ndarray | None = None
+    lsa_raw: np.ndarray | None = None
+    lsa: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
+    drift: dict[str, Any] = field(default_factory=lambda: new_drift(0))
+    report: dict[str, Any] = field(default_factory=dict)
+    link: StorageLink = field(default_factory=StorageLink)
+    growth: Any = None
+
+    @classmethod
+    def of_articles(
+        cls,
+        articles: list[Article],
+        vectorizer: FieldWeightedVectorizer,
+        X: sp.csr_matrix,
+        boilerplate: BoilerplateFilter,
+        ignore_tags: tuple[str, ...],
+        editorial: Editorial | None = None,
+    ) -> FittedIndex:
+        """A new index of ``articles`` and their vectors, before lists are computed."""
+        has_text = np.diff(X.indptr) > 0
+        rows = RowTable.from_ids(a.id for a in articles)
+        empty_rows = np.flatnonzero(~has_text)
+        return cls(
+            articles=list(articles),
+            rows=rows,
+            vectorizer=vectorizer,
+            X=X,
+            meta=Metadata.of(articles, ignore_tags, has_text),
+            boilerplate=boilerplate,
+            editorial=Editorial() if editorial is None else editorial,
+            hub_sigma=np.ones(len(articles)),
+            drift=new_drift(len(articles)),
+            report={
+                "n_articles": len(articles),
+                "n_terms": len(vectorizer.terms_),
+                "n_without_vector": int(empty_rows.size),
+                "ids_without_vector": [rows.ids[r] for r in empty_rows[:20]],
+            },
+        )
+
+    @property
+    def n_rows(self) -> int:
+        """Rows, removed articles' tombstones included."""
+        return int(self.X.shape[0])
+
+    def memory_usage(self) -> dict[str, int]:
+        """Bytes held by the arrays, by part (see :meth:`RelatedContent.memory_usage`)."""
+        X = self.X
+        dense = (self.lsa_raw, self.lsa, self.embeddings, self.lsa_components)
+        pools = (self.pool_idx, self.pool_cos)
+        return {
+            "vectors": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes),
+            "lists": int(self.neighbors.nbytes + self.scores.nbytes),
+            "idf": int(self.vectorizer.idf_.nbytes),
+            "pools": int(sum(a.nbytes for a in pools if a is not None)),
+            "semantic": int(sum(a.nbytes for a in dense if a is not None)),
+        }

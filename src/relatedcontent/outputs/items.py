@@ -1,0 +1,100 @@
+"""List items: a :class:`Recommendation` with the article data a site shows.
+
+Every list the library returns, exports or serves is made of these: the id and
+score of the item, its title, link and teaser, its metadata and why it is in
+the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..index.state import FittedIndex
+from ..ingest.articles import ArticleId
+from ..text.clean import make_teaser
+
+__all__ = ["Recommendation", "recommendation"]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One item of a "You might also like" list.
+
+    Attributes
+    ----------
+    id : str or int
+        Id of the recommended article.
+    score : float
+        The pair's score (see the README, "How similarity is computed"), in
+        (0, 1] for "similar text" items, multiplied by the taxonomy boost and
+        recency factor when a query asks for them; the pair's score for pinned
+        items; 0.0 for fallback items.
+    title, url, teaser : str
+        What a site shows: headline, link and a short extract of the body.
+    section, published, tags :
+        The recommended article's own metadata, if it has any.
+    extra : dict
+        The article's extra fields, as they were given.
+    reason : str
+        Why the item is in the list, for an editor's page: ``"similar text"``,
+        ``"pinned"``, ``"fallback: same section"``, ``"fallback: most recent"``.
+        :meth:`RelatedContent.explain` gives the details.
+    """
+
+    id: ArticleId
+    score: float
+    title: str
+    url: str | None
+    teaser: str
+    section: str | None = None
+    published: str | None = None
+    tags: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = "similar text"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready mapping; extra fields come after the standard ones."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "score": round(float(self.score), 6),
+            "title": self.title,
+            "url": self.url,
+            "teaser": self.teaser,
+            "reason": self.reason,
+        }
+        if self.section is not None:
+            out["section"] = self.section
+        if self.published is not None:
+            out["published"] = self.published
+        if self.tags:
+            out["tags"] = list(self.tags)
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+
+def recommendation(
+    index: FittedIndex, row: int, score: float, reason: str, teaser_length: int
+) -> Recommendation:
+    """The item showing row ``row`` of ``index`` (teaser without site boilerplate)."""
+    a = index.articles[row]
+    if a is None:  # pragma: no cover - removed rows are never listed
+        msg = f"row {row} of the index holds a removed article"
+        raise ValueError(msg)
+    body = index.boilerplate.lead(a.body, int(teaser_length) + 1) or a.body
+    source = body or a.title
+    title = a.title or make_teaser(body, min(80, int(teaser_length)))
+    return Recommendation(
+        id=a.id,
+        score=float(score),
+        title=title,
+        url=a.url,
+        teaser=make_teaser(source, int(teaser_length)),
+        section=a.section,
+        published=a.published,
+        tags=a.tags + a.categories,
+        extra=a.extra,
+        reason=reason,
+    )

@@ -1,0 +1,175 @@
+"""Ranking one query: an indexed article with filters or a larger ``n``, or a draft.
+
+The same definition as the stored lists of a fit (:mod:`.lists`):
+
+- the *pool* of a query is its ``max(candidates, n_neighbors, n)`` nearest
+  articles by TF-IDF cosine among the *allowed* ones (filters are applied
+  before the pool is taken, so a filter never empties a list that could be
+  filled);
+- pool members are scored and ordered by :mod:`.score`;
+- near-duplicates (TF-IDF cosine >= ``near_duplicate_threshold``) are handled
+  as ``near_duplicates`` says: ``"hide"`` drops near-copies of the query;
+  ``"collapse"`` also keeps only the first of several near-copies of each
+  other; ``"show"`` does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..index.state import FittedIndex
+from ..vectors.lsa import lsa_vectors, neighbour_weights, smooth_vectors
+from .score import final_scores, hub_scales, order_candidates, order_rows, text_similarity, tie_key
+from .settings import Settings
+
+__all__ = [
+    "NEAR_DUPLICATE_MODES",
+    "cosine_row",
+    "pool_from_row",
+    "pool_size",
+    "query_vectors",
+    "rank_query",
+]
+
+NEAR_DUPLICATE_MODES = ("hide", "collapse", "show")
+
+
+def pool_size(index: FittedIndex, settings: Settings, n: int = 0) -> int:
+    """Candidates per query: ``max(candidates, n_neighbors, n)``, at most the other articles."""
+    wanted = max(int(settings.candidates), int(settings.n_neighbors), int(n))
+    return min(wanted, max(len(index.rows) - 1, 0))
+
+
+def cosine_row(index: FittedIndex, Q: sp.csr_matrix) -> np.ndarray:
+    """TF-IDF cosines of one query row with every indexed article (dense)."""
+    return np.asarray((Q @ index.X.T).toarray()).ravel()
+
+
+def pool_from_row(
+    index: FittedIndex,
+    cos_row: np.ndarray,
+    allowed: np.ndarray | None,
+    size: int,
+    exclude: int = -1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``size`` allowed articles with the highest positive cosine, best first."""
+    cos_row = np.asarray(cos_row, dtype=np.float64).ravel()
+    ok = cos_row > 0
+    if allowed is not None:
+        ok &= allowed
+    if exclude >= 0:
+        ok[exclude] = False
+    cand = np.flatnonzero(ok)
+    if cand.size == 0 or size <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    values = cos_row[cand]
+    if cand.size > size:
+        # keep everything tied with the size-th value, then sort exactly
+        cut = -np.partition(-values, size - 1)[size - 1]
+        keep = tie_key(values) >= tie_key(cut)
+        cand, values = cand[keep], values[keep]
+    order = order_rows(cand, values, index.rows.tie_rank)[:size]
+    return cand[order].astype(np.int64), values[order]
+
+
+def query_vectors(
+    index: FittedIndex,
+    settings: Settings,
+    Q: sp.csr_matrix,
+    pool_idx: np.ndarray,
+    pool_cos: np.ndarray,
+    embedding: np.ndarray | None,
+) -> tuple[Any, Any, float]:
+    """LSA vector (smoothed with the query's pool), embedding and hub scale of a draft."""
+    z = None
+    if index.lsa_components is not None:
+        raw = lsa_vectors(Q, index.lsa_components)
+        W = neighbour_weights(
+            pool_idx[None, :],
+            pool_cos[None, :],
+            int(settings.smoothing_neighbors),
+            n_cols=index.n_rows,
+        )
+        z = smooth_vectors(index.lsa_raw, W, float(settings.smoothing_weight), self_rows=raw)
+    e = None
+    if embedding is not None and index.embeddings is not None:
+        e = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        norm = np.linalg.norm(e)
+        e = e / norm if norm > 0 else e
+    if settings.hubness_gamma:
+        sigma = hub_scales(pool_cos[None, :], int(settings.hubness_k))
+    else:
+        sigma = np.ones(1)
+    return z, e, float(sigma[0])
+
+
+def rank_query(
+    index: FittedIndex,
+    settings: Settings,
+    pool_idx: np.ndarray,
+    pool_cos: np.ndarray,
+    z: Any,
+    e: Any,
+    sigma: float,
+    copies: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Score a pool, order it and apply the near-duplicate rule.
+
+    Returns ``(rows, scores, cosines)`` of the kept pool members, best first.
+    ``copies`` (row -> set of near-copy rows) replaces computing the pool's
+    pairwise cosines when the caller already knows them.
+    """
+    if pool_idx.size == 0:
+        return pool_idx, np.zeros(0), np.zeros(0)
+    idx = pool_idx[None, :]
+    s = text_similarity(index.weights, pool_cos[None, :], idx, z, index.lsa, e, index.embeddings)
+    score = final_scores(
+        s, np.array([sigma]), index.hub_sigma, idx, float(settings.hubness_gamma)
+    )[0]
+    threshold = settings.near_duplicate_threshold
+    if settings.hides_copies:
+        score = np.where(pool_cos >= threshold, -np.inf, score)
+    rows, scores = order_candidates(score, pool_idx, index.rows.tie_rank)
+    keep = rows >= 0
+    rows, scores = rows[keep], scores[keep]
+    cos_of = dict(zip(pool_idx.tolist(), pool_cos.tolist(), strict=True))
+    cosines = np.array([cos_of[r] for r in rows.tolist()])
+    if settings.near_duplicates == "collapse" and threshold is not None and rows.size > 1:
+        rows, scores, cosines = _collapse(index, rows, scores, cosines, float(threshold), copies)
+    return rows, scores, cosines
+
+
+def _collapse(
+    index: FittedIndex,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    cosines: np.ndarray,
+    threshold: float,
+    copies: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the first of every group of near-copies (greedy, in list order)."""
+    if copies is None:
+        sub = index.X[rows]
+        close = np.asarray((sub @ sub.T).toarray()) >= threshold
+    else:
+        where = {r: p for p, r in enumerate(rows.tolist())}
+        close = np.zeros((rows.size, rows.size), dtype=bool)
+        for p, r in enumerate(rows.tolist()):
+            for other in copies.get(r, ()):
+                q = where.get(other)
+                if q is not None:
+                    close[p, q] = close[q, p] = True
+    np.fill_diagonal(close, False)
+    if not close.any():
+        return rows, scores, cosines
+    dropped = np.zeros(rows.size, dtype=bool)
+    for position in np.flatnonzero(close.any(axis=1)):
+        if not dropped[position]:
+            later = close[position].copy()
+            later[: position + 1] = False
+            dropped |= later
+    keep = ~dropped
+    return rows[keep], scores[keep], cosines[keep]

@@ -62,9 +62,7 @@ def fresh_lists(model, k):
         fresh.embeddings = unit_rows(model._embed(model._scoring_view(articles)))
     recompute_all(fresh, settings)
     return {
-        ids[r]: [
-            (ids[j], s) for j, s in zip(fresh.neighbors[r][:k], fresh.scores[r][:k]) if j >= 0
-        ]
+        ids[r]: [(ids[j], s) for j, s in zip(fresh.neighbors[r][:k], fresh.scores[r][:k]) if j >= 0]
         for r in range(len(ids))
     }
 

@@ -219,7 +219,9 @@ def test_snapshot_folder_loads_directly(saved, fitted):
 def test_index_saved_with_an_earlier_score_is_rescored(tmp_path, council_records, mmap):
     fresh = RelatedContent(n_neighbors=8).fit(council_records)
     stale = RelatedContent(n_neighbors=8).fit(council_records)
-    stale.index_.hub_sigma = np.full(len(stale.ids_), 0.5)  # stands in for the scales of score version 1
+    stale.index_.hub_sigma = np.full(
+        len(stale.ids_), 0.5
+    )  # stands in for the scales of score version 1
     stale.index_.scores = stale.scores_ * 0.5
     stale.save(tmp_path / "new")
     kept = load(tmp_path / "new", mmap=mmap)  # saved with the current score: loaded as it is

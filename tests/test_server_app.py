@@ -18,9 +18,10 @@ require_server_stack()
 from fastapi.testclient import TestClient  # noqa: E402
 
 from relatedcontent.server import create_app  # noqa: E402
-from relatedcontent.server._explain import describe, explain_pair, shared_terms  # noqa: E402
+from relatedcontent.server._editor_views import describe  # noqa: E402
+from relatedcontent.server._errors import ApiError  # noqa: E402
 from relatedcontent.server._render import render_fragment, safe_href  # noqa: E402
-from relatedcontent.server._state import IndexState, WriteError  # noqa: E402
+from relatedcontent.server._state import IndexState  # noqa: E402
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -128,58 +129,21 @@ def test_empty_list_gives_a_hidden_block():
 # -- explanations -------------------------------------------------------------------------
 
 
-def test_shared_terms_add_up_to_the_score(council_records):
-    # the TF-IDF fallback explains the plain-cosine score (models without explain())
-    model = RelatedContent(lsa_components=0, hubness_gamma=0.0, near_duplicates="show").fit(
-        council_records
-    )
-    item = model.related("bin-collection-changes-christmas", n=1)[0]
-    why = shared_terms(model, "bin-collection-changes-christmas", item.id, top=1000)
-    assert why["source"] == "tf-idf"
-    assert why["score"] == pytest.approx(item.score, abs=1e-6)
-    assert sum(t["weight"] for t in why["shared_terms"]) == pytest.approx(item.score, abs=1e-4)
-    weights = [t["weight"] for t in why["shared_terms"]]
-    assert weights == sorted(weights, reverse=True)
-    assert "bins" in why["shared_tags"] and isinstance(why["days_apart"], int)
+def test_explanations_are_the_librarys(council_records):
+    model = RelatedContent().fit(council_records)
+    client = TestClient(create_app(model))
+    source = "bin-collection-changes-christmas"
+    data = client.get(f"/related/{source}", params={"n": 2, "explain": "true"}).json()
+    for item in data["related"]:
+        assert item["explanation"] == {
+            "source": "explain",
+            **model.explain(source, item["id"]).to_dict(),
+        }
+    why = model.explain(source, data["related"][0]["id"]).to_dict()
     lines = dict(describe(why))
     assert lines["Shared terms"].startswith(why["shared_terms"][0]["term"])
-    assert lines["Shared tags"] == ", ".join(why["shared_tags"])
-
-
-class _Why:
-    def __init__(self, a, b):
-        self.a, self.b = a, b
-
-    def to_dict(self):
-        return {"shared_terms": ["bins"], "shared_tags": ["waste"], "recency": 0.9, "pinned": True}
-
-
-class ExplainingModel(RelatedContent):
-    def explain(self, article_id, other_id):
-        self._row_of(article_id)
-        self._row_of(other_id)
-        return _Why(article_id, other_id)
-
-
-def test_the_models_explain_is_used_when_it_has_one(council_records):
-    model = ExplainingModel().fit(council_records)
-    assert (
-        explain_pair(model, "bin-collection-changes-christmas", "missed-bin-reporting")["source"]
-        == "explain"
-    )
-    client = TestClient(create_app(model))
-    data = client.get(
-        "/related/bin-collection-changes-christmas", params={"n": 2, "explain": "true"}
-    ).json()
-    assert data["related"][0]["explanation"] == {
-        "source": "explain",
-        "shared_terms": ["bins"],
-        "shared_tags": ["waste"],
-        "recency": 0.9,
-        "pinned": True,
-    }
-    page = client.get("/", params={"id": "bin-collection-changes-christmas"}).text
-    assert "pinned by an editor" in page and "Recency" in page
+    page = client.get("/", params={"id": source}).text
+    assert "Shared terms" in page
 
 
 # -- read details in-process ---------------------------------------------------------------
@@ -194,28 +158,26 @@ def test_int_ids_fall_back_from_url_text(tiny_corpus):
     assert client.get("/related/11").status_code == 404
 
 
-class FilteringModel(RelatedContent):
-    def related(self, article_id, n=5, *, exclude=None, min_score=0.0):
-        items = super().related(article_id, n=n + len(exclude or []))
-        return [i for i in items if i.id not in (exclude or []) and i.score >= min_score][:n]
-
-
-def test_related_keyword_filters_pass_through(council_records):
-    client = TestClient(create_app(FilteringModel().fit(council_records)))
+def test_related_options_pass_through(council_records):
+    model = RelatedContent().fit(council_records)
+    client = TestClient(create_app(model))
     base = "/related/bin-collection-changes-christmas"
     first = client.get(base, params={"n": 3}).json()["related"][0]["id"]
     filtered = client.get(base, params={"n": 3, "exclude": first}).json()["related"]
     assert first not in [i["id"] for i in filtered] and len(filtered) == 3
-    assert client.get(base, params={"min_score": "0.3"}).json()["related"][-1]["score"] >= 0.3
+    got = client.get(base, params={"min_score": "0.3", "fallback": "false"}).json()["related"]
+    assert got and got[-1]["score"] >= 0.3
     bad = client.get(base, params={"min_score": "lots"})
     assert bad.status_code == 422 and bad.json()["field"] == "query.min_score"
+    both = client.get(base, params={"include": first, "exclude": first})
+    assert both.status_code == 422 and "cannot be used together" in both.json()["message"]
     names = {
         p["name"]
         for p in client.get("/openapi.json").json()["paths"]["/related/{article_id}"]["get"][
             "parameters"
         ]
     }
-    assert {"n", "explain", "exclude", "min_score"} <= names
+    assert {"n", "explain", "exclude", "min_score", "same_section", "half_life"} <= names
 
 
 # -- writes, in-process (the incremental API of RelatedContent) -----------------------------
@@ -291,9 +253,9 @@ def test_a_failed_write_changes_nothing(council_records, tmp_path):
 
     def change(model, current):
         model.remove(["bin-collection-changes-christmas"])
-        raise WriteError(409, "refused", "no")
+        raise ApiError(409, "refused", "no")
 
-    with pytest.raises(WriteError, match="no"):
+    with pytest.raises(ApiError, match="no"):
         state.write(change)
     assert state.snapshot is before and "bin-collection-changes-christmas" in before.model
     assert not (tmp_path / "idx").exists()
@@ -327,17 +289,6 @@ def test_readers_never_see_a_write_in_progress(council_records):
     assert "bin-collection-changes-christmas" in old.model  # readers holding the old one are safe
 
 
-class ReadOnlyModel(RelatedContent):
-    add = None  # a model without the incremental API
-
-
-def test_writes_are_refused_clearly_without_the_incremental_api(council_records):
-    client = TestClient(create_app(ReadOnlyModel().fit(council_records[:20]), token=TOKEN))
-    response = client.put("/articles/x", json=ARTICLE, headers=AUTH)
-    assert response.status_code == 501 and "rebuild the index" in response.json()["message"]
-    assert client.get("/health").json()["writes"] == "unsupported"
-
-
 def test_successive_writes_equal_the_same_changes_made_directly(council_records, tmp_path):
     """Copy-on-write must not lose state between writes: compare with one model changed in place."""
     RelatedContent().fit(council_records[:40]).save(tmp_path / "idx")
@@ -364,7 +315,7 @@ def test_successive_writes_equal_the_same_changes_made_directly(council_records,
 
 
 def test_flat_copies_only_containers_of_atomic_values():
-    from relatedcontent.server._state import _flat_copy
+    from relatedcontent.index.state import flat_copy as _flat_copy
 
     ids = ["a", 1, None, ("x", 2)]
     assert _flat_copy(ids) == ids and _flat_copy(ids) is not ids

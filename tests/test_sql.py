@@ -14,7 +14,7 @@ sa = pytest.importorskip(
     "sqlalchemy", reason="SQLAlchemy is not installed (pip install -e '.[test]')"
 )
 
-import relatedcontent.ingest.sql as sqlmod  # noqa: E402
+import relatedcontent.outputs.sql as sqlmod  # noqa: E402
 from relatedcontent import (  # noqa: E402
     CorpusError,
     DependencyError,
@@ -543,23 +543,22 @@ def test_export_after_add_update_remove_touches_only_changed_lists(
 
 
 def test_fast_list_reading_matches_related(tmp_path, council_records):
-    """export_sql reads lists from the neighbour arrays; they must be what related() returns."""
+    """Exports read stored lists from the neighbour arrays; they must be what related() returns."""
     from relatedcontent import load
+    from relatedcontent.outputs.lists import list_rows
+    from relatedcontent.scoring.controls import stored_list_applies
 
     model = RelatedContent(n_neighbors=6).fit(council_records)
-    if callable(getattr(RelatedContent, "remove", None)):
-        model.save(tmp_path / "idx")
-        model = load(tmp_path / "idx")
-        model.remove([council_records[7]["id"], council_records[30]["id"]])
-        model.add([{"id": "extra", "title": "Bins and recycling", "body": "Bin day moves."}])
+    model.save(tmp_path / "idx")
+    model = load(tmp_path / "idx")
+    model.remove([council_records[7]["id"], council_records[30]["id"]])
+    model.add([{"id": "extra", "title": "Bins and recycling", "body": "Bin day moves."}])
+    index = model.index_
     for n in (3, 6):
-        lists = sqlmod._Lists(model, n, "text", "t")
-        assert lists._fast_rows(model.ids_[0]) is not None
-        for key in lists.by_key:
-            slow = [
-                (item.id, round(item.score, 6), item.reason) for item in model.related(key, n=n)
-            ]
-            assert lists.rows(key) == slow
+        assert stored_list_applies(index, index.rows.row_of(model.ids_[0]), n)
+        for article_id in model.ids_:
+            slow = [(i.id, i.score, i.reason) for i in model.related(article_id, n=n)]
+            assert list_rows(model, article_id, n) == slow
 
 
 def test_failed_first_export_leaves_no_table(db_url, council_model, monkeypatch):

@@ -250,7 +250,13 @@ def top_k_neighbors_distributed(
     [shared] = client.scatter([plan.inputs], broadcast=True, hash=False)
     futures = [
         client.submit(
-            run_span, shared, a, b, plan.k, plan.exclude_self, retries=retries,
+            run_span,
+            shared,
+            a,
+            b,
+            plan.k,
+            plan.exclude_self,
+            retries=retries,
             key=f"relatedcontent-neighbors-{token}-{a}",
         )  # fmt: skip
         for a, b in plan.spans
@@ -410,7 +416,12 @@ def fit_distributed(
     ignore_tags = tuple(model.ignore_tags)
     views = [
         client.submit(
-            _view_task, r, keep, shared_boilerplate, ignore_tags, retries=retries,
+            _view_task,
+            r,
+            keep,
+            shared_boilerplate,
+            ignore_tags,
+            retries=retries,
             key=f"relatedcontent-view-{token}-{i}",
         )  # fmt: skip
         for i, (r, keep) in enumerate(zip(reads, keeps, strict=True))

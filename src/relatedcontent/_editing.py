@@ -51,7 +51,11 @@ class ChangeReport:
 
     def to_dict(self) -> dict[str, list[ArticleId]]:
         """Return a JSON-ready mapping."""
-        return {"added": list(self.added), "updated": list(self.updated), "removed": list(self.removed)}
+        return {
+            "added": list(self.added),
+            "updated": list(self.updated),
+            "removed": list(self.removed),
+        }
 
 
 def _id_items(ids: Any) -> list[Any]:
@@ -185,7 +189,12 @@ class EditingMixin:
         """:meth:`apply_changes` of articles already prepared (cleaned, empty policy applied)."""
         index = self.index_
         batch = plan_batch(
-            index.rows, add=adds, update=updates, remove=removes, upsert=upsert, missing_ok=missing_ok
+            index.rows,
+            add=adds,
+            update=updates,
+            remove=removes,
+            upsert=upsert,
+            missing_ok=missing_ok,
         )
         self._apply(batch)
         self._count_tokens(batch.add)
@@ -382,7 +391,13 @@ def _log(
     parts = [bool(batch.remove), bool(adds), bool(updates)]
     if sum(parts) > 1:
         link.pending.append(
-            {"op": "batch", "remove": batch.remove, "add": adds, "update": updates, "upsert": upsert}
+            {
+                "op": "batch",
+                "remove": batch.remove,
+                "add": adds,
+                "update": updates,
+                "upsert": upsert,
+            }
         )
     elif batch.remove:
         link.pending.append({"op": "remove", "items": batch.remove})

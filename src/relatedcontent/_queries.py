@@ -227,7 +227,9 @@ class QueryMixin:
             raise KeyError(row)
         query = self._query(article, row)
 
-        def ranked(allowed: np.ndarray | None, custom: bool, size: int) -> tuple[np.ndarray, np.ndarray]:
+        def ranked(
+            allowed: np.ndarray | None, custom: bool, size: int
+        ) -> tuple[np.ndarray, np.ndarray]:
             return self._ranked_row(row, allowed, custom, size)
 
         items = assemble(index, self._settings(), query, n, opts, ranked)
@@ -297,7 +299,9 @@ class QueryMixin:
         z, e, sigma = query_vectors(index, settings, Q, base_idx, base_cos, embedding)
         query = self._query(article, exclude)
 
-        def ranked(allowed: np.ndarray | None, custom: bool, size: int) -> tuple[np.ndarray, np.ndarray]:
+        def ranked(
+            allowed: np.ndarray | None, custom: bool, size: int
+        ) -> tuple[np.ndarray, np.ndarray]:
             pool = pool_from_row(index, cos, allowed, pool_size(index, settings, size), exclude)
             rows, scores, _ = rank_query(index, settings, pool[0], pool[1], z, e, sigma)
             return rows, scores

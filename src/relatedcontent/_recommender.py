@@ -12,6 +12,7 @@ new parts.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -302,6 +303,12 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
             )
             raise NotFittedError(msg) from None
 
+    def _copy(self) -> RelatedContent:
+        """A copy whose index can be changed without disturbing this one's (copy-on-write)."""
+        clone = copy.copy(self)
+        clone._set_index(self._check_fitted().copy())
+        return clone
+
     def _set_index(self, index: FittedIndex) -> None:
         """Make ``index`` the fitted state (the one place that replaces it)."""
         self.index_ = index
@@ -315,7 +322,9 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         sys.stderr.flush()
 
     # -- fitting ----------------------------------------------------------------------
-    def fit(self, articles: Iterable[Article | Mapping[str, Any]], y: None = None) -> RelatedContent:
+    def fit(
+        self, articles: Iterable[Article | Mapping[str, Any]], y: None = None
+    ) -> RelatedContent:
         """Index ``articles`` and compute every article's related list.
 
         Parameters
@@ -406,7 +415,9 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
 
     def _apply_empty_policy(self, corpus: list[Article]) -> list[Article]:
         empty = [
-            a.id for a in corpus if not (a.title.strip() or a.body.strip() or a.tags or a.categories)
+            a.id
+            for a in corpus
+            if not (a.title.strip() or a.body.strip() or a.tags or a.categories)
         ]
         if not empty:
             return corpus
@@ -444,7 +455,9 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
     report_ = property(lambda self: self.index_.report, doc="What the fit found.")
     drift_ = property(lambda self: self.index_.drift, doc="Changes since the fit.")
     weights_ = property(lambda self: self.index_.weights, doc="Weights of the text similarity.")
-    hub_sigma_ = property(lambda self: self.index_.hub_sigma, doc="Local scales of the hub reduction.")
+    hub_sigma_ = property(
+        lambda self: self.index_.hub_sigma, doc="Local scales of the hub reduction."
+    )
     lsa_components_ = property(lambda self: self.index_.lsa_components, doc="LSA projection.")
     lsa_raw_ = property(lambda self: self.index_.lsa_raw, doc="Raw LSA vectors.")
     lsa_ = property(lambda self: self.index_.lsa, doc="Smoothed LSA vectors.")

@@ -58,10 +58,7 @@ def resolve_field_map(field_map: Any) -> FieldMap:
         return field_map
     if isinstance(field_map, Mapping):
         return FieldMap(**field_map)
-    msg = (
-        "field_map must be a FieldMap or a dict of field names, "
-        f"got {type(field_map).__name__}"
-    )
+    msg = f"field_map must be a FieldMap or a dict of field names, got {type(field_map).__name__}"
     raise ValueError(msg)
 
 

@@ -31,6 +31,7 @@ from .server._options import add_serve_parser
 
 __all__ = ["main"]
 
+
 def _memory(text: str) -> str:
     try:
         parse_memory(text)

@@ -113,4 +113,26 @@ class DependencyError(RelatedContentError, ImportError):
 
 
 class DuplicateArticleError(CorpusError):
-    """An article to add is already in the index (pass ``upsert=True`` to replace it)."""
+    """An article id repeats: within the articles given, or (``indexed``) with the index.
+
+    Attributes
+    ----------
+    ids : tuple
+        The repeated ids.
+    indexed : bool
+        True when the ids are already in the index (pass ``upsert=True`` to
+        replace those articles); False when they repeat within the articles
+        given.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ids: tuple[object, ...] = (),
+        indexed: bool = False,
+        source: str | None = None,
+    ) -> None:
+        self.ids = tuple(ids)
+        self.indexed = indexed
+        super().__init__(message, source=source, field="id")

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..exceptions import CorpusError, DuplicateArticleError, UnknownArticleError
+from ..exceptions import DuplicateArticleError, UnknownArticleError
 from ..ingest.articles import Article
 from ..neighbors.blocks import select_top_k
 from ..scoring.lists import recompute_all, repair
@@ -131,10 +131,10 @@ def plan_batch(
 
     Raises
     ------
-    CorpusError
-        If an article appears twice in ``add`` and ``update``.
     DuplicateArticleError
-        (a :class:`CorpusError`) if ``add`` holds an indexed id without ``upsert``.
+        (a :class:`CorpusError`) if an article appears twice in ``add`` and
+        ``update``, or ``add`` holds an indexed id without ``upsert``
+        (``indexed`` says which).
     UnknownArticleError
         If ``update`` or ``remove`` (without ``missing_ok``) names an id that
         is not indexed.
@@ -146,7 +146,7 @@ def plan_batch(
     repeated = [i for i, count in counts.items() if count > 1]
     if repeated:
         msg = f"the batch names articles {_show(repeated)} more than once; give each article once"
-        raise CorpusError(msg, field="id")
+        raise DuplicateArticleError(msg, ids=tuple(repeated))
     missing = [i for i in wanted_gone if i not in rows]
     if missing and not missing_ok:
         raise UnknownArticleError(missing[0] if len(missing) == 1 else tuple(missing))
@@ -161,7 +161,7 @@ def plan_batch(
             f"article ids already in the index: {_show(existing)}; use update() "
             "(or add(..., upsert=True), CLI 'add --upsert') to replace them"
         )
-        raise DuplicateArticleError(msg, field="id")
+        raise DuplicateArticleError(msg, ids=tuple(existing), indexed=True)
     replaced = set(existing) | {a.id for a in update}
     return Batch(
         remove=gone,
@@ -268,7 +268,10 @@ def apply_rows(
     alive = index.rows.alive
     stale &= alive
     target_k = min(int(settings.n_neighbors), max(int(alive.sum()) - 1, 0))
-    if pool_size(index, settings) != index.pool_idx.shape[1] or target_k != index.neighbors.shape[1]:
+    if (
+        pool_size(index, settings) != index.pool_idx.shape[1]
+        or target_k != index.neighbors.shape[1]
+    ):
         _recompute_all(index, growth, settings)  # a tiny index grew or shrank
         return
     recompute = np.flatnonzero(stale)
@@ -346,7 +349,9 @@ def _set_pools(index: FittedIndex, rows: np.ndarray, S: sp.csr_matrix) -> None:
     index.pool_cos[rows] = val
 
 
-def _offer(index: FittedIndex, new_rows: np.ndarray, S_new: sp.csr_matrix, done: np.ndarray) -> np.ndarray:
+def _offer(
+    index: FittedIndex, new_rows: np.ndarray, S_new: sp.csr_matrix, done: np.ndarray
+) -> np.ndarray:
     """Let new articles enter the pools of existing ones where they beat the last candidate.
 
     Returns the rows whose pool changed.
@@ -427,4 +432,3 @@ def compacted(index: FittedIndex, settings: Settings) -> FittedIndex:
     out.drift = index.drift
     out.link = index.link
     return out
-

@@ -80,9 +80,7 @@ V1_PARAMS = {
 
 def bad(path: Path, what: str) -> IndexFormatError:
     """The error for a damaged or altered file of an index."""
-    return IndexFormatError(
-        f"{os.fspath(path)}: {what}; rebuild the index or restore a good copy"
-    )
+    return IndexFormatError(f"{os.fspath(path)}: {what}; rebuild the index or restore a good copy")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -255,9 +253,7 @@ def check_structure(
         raise fail("neighbors point outside the articles")
 
 
-def check_optional(
-    snapshot: Path, name: str, a: np.ndarray, n: int, n_terms: int
-) -> None:
+def check_optional(snapshot: Path, name: str, a: np.ndarray, n: int, n_terms: int) -> None:
     """Refuse a format 2 array of the wrong shape, type or values."""
     ok = np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
     if name == "pool_idx":

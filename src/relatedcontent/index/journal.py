@@ -121,15 +121,20 @@ def append_changes(
 
 
 @contextlib.contextmanager
-def writer_lock(root: Path) -> Iterator[None]:
-    """Hold the index's writer lock (a no-op where ``fcntl`` is unavailable)."""
+def writer_lock(root: Path, name: str = ".lock") -> Iterator[None]:
+    """Hold an exclusive lock on the file ``root/name`` (a no-op where ``fcntl`` is unavailable).
+
+    ``.lock`` is the index's writer lock, taken by every save; a program that
+    loads, changes and saves an index as one step holds a lock of its own name
+    around the three (a process cannot take the same ``flock`` twice).
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
     root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("a") as handle:
+    with (root / name).open("a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -55,7 +55,9 @@ class Metadata:
     tags: list[frozenset[str]] = field(default_factory=list)
     tag_table: dict[str, int] = field(default_factory=dict)
     #: Rows x tags (every tag, for the tag filters).
-    tag_incidence: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 1), dtype=np.int8))
+    tag_incidence: sp.csr_matrix = field(
+        default_factory=lambda: sp.csr_matrix((0, 1), dtype=np.int8)
+    )
     published: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     has_text: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
@@ -68,7 +70,9 @@ class Metadata:
         meta.extend(articles, ignore_tags, has_text)
         return meta
 
-    def extend(self, articles: list[Article], ignore_tags: Iterable[str], has_text: np.ndarray) -> None:
+    def extend(
+        self, articles: list[Article], ignore_tags: Iterable[str], has_text: np.ndarray
+    ) -> None:
         """Append the rows of ``articles`` (new labels get new codes)."""
 
         def codes(values: list[str | None], table: dict[str, int]) -> np.ndarray:

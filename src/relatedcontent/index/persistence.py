@@ -172,8 +172,7 @@ def _write_snapshot(index: FittedIndex, root: Path, params: dict[str, Any]) -> P
     snapshot = Path(tempfile.mkdtemp(prefix=f".tmp-snapshot-{stamp}-", dir=root))
     try:
         checksums = {
-            name: _write_file(snapshot / name, data)
-            for name, data in snapshot_files(index).items()
+            name: _write_file(snapshot / name, data) for name, data in snapshot_files(index).items()
         }
         optional = optional_arrays(index)
         manifest = {
@@ -369,7 +368,9 @@ def _restore_v2(
         TypeError,
         ValueError,
     ) as exc:
-        raise bad(snapshot, f"has unreadable boilerplate, editorial or weight data ({exc})") from None
+        raise bad(
+            snapshot, f"has unreadable boilerplate, editorial or weight data ({exc})"
+        ) from None
     if len(weights) != 3 or not all(np.isfinite(weights)):
         raise bad(snapshot / "manifest.json", "has malformed weights")
     n_terms = len(index.vectorizer.terms_)

@@ -10,6 +10,9 @@ that read its parts and return new ones. Row ``r`` of every array belongs to
 
 from __future__ import annotations
 
+import copy
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +27,30 @@ from .metadata import Metadata
 from .rows import RowTable
 
 __all__ = ["FittedIndex", "StorageLink", "new_drift"]
+
+#: Types whose values are never changed in place (Article is a frozen dataclass).
+_ATOMS = frozenset({str, int, float, bool, type(None), Article})
+
+
+def _all_atomic(values: Iterable[Any]) -> bool:
+    """Whether every value is atomic or a tuple of atomic values (type checks in C)."""
+    values = list(values) if not isinstance(values, (list, tuple)) else values
+    kinds = set(map(type, values))
+    if kinds <= _ATOMS:
+        return True
+    if not kinds <= _ATOMS | {tuple}:
+        return False
+    tuples = values if kinds == {tuple} else [v for v in values if type(v) is tuple]
+    return set(map(type, itertools.chain.from_iterable(tuples))) <= _ATOMS
+
+
+def flat_copy(value: Any) -> Any:
+    """A one-level copy of a list or dict of atomic values, else ``None``."""
+    if type(value) is list and _all_atomic(value):
+        return list(value)
+    if type(value) is dict and _all_atomic(value.keys()) and _all_atomic(value.values()):
+        return dict(value)
+    return None
 
 
 def new_drift(n_articles: int) -> dict[str, Any]:
@@ -157,6 +184,22 @@ class FittedIndex:
                 "ids_without_vector": [rows.ids[r] for r in empty_rows[:20]],
             },
         )
+
+    def copy(self) -> FittedIndex:
+        """A copy that changes can be applied to without disturbing this index.
+
+        A deep copy, except that lists and dicts holding only atomic values
+        (ids, row numbers, frozen articles) are copied one level deep, at C
+        speed. The copy owns its arrays (memory-mapped ones are read into
+        memory) and has no growable storage: its first change makes its own.
+        """
+        memo: dict[int, Any] = {id(self.growth): None}
+        for owner in (self, self.rows, self.meta):
+            for value in vars(owner).values():
+                flat = flat_copy(value)
+                if flat is not None:
+                    memo[id(value)] = flat
+        return copy.deepcopy(self, memo)
 
     @property
     def n_rows(self) -> int:

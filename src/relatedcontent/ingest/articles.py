@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Union
 
-from ..exceptions import CorpusError
+from ..exceptions import CorpusError, DuplicateArticleError
 from ..text.clean import html_to_text
 
 __all__ = ["Article", "FieldMap", "to_article", "build_corpus"]
@@ -331,7 +331,7 @@ def build_corpus(articles: Iterable[Article]) -> list[Article]:
             f"duplicate article ids: {shown}{more}. Ids must be unique; "
             "drop or rename the repeated records"
         )
-        raise CorpusError(msg, field="id")
+        raise DuplicateArticleError(msg, ids=tuple(duplicates))
     return corpus
 
 

@@ -180,7 +180,9 @@ def choose_engine(X: sp.csr_matrix, method: str, numba_ready: bool) -> str:
         worth_it = _work(X) >= AUTO_NUMBA_MIN_WORK and _nonnegative(X) and numba_ready
         return "numba" if worth_it else "scipy"
     if not numba_ready:
-        msg = "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
+        msg = (
+            "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
+        )
         raise ValueError(msg)
     if not _nonnegative(X):
         msg = "method='numba' needs a matrix without negative entries; use method='scipy'"
@@ -321,7 +323,9 @@ def plan_neighbors(
         # The kernel does not split: the frequent terms' postings are runs of
         # documents in its order and cost less than per-candidate corrections
         # (measured); it runs on the same column order, so scores agree.
-        inputs = prepare(X, tie_rank, total_budget, workers, max(min_spans, workers * SPANS_PER_WORKER))
+        inputs = prepare(
+            X, tie_rank, total_budget, workers, max(min_spans, workers * SPANS_PER_WORKER)
+        )
         return NeighborPlan(n, k, exclude_self, engine, inputs.shared(), inputs.spans,
                             inputs.perm, inputs.work_ends)  # fmt: skip
     return _plan_scipy(X, k, tie_rank, total_budget, workers, min_spans, n_frequent, exclude_self)

@@ -151,7 +151,12 @@ def allowed_mask(
 
 
 def _factors(
-    index: FittedIndex, query: QueryArticle, rows: np.ndarray, boost: float, opts: QueryOptions, now: float
+    index: FittedIndex,
+    query: QueryArticle,
+    rows: np.ndarray,
+    boost: float,
+    opts: QueryOptions,
+    now: float,
 ) -> dict[str, np.ndarray]:
     """The query's multipliers of each row's score: taxonomy boost, then recency."""
     factors: dict[str, np.ndarray] = {}
@@ -224,7 +229,9 @@ def assemble(
             break
         if row in taken:
             continue
-        out.append((row, score, "similar text", {k: float(v[position]) for k, v in factors.items()}))
+        out.append(
+            (row, score, "similar text", {k: float(v[position]) for k, v in factors.items()})
+        )
         taken.add(row)
     if len(out) < n and opts.fallback:
         out.extend(_fallback(index, query, n - len(out), allowed, taken))

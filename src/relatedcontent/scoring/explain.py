@@ -175,8 +175,14 @@ def explain_pair(
 ) -> Explanation:
     """Build the :class:`Explanation` of row ``other`` in the list of row ``row``."""
     parts = pair_parts(
-        index.X, index.lsa, index.embeddings, index.weights, index.hub_sigma,
-        float(settings.hubness_gamma), row, other,
+        index.X,
+        index.lsa,
+        index.embeddings,
+        index.weights,
+        index.hub_sigma,
+        float(settings.hubness_gamma),
+        row,
+        other,
     )
     cosine, terms = shared_terms(index.X, row, other, index.vectorizer.terms_, n_terms)
     a, b = index.articles[row], index.articles[other]

@@ -64,7 +64,10 @@ def fit_lists(
         None if embeddings is None else unit_rows(np.asarray(embeddings, dtype=np.float32))
     )
     index.weights = resolve_weights(
-        settings.lsa_weight, settings.embedding_weight, components is not None, embeddings is not None
+        settings.lsa_weight,
+        settings.embedding_weight,
+        components is not None,
+        embeddings is not None,
     )
     recompute_all(index, settings, neighbors, progress)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ingest.articles import parse_date
 
-__all__ = ["QueryOptions", "make_options", "id_list", "timestamp"]
+__all__ = ["OPTION_NAMES", "QueryOptions", "id_list", "make_options", "timestamp"]
 
 _DAY = 86400.0
 
@@ -79,7 +79,7 @@ class QueryOptions:
         return out
 
 
-_OPTION_NAMES = tuple(f.name for f in fields(QueryOptions))
+OPTION_NAMES = tuple(f.name for f in fields(QueryOptions))
 
 
 def _method(name: str) -> str:
@@ -156,11 +156,11 @@ def _flag(value: Any, name: str, method: str) -> bool:
 
 def make_options(policy: Mapping[str, Any], given: Mapping[str, Any], method: str) -> QueryOptions:
     """Validate query options (``given`` over the stored ``policy``)."""
-    unknown = sorted(set(given) - set(_OPTION_NAMES))
+    unknown = sorted(set(given) - set(OPTION_NAMES))
     if unknown:
         msg = (
             f"{_method(method)} got unknown option(s) {', '.join(map(repr, unknown))}; "
-            f"the options are {', '.join(_OPTION_NAMES)}"
+            f"the options are {', '.join(OPTION_NAMES)}"
         )
         raise TypeError(msg)
     raw = {**policy, **{k: v for k, v in given.items() if v is not None}}

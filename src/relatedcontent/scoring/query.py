@@ -126,9 +126,9 @@ def rank_query(
         return pool_idx, np.zeros(0), np.zeros(0)
     idx = pool_idx[None, :]
     s = text_similarity(index.weights, pool_cos[None, :], idx, z, index.lsa, e, index.embeddings)
-    score = final_scores(
-        s, np.array([sigma]), index.hub_sigma, idx, float(settings.hubness_gamma)
-    )[0]
+    score = final_scores(s, np.array([sigma]), index.hub_sigma, idx, float(settings.hubness_gamma))[
+        0
+    ]
     threshold = settings.near_duplicate_threshold
     if settings.hides_copies:
         score = np.where(pool_cos >= threshold, -np.inf, score)

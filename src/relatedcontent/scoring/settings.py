@@ -46,7 +46,10 @@ class Settings:
     @property
     def hides_copies(self) -> bool:
         """Whether near-copies of an article are left out of its list."""
-        return self.near_duplicates in ("hide", "collapse") and self.near_duplicate_threshold is not None
+        return (
+            self.near_duplicates in ("hide", "collapse")
+            and self.near_duplicate_threshold is not None
+        )
 
     def say(self, message: str) -> None:
         """Report the start of a long step (when the estimator is verbose)."""

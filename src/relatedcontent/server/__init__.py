@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["create_app", "run", "MISSING_EXTRA"]
+__all__ = ["MISSING_EXTRA", "TOKEN_ENV", "create_app", "run"]
+
+#: The environment variable holding the write token.
+TOKEN_ENV = "RELATEDCONTENT_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 MISSING_EXTRA = (
     "the relatedcontent server needs its optional dependencies; install them with "

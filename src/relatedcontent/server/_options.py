@@ -15,12 +15,11 @@ from typing import TextIO
 from .._recommender import RelatedContent, load
 from ..ingest.files import sample_articles
 from ..neighbors.plan import parse_memory
-from . import MISSING_EXTRA
+from . import MISSING_EXTRA, TOKEN_ENV
 
 __all__ = ["add_serve_parser", "cmd_serve", "read_token"]
 
 MIN_TOKEN_LENGTH = 16
-TOKEN_ENV = "RELATEDCONTENT_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 def _port(text: str) -> int:

@@ -13,52 +13,22 @@ from it change after a write.
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import itertools
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
-from ..exceptions import IndexFormatError, UnknownArticleError
-from ..ingest.articles import Article
+from .._recommender import RelatedContent
+from ..exceptions import IndexFormatError
+from ._errors import ApiError
 
-if TYPE_CHECKING:
-    from .._recommender import RelatedContent
-
-__all__ = ["IndexState", "Snapshot", "WriteError", "clone_model", "resolve_id"]
+__all__ = ["IndexState", "Snapshot", "state_token"]
 
 T = TypeVar("T")
-
-#: The incremental API a model needs for the write endpoints (relatedcontent issue 4).
-WRITE_METHODS = ("add", "update", "remove")
-
-
-class WriteError(Exception):
-    """A write request that cannot be applied; carries an HTTP status and a field.
-
-    Parameters
-    ----------
-    status : int
-        HTTP status to answer with.
-    code : str
-        Short machine-readable error code.
-    message : str
-        What went wrong and what to do.
-    field : str or None, default=None
-        The request field at fault.
-    """
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
 
 
 @dataclass
@@ -79,7 +49,6 @@ class Snapshot:
     token: str
     generation: int = 0
     _titles: list[str | None] | None = field(default=None, repr=False)
-    _int_ids: bool | None = field(default=None, repr=False)
 
     def lower_titles(self) -> list[str]:
         """Return the case-folded titles by row (computed once per snapshot).
@@ -90,90 +59,6 @@ class Snapshot:
         if self._titles is None:
             self._titles = [None if a is None else a.title.casefold() for a in self.model.articles_]
         return self._titles
-
-    def holds_int_ids(self) -> bool:
-        """Return whether any article id of the index is an integer."""
-        if self._int_ids is None:
-            self._int_ids = any(isinstance(i, int) for i in self.model.ids_)
-        return self._int_ids
-
-
-def resolve_id(snapshot: Snapshot, text: str, *, new: bool = False) -> Any:
-    """Map an id from a URL (always text) to the id stored in the index.
-
-    URLs carry strings; an index built from integer ids holds ``7``, not
-    ``"7"``. As in the CLI, the text is used when the index has it, else its
-    integer when the index has that. With ``new=True`` (an article about to be
-    added) a decimal text becomes an int when the index holds integer ids.
-
-    Parameters
-    ----------
-    snapshot : Snapshot
-    text : str
-    new : bool, default=False
-
-    Returns
-    -------
-    str or int
-    """
-    model = snapshot.model
-    if text in model:
-        return text
-    stripped = text.lstrip("-")
-    if stripped.isdigit() and stripped.isascii() and len(stripped) < 19:
-        number = int(text)
-        if number in model or (new and snapshot.holds_int_ids()):
-            return number
-    return text
-
-
-#: Types whose values are never changed in place (Article is a frozen dataclass).
-_ATOMS = frozenset({str, int, float, bool, type(None), Article})
-
-
-def _all_atomic(values: Iterable[Any]) -> bool:
-    """Whether every value is atomic or a tuple of atomic values (type checks in C)."""
-    values = list(values) if not isinstance(values, (list, tuple)) else values
-    kinds = set(map(type, values))
-    if kinds <= _ATOMS:
-        return True
-    if not kinds <= _ATOMS | {tuple}:
-        return False
-    tuples = values if kinds == {tuple} else [v for v in values if type(v) is tuple]
-    return set(map(type, itertools.chain.from_iterable(tuples))) <= _ATOMS
-
-
-def _flat_copy(value: Any) -> Any:
-    """Return a one-level copy of a list or dict of atomic values, else ``None``."""
-    if type(value) is list and _all_atomic(value):
-        return list(value)
-    if type(value) is dict and _all_atomic(value.keys()) and _all_atomic(value.values()):
-        return dict(value)
-    return None
-
-
-def clone_model(model: RelatedContent) -> RelatedContent:
-    """Return a copy of ``model`` that a write can change without disturbing readers.
-
-    It is a deep copy, except that lists and dicts holding only atomic values
-    (ids, row numbers, frozen Article objects) are copied one level deep, at C
-    speed, instead of element by element. The copy owns its arrays
-    (memory-mapped ones are read into memory).
-
-    A model that has been changed keeps its arrays as views of growable
-    buffers (``_store``); a deep copy copies views and buffers separately, so
-    the copy's buffers are dropped and the next change rebuilds them from its
-    arrays (``_store = None`` is the state of a model never changed).
-    """
-    memo: dict[int, Any] = {}
-    for value in vars(model).values():
-        flat = _flat_copy(value)
-        if flat is not None:
-            memo[id(value)] = flat
-    clone = copy.deepcopy(model, memo)
-    if getattr(clone, "_store", None) is not None:
-        clone._store = None
-    return clone
 
 
 def state_token(path: str | os.PathLike[str] | None) -> str:
@@ -235,10 +120,6 @@ class IndexState:
         """Whether writes are saved to an index folder."""
         return self.path is not None
 
-    def supports_writes(self) -> bool:
-        """Return whether the model class has the incremental API (issue 4)."""
-        return all(callable(getattr(self._snapshot.model, name, None)) for name in WRITE_METHODS)
-
     def write(self, change: Callable[[RelatedContent, Snapshot], T]) -> tuple[T, Snapshot]:
         """Apply ``change`` to a copy of the model, persist it, then make it live.
 
@@ -246,7 +127,7 @@ class IndexState:
         ----------
         change : callable
             ``change(model_copy, current_snapshot)`` modifies the copy and
-            returns a result. It may raise :class:`WriteError`; the live
+            returns a result. It may raise :class:`ApiError`; the live
             snapshot is then unchanged.
 
         Returns
@@ -256,19 +137,9 @@ class IndexState:
         snapshot : Snapshot
             The new live snapshot.
         """
-        if not self.supports_writes():
-            missing = [
-                n for n in WRITE_METHODS if not callable(getattr(self._snapshot.model, n, None))
-            ]
-            msg = (
-                "this relatedcontent version cannot change an index in place "
-                "(RelatedContent has no "
-                f"{', '.join(missing)}); rebuild the index with 'relatedcontent build' and restart"
-            )
-            raise WriteError(501, "writes_unsupported", msg)
         with self._write_lock:
             current = self._snapshot
-            model = clone_model(current.model)
+            model = current.model._copy()
             result = change(model, current)
             if self.path is not None:
                 try:
@@ -278,40 +149,16 @@ class IndexState:
                         f"{exc}; the change was not applied. If another program changed the "
                         "index, restart the server; send changes through the server while it runs"
                     )
-                    raise WriteError(409, "index_conflict", msg) from None
+                    raise ApiError(409, "index_conflict", msg) from None
                 except OSError as exc:
                     msg = (
                         f"the index could not be saved ({exc.strerror or exc}); the change was not "
                         "applied. Check the disk and the index folder's permissions, then retry"
                     )
-                    raise WriteError(503, "save_failed", msg) from None
+                    raise ApiError(503, "save_failed", msg) from None
             token = hashlib.sha256(
                 f"{current.token}:{current.generation + 1}:{state_token(self.path)}".encode()
             ).hexdigest()
             new = Snapshot(model=model, token=token, generation=current.generation + 1)
             self._snapshot = new
             return result, new
-
-
-def check_unique(ids: Sequence[Any], field_name: str) -> None:
-    """Raise a 422 :class:`WriteError` if ``ids`` repeat an id."""
-    seen: set[Any] = set()
-    repeated = []
-    for article_id in ids:
-        if article_id in seen:
-            repeated.append(article_id)
-        seen.add(article_id)
-    if repeated:
-        shown = ", ".join(repr(i) for i in repeated[:10])
-        msg = f"the request repeats article ids {shown}; give each article once"
-        raise WriteError(422, "duplicate_ids", msg, field_name)
-
-
-def missing_ids(model: RelatedContent, ids: Iterable[Any]) -> list[Any]:
-    """Return the ids of ``ids`` that are not in ``model``."""
-    return [i for i in ids if i not in model]
-
-
-def unknown(article_id: Any) -> WriteError:
-    """Return the 404 :class:`WriteError` for an unknown article id."""
-    return WriteError(404, "unknown_article", str(UnknownArticleError(article_id)), "article_id")

@@ -35,7 +35,6 @@ TEMPLATE = re.search(
     re.S,
 ).group(1)
 INDEX = settings.RELATEDCONTENT["INDEX"]
-NATIVE_INCREMENTAL = service.supports_incremental()
 
 
 def build(**options):
@@ -59,65 +58,24 @@ class _HandlerCalls:
             self.target.append(call)
 
 
-class RecordIncremental:
-    """Record the handlers' calls of add/update/remove (the names and signatures of issue 4).
-
-    With a relatedcontent that has these methods, the real ones run (wrapped);
-    without them, stand-ins with the same signatures refit the index instead,
-    so that the handlers' calls are checked either way.
-    """
+class RecordChanges:
+    """Record the Django app's calls of ``RelatedContent.apply_changes`` (the real one runs)."""
 
     def __init__(self):
         self.calls = []
 
     def patches(self):
         calls = _HandlerCalls(self.calls)
-        if NATIVE_INCREMENTAL:
-            real = {name: getattr(RelatedContent, name) for name in ("add", "update", "remove")}
+        real = RelatedContent.apply_changes
 
-            def add(self, articles, *, upsert=False):
-                articles = list(articles)
-                calls.append(("add", [a.id for a in articles], upsert))
-                return real["add"](self, articles, upsert=upsert)
+        def apply_changes(self, *, add=(), update=(), remove=(), upsert=False, missing_ok=False):
+            add, remove = list(add), list(remove)
+            calls.append(([a.id for a in add], remove, upsert, missing_ok))
+            return real(
+                self, add=add, update=update, remove=remove, upsert=upsert, missing_ok=missing_ok
+            )
 
-            def update(self, articles):
-                articles = list(articles)
-                calls.append(("update", [a.id for a in articles]))
-                return real["update"](self, articles)
-
-            def remove(self, ids, *, missing_ok=False):
-                ids = list(ids)
-                calls.append(("remove", ids, missing_ok))
-                return real["remove"](self, ids, missing_ok=missing_ok)
-        else:
-
-            def add(self, articles, *, upsert=False):
-                articles = list(articles)
-                calls.append(("add", [a.id for a in articles], upsert))
-                merged = {a.id: a for a in self.articles_}
-                for a in articles:
-                    if a.id in merged and not upsert:
-                        raise ValueError(a.id)
-                    merged[a.id] = a
-                return self.fit(list(merged.values()))
-
-            def update(self, articles):
-                articles = list(articles)
-                calls.append(("update", [a.id for a in articles]))
-                merged = {a.id: a for a in self.articles_}
-                merged.update({a.id: a for a in articles})
-                return self.fit(list(merged.values()))
-
-            def remove(self, ids, *, missing_ok=False):
-                ids = list(ids)
-                calls.append(("remove", ids, missing_ok))
-                gone = set(ids)
-                return self.fit([a for a in self.articles_ if a.id not in gone])
-
-        return [
-            mock.patch.object(RelatedContent, name, func, create=True)
-            for name, func in (("add", add), ("update", update), ("remove", remove))
-        ]
+        return [mock.patch.object(RelatedContent, "apply_changes", apply_changes)]
 
 
 class SiteTestCase(TestCase):
@@ -193,25 +151,25 @@ class SignalTests(SiteTestCase):
             post = Post.objects.create(**fields)
         return post
 
-    def test_without_incremental_methods_the_index_is_marked_stale(self):
+    def test_a_failed_change_marks_the_index_stale_until_a_rebuild(self):
         build()
         before = (INDEX / "CURRENT").read_text()
-        with ExitStack() as stack:
-            for name in ("add", "update", "remove"):
-                stack.enter_context(mock.patch.object(RelatedContent, name, None, create=True))
-            with self.assertLogs("relatedcontent.django", "WARNING") as logs:
-                post = self.new_post(
-                    title="Garden waste bins collected", slug="gw", body="Garden waste bins."
-                )
-        self.assertIn("relatedcontent_build --if-stale", logs.output[0])
-        self.assertIn("cannot add or remove articles in place", service.stale_info()["reason"])
+        broken = mock.patch.object(
+            RelatedContent, "apply_changes", side_effect=RuntimeError("no space left")
+        )
+        with broken, self.assertLogs("relatedcontent.django", "WARNING") as logs:
+            post = self.new_post(
+                title="Garden waste bins collected", slug="gw", body="Garden waste bins."
+            )
+        self.assertTrue(any("relatedcontent_build --if-stale" in line for line in logs.output))
+        self.assertIn("no space left", service.stale_info()["reason"])
         self.assertEqual((INDEX / "CURRENT").read_text(), before)
         self.assertIn("it was stale", build(if_stale=True))
         self.assertIn(post.pk, load(INDEX))
 
     def test_saves_and_deletes_change_the_index(self):
         build()
-        recorder = RecordIncremental()
+        recorder = RecordChanges()
         with ExitStack() as stack:
             for patch in recorder.patches():
                 stack.enter_context(patch)
@@ -246,10 +204,10 @@ class SignalTests(SiteTestCase):
         self.assertEqual(
             recorder.calls,
             [
-                ("add", [twin.pk], True),
-                ("add", [twin.pk], True),
-                ("remove", [twin.pk], True),
-                ("remove", [gone_pk], True),
+                ([twin.pk], [], True, True),
+                ([twin.pk], [], True, True),
+                ([], [twin.pk], True, True),
+                ([], [gone_pk], True, True),
             ],
         )
 
@@ -257,8 +215,6 @@ class SignalTests(SiteTestCase):
         build()
         source = Post.objects.get(slug="bin-collection-changes-christmas")
         self.assertNotIn("/posts/elsewhere/", render(source))  # loaded and cached
-        if not NATIVE_INCREMENTAL:
-            self.skipTest("this relatedcontent has no RelatedContent.add")
         other = load(INDEX)  # what another worker's handler does; this process's cache is not told
         other.add(
             [
@@ -291,7 +247,6 @@ class SignalTests(SiteTestCase):
         build()
         with (
             mock.patch.object(service, "load", side_effect=OSError("disk gone")),
-            mock.patch.object(service, "supports_incremental", return_value=True),
             self.assertLogs("relatedcontent.django", "ERROR"),
         ):
             post = self.new_post(title="Saved anyway", slug="saved", body="Bins.")

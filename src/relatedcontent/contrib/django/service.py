@@ -7,10 +7,9 @@
   when another process saved it (it reads the index's ``CURRENT`` file and
   stats the snapshot's journal on each call).
 * :func:`apply_changes` brings the index up to date after objects were saved
-  or deleted, with ``RelatedContent.add(..., upsert=True)`` and
-  ``RelatedContent.remove(..., missing_ok=True)`` followed by ``save``, under a
-  file lock so that two processes do not lose each other's change. When this
-  version of relatedcontent has no incremental methods, or the index does not
+  or deleted, with one ``RelatedContent.apply_changes(add=..., remove=...,
+  upsert=True, missing_ok=True)`` followed by ``save``, under a file lock so
+  that two processes do not lose each other's change. When the index does not
   exist yet, or the change fails, the index is marked stale instead (the file
   ``STALE.json`` in the index folder) and ``manage.py relatedcontent_build
   --if-stale`` rebuilds it.
@@ -28,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ... import RelatedContent, load
+from ..._recommender import RelatedContent, load
+from ...index.journal import writer_lock
 from ...ingest.articles import Article, to_article
 from ...ingest.values import jsonable
 from .conf import STANDARD_FIELDS, Config, get_config
@@ -42,7 +42,6 @@ __all__ = [
     "apply_changes",
     "mark_stale",
     "stale_info",
-    "supports_incremental",
     "STALE_FILE",
 ]
 
@@ -50,7 +49,6 @@ logger = logging.getLogger("relatedcontent.django")
 
 STALE_FILE = "STALE.json"
 LOCK_FILE = ".django.lock"
-INCREMENTAL_METHODS = ("add", "update", "remove")
 _cache: dict[str, Any] = {}
 _cache_lock = threading.Lock()
 
@@ -98,21 +96,9 @@ def articles(config: Config | None = None, *, chunk_size: int = 2000) -> Iterato
         yield article_from_instance(instance, config)
 
 
-@contextlib.contextmanager
-def index_lock(index: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the index folder (POSIX ``flock``; a no-op elsewhere)."""
-    index.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(index / LOCK_FILE, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def index_lock(index: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold the lock of this app's load-change-save steps on the index folder."""
+    return writer_lock(index, LOCK_FILE)
 
 
 def build_index(config: Config | None = None) -> RelatedContent:
@@ -174,11 +160,6 @@ def get_index(config: Config | None = None) -> RelatedContent | None:
     return model
 
 
-def supports_incremental() -> bool:
-    """Whether this relatedcontent has ``RelatedContent.add``, ``update`` and ``remove``."""
-    return all(callable(getattr(RelatedContent, name, None)) for name in INCREMENTAL_METHODS)
-
-
 def mark_stale(reason: str, config: Config | None = None) -> None:
     """Record that the index no longer matches the database (``STALE.json``)."""
     config = config or get_config()
@@ -228,18 +209,15 @@ def apply_changes(
     Returns
     -------
     bool
-        True if the index was changed and saved; False if it was marked stale
-        instead (no index yet, no incremental methods, or an error, which is
-        logged). Never raises: a failing index must not fail the save.
+        True if the index was brought up to date; False if it was marked stale
+        instead (no index yet, or an error, which is logged). Never raises: a
+        failing index must not fail the save.
     """
     config = config or get_config()
     saved_pks, removed_ids = list(saved_pks), list(removed_ids)
     try:
         if _current(config.index) is None:
             mark_stale("the index has not been built yet", config)
-            return False
-        if not supports_incremental():
-            mark_stale("this relatedcontent version cannot add or remove articles in place", config)
             return False
         manager = config.model_class()._default_manager
         with index_lock(config.index):
@@ -253,11 +231,10 @@ def apply_changes(
                         removals.append(article_id_of(instance, config))
                 else:
                     upserts.append(article_from_instance(instance, config))
-            if upserts:
-                model.add(upserts, upsert=True)  # type: ignore[attr-defined]
-            if removals:
-                model.remove(removals, missing_ok=True)  # type: ignore[attr-defined]
+            gone = set(removals)  # an object deleted after it was saved stays deleted
+            upserts = [a for a in upserts if a.id not in gone]
             if upserts or removals:
+                model.apply_changes(add=upserts, remove=removals, upsert=True, missing_ok=True)
                 model.save(config.index)
         _forget()
         return True

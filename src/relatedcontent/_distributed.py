@@ -56,8 +56,6 @@ import scipy.sparse as sp
 
 from ._recommender import RelatedContent
 from .exceptions import CorpusError, DependencyError
-from ._recommender import RelatedContent
-from .exceptions import CorpusError, DependencyError
 from .ingest.articles import Article, FieldMap, build_corpus, iter_articles
 from .ingest.files import read_articles
 from .neighbors.plan import Results, numba_available, plan_neighbors, run_span

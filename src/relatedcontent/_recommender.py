@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -26,24 +26,17 @@ from sklearn.base import BaseEstimator
 
 from ._editing import EditingMixin
 from ._queries import QueryMixin
-from ._validation import check_n, resolve_field_map, validate_params
+from ._validation import resolve_field_map, validate_params
 from .exceptions import CorpusError, NotFittedError
 from .index.format import bad
 from .index.persistence import json_params, load_index, save_index
 from .index.state import FittedIndex
-from .ingest.articles import Article, ArticleId, FieldMap, build_corpus, iter_articles, to_article
+from .ingest.articles import Article, ArticleId, FieldMap, build_corpus, iter_articles
 from .neighbors.progress import ProgressPrinter
-from .outputs.items import Recommendation, recommendation
-from .scoring.controls import Item, QueryArticle, assemble
-from .scoring.explain import Explanation, explain_pair
 from .scoring.lists import Neighbors, fit_lists, rescore
-from .scoring.options import make_options
-from .scoring.query import cosine_row, pool_from_row, pool_size, query_vectors, rank_query
-from .scoring.score import pair_parts
 from .scoring.settings import Settings
 from .text.boilerplate import BoilerplateFilter
 from .text.view import scoring_view
-from .vectors.lsa import unit_rows
 from .vectors.tfidf import FieldWeightedVectorizer
 
 __all__ = ["RelatedContent", "load"]

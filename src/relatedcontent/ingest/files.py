@@ -11,8 +11,8 @@ import gzip
 import io
 import json
 import os
-from importlib import resources
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 

@@ -88,11 +88,14 @@ def _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale):  # pragma: 
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _take(
-    top_j, top_s, top_key, top_r, filled, k, j, s, r, scale, lo, tiny, margin, eps
-):  # pragma: no cover - compiled
-    """:func:`_offer`, then raise ``lo`` once the list is full; return the fill and ``lo``."""
-    filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale)
+def _take(sel, filled, lo, j, s):  # pragma: no cover - compiled
+    """:func:`_offer` document ``j`` (score ``s``), then raise ``lo`` once the list is full.
+
+    ``sel`` is what selection reads: ``(exclude_self, tie_rank, k, top_j,
+    top_s, top_key, top_r, scale, tiny, margin, eps)``. Returns the fill and ``lo``.
+    """
+    _, tie_rank, k, top_j, top_s, top_key, top_r, scale, tiny, margin, eps = sel
+    filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s, tie_rank[j], scale)
     if filled == k:
         # A score this far under the k-th best's tie key cannot round up to it.
         bar = top_key[k - 1]
@@ -101,32 +104,14 @@ def _take(
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _read_range(
-    acc,
-    a,
-    b,
-    c0,
-    i,
-    exclude_self,
-    tie_rank,
-    scale,
-    top_j,
-    top_s,
-    top_key,
-    top_r,
-    filled,
-    k,
-    lo,
-    tiny,
-    margin,
-    eps,
-):  # pragma: no cover - compiled
-    """Offer the products in ``acc[a:b]`` to the row's top-k and zero them.
+def _read_range(acc, a, b, c0, i, sel, filled, lo):  # pragma: no cover - compiled
+    """Offer the products in ``acc[a:b]`` to row ``i``'s top-k and zero them.
 
     Works in chunks of :data:`CHUNK`: a chunk with nothing at or above ``lo``
     is skipped after one vectorised count (``acc`` has ``CHUNK`` spare zeros at
     its end for the last one). Returns the new fill and ``lo``.
     """
+    exclude_self = sel[0]
     zero = acc[0] * 0
     for c in range(a, b, CHUNK):
         e = min(c + CHUNK, b)
@@ -142,49 +127,111 @@ def _read_range(
                 j = u + c0
                 if exclude_self and j == i:
                     continue
-                filled, lo = _take(
-                    top_j,
-                    top_s,
-                    top_key,
-                    top_r,
-                    filled,
-                    k,
-                    j,
-                    s,
-                    tie_rank[j],
-                    scale,
-                    lo,
-                    tiny,
-                    margin,
-                    eps,
-                )
+                filled, lo = _take(sel, filled, lo, j, s)
         acc[c:e] = zero
+    return filled, lo
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _add_tile(acc, p0, p1, t_, c0, indices, data, post, runs, zero):  # pragma: no cover
+    """Add the products of row terms ``p0 .. p1-1`` with tile ``t_``'s documents to ``acc``.
+
+    Returns the scattered and run-by-run product counts, and the bounds on a
+    product made only of run terms: the sum of each term's weight times its
+    largest entry in the tile, and (rows of unit length) the squared norm of
+    the row's run-term weights.
+    """
+    tptr, tindices, tdata = post
+    run_slot, run_ptr, run_q, run_len, run_max = runs
+    ops = 0
+    run_ops = 0
+    bound = zero
+    norm2 = zero
+    for p in range(p0, p1):
+        term = indices[p]
+        w = data[p]
+        q0 = tptr[t_, term]
+        q1 = tptr[t_ + 1, term]
+        slot = run_slot[term]
+        if slot >= 0:
+            if q1 == q0:
+                continue
+            run_ops += q1 - q0
+            bound += w * run_max[t_, slot]
+            norm2 += w * w
+            # Runs of consecutive documents: contiguous, vectorised adds.
+            # (Views indexed from 0 let the compiler drop the negative-index
+            # check, which otherwise stops it vectorising: 1.8x measured.)
+            for r in range(run_ptr[t_, slot], run_ptr[t_ + 1, slot]):
+                q = run_q[r]
+                length = run_len[r]
+                a = tindices[q] - c0
+                av = acc[a : a + length]
+                tv = tdata[q : q + length]
+                for u in range(length):
+                    av[u] += w * tv[u]
+        else:
+            ops += q1 - q0
+            for q in range(q0, q1):
+                acc[tindices[q] - c0] += w * tdata[q]
+    return ops, run_ops, bound, norm2
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _read_scattered(
+    acc, p0, p1, t_, c0, i, indices, post, run_slot, zero, sel, filled, lo
+):  # pragma: no cover - compiled
+    """Read back the scattered products by walking their posting lists again.
+
+    A document touched by a run as well is read whole here. Returns the fill and ``lo``.
+    """
+    tptr, tindices, _ = post
+    exclude_self = sel[0]
+    for p in range(p0, p1):
+        term = indices[p]
+        if run_slot[term] >= 0:
+            continue
+        for q in range(tptr[t_, term], tptr[t_ + 1, term]):
+            jl = tindices[q] - c0
+            s = acc[jl]
+            if s == zero:
+                continue
+            acc[jl] = zero
+            if s < lo:
+                continue
+            j = jl + c0
+            if exclude_self and j == i:
+                continue
+            filled, lo = _take(sel, filled, lo, j, s)
+    return filled, lo
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _read_runs(
+    acc, p0, p1, t_, c0, i, indices, post, runs, skip, zero, sel, filled, lo
+):  # pragma: no cover - compiled
+    """Read back (or, with ``skip``, only reset) what the runs wrote. Returns the fill and ``lo``."""
+    tindices = post[1]
+    run_slot, run_ptr, run_q, run_len, _ = runs
+    for p in range(p0, p1):
+        slot = run_slot[indices[p]]
+        if slot < 0:
+            continue
+        for r in range(run_ptr[t_, slot], run_ptr[t_ + 1, slot]):
+            a = tindices[run_q[r]] - c0
+            b = a + run_len[r]
+            if skip:
+                acc[a:b] = zero
+            else:
+                filled, lo = _read_range(acc, a, b, c0, i, sel, filled, lo)
     return filled, lo
 
 
 @njit(nogil=True, cache=True)
 def rows_top_k(
-    r0,
-    r1,
-    indptr,
-    indices,
-    data,
-    tindptr_tiles,
-    tindices,
-    tdata,
-    tile_starts,
-    k,
-    exclude_self,
-    tie_rank,
-    scale,
-    out_idx,
-    out_val,
-    run_slot,
-    run_ptr,
-    run_q,
-    run_len,
-    run_max,
-):  # pragma: no cover - compiled
+    r0, r1, indptr, indices, data, tindptr_tiles, tindices, tdata, tile_starts, k,
+    exclude_self, tie_rank, scale, out_idx, out_val, run_slot, run_ptr, run_q, run_len, run_max,
+):  # fmt: skip  # pragma: no cover - compiled
     """Top-``k`` neighbours of rows ``r0 .. r1-1``, written to ``out_*[r - r0]``.
 
     Sums are accumulated in ``data``'s dtype, term by term in index order,
@@ -231,6 +278,9 @@ def rows_top_k(
     # A score this far under the k-th best's tie key cannot round up to it.
     eps = np.finfo(data.dtype).eps
     margin = 2 / scale
+    post = (tindptr_tiles, tindices, tdata)
+    runs = (run_slot, run_ptr, run_q, run_len, run_max)
+    sel = (exclude_self, tie_rank, k, top_j, top_s, top_key, top_r, scale, tiny, margin, eps)
     for i in range(r0, r1):
         p0 = indptr[i]
         p1 = indptr[i + 1]
@@ -243,98 +293,19 @@ def rows_top_k(
         for t_ in range(n_tiles):
             c0 = tile_starts[t_]
             tw = tile_starts[t_ + 1] - c0
-            ops = 0
-            run_ops = 0
-            # Bounds on a product made only of run terms: the sum of each
-            # term's weight times its largest entry in the tile, and (rows of
-            # unit length) the norm of the row's run-term weights.
-            bound = zero
-            norm2 = zero
-            for p in range(p0, p1):
-                term = indices[p]
-                w = data[p]
-                q0 = tindptr_tiles[t_, term]
-                q1 = tindptr_tiles[t_ + 1, term]
-                slot = run_slot[term]
-                if slot >= 0:
-                    if q1 == q0:
-                        continue
-                    run_ops += q1 - q0
-                    bound += w * run_max[t_, slot]
-                    norm2 += w * w
-                    # Runs of consecutive documents: contiguous, vectorised adds.
-                    # (Views indexed from 0 let the compiler drop the negative-index
-                    # check, which otherwise stops it vectorising: 1.8x measured.)
-                    for r in range(run_ptr[t_, slot], run_ptr[t_ + 1, slot]):
-                        q = run_q[r]
-                        length = run_len[r]
-                        a = tindices[q] - c0
-                        av = acc[a : a + length]
-                        tv = tdata[q : q + length]
-                        for u in range(length):
-                            av[u] += w * tv[u]
-                else:
-                    ops += q1 - q0
-                    for q in range(q0, q1):
-                        acc[tindices[q] - c0] += w * tdata[q]
+            ops, run_ops, bound, norm2 = _add_tile(
+                acc, p0, p1, t_, c0, indices, data, post, runs, zero
+            )
             if ops + run_ops == 0:
                 continue
             if ops * REWALK >= tw:
                 # Many scattered products: scan the whole tile.
-                filled, lo = _read_range(
-                    acc,
-                    0,
-                    tw,
-                    c0,
-                    i,
-                    exclude_self,
-                    tie_rank,
-                    scale,
-                    top_j,
-                    top_s,
-                    top_key,
-                    top_r,
-                    filled,
-                    k,
-                    lo,
-                    tiny,
-                    margin,
-                    eps,
-                )
+                filled, lo = _read_range(acc, 0, tw, c0, i, sel, filled, lo)
                 continue
-            # Few scattered products: walk their posting lists again to read
-            # them back (a document touched by a run as well is read whole here).
-            for p in range(p0, p1):
-                term = indices[p]
-                if run_slot[term] >= 0:
-                    continue
-                for q in range(tindptr_tiles[t_, term], tindptr_tiles[t_ + 1, term]):
-                    jl = tindices[q] - c0
-                    s = acc[jl]
-                    if s == zero:
-                        continue
-                    acc[jl] = zero
-                    if s < lo:
-                        continue
-                    j = jl + c0
-                    if exclude_self and j == i:
-                        continue
-                    filled, lo = _take(
-                        top_j,
-                        top_s,
-                        top_key,
-                        top_r,
-                        filled,
-                        k,
-                        j,
-                        s,
-                        tie_rank[j],
-                        scale,
-                        lo,
-                        tiny,
-                        margin,
-                        eps,
-                    )
+            # Few scattered products: walk their posting lists again.
+            filled, lo = _read_scattered(
+                acc, p0, p1, t_, c0, i, indices, post, run_slot, zero, sel, filled, lo
+            )
             if run_ops == 0:
                 continue
             # What is left are documents that share only run terms with the
@@ -342,57 +313,11 @@ def rows_top_k(
             bound = min(bound, np.sqrt(norm2)) * (1 + 4 * (p1 - p0 + 1) * eps)
             skip = filled == k and bound < lo
             if not skip and run_ops >= tw:
-                filled, lo = _read_range(
-                    acc,
-                    0,
-                    tw,
-                    c0,
-                    i,
-                    exclude_self,
-                    tie_rank,
-                    scale,
-                    top_j,
-                    top_s,
-                    top_key,
-                    top_r,
-                    filled,
-                    k,
-                    lo,
-                    tiny,
-                    margin,
-                    eps,
-                )
+                filled, lo = _read_range(acc, 0, tw, c0, i, sel, filled, lo)
                 continue
-            for p in range(p0, p1):
-                slot = run_slot[indices[p]]
-                if slot < 0:
-                    continue
-                for r in range(run_ptr[t_, slot], run_ptr[t_ + 1, slot]):
-                    a = tindices[run_q[r]] - c0
-                    b = a + run_len[r]
-                    if skip:
-                        acc[a:b] = zero
-                    else:
-                        filled, lo = _read_range(
-                            acc,
-                            a,
-                            b,
-                            c0,
-                            i,
-                            exclude_self,
-                            tie_rank,
-                            scale,
-                            top_j,
-                            top_s,
-                            top_key,
-                            top_r,
-                            filled,
-                            k,
-                            lo,
-                            tiny,
-                            margin,
-                            eps,
-                        )
+            filled, lo = _read_runs(
+                acc, p0, p1, t_, c0, i, indices, post, runs, skip, zero, sel, filled, lo
+            )
         row = i - r0
         for c in range(filled):
             out_idx[row, c] = top_j[c]

@@ -20,15 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._token import MISSING_EXTRA, TOKEN_ENV
+
 __all__ = ["MISSING_EXTRA", "TOKEN_ENV", "create_app", "run"]
-
-#: The environment variable holding the write token.
-TOKEN_ENV = "RELATEDCONTENT_TOKEN"  # noqa: S105 - a variable name, not a secret
-
-MISSING_EXTRA = (
-    "the relatedcontent server needs its optional dependencies; install them with "
-    "pip install 'relatedcontent[server]'"
-)
 
 
 def __getattr__(name: str) -> Any:

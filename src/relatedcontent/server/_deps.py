@@ -12,9 +12,9 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
-from . import TOKEN_ENV
 from ._errors import ApiError
 from ._state import IndexState
+from ._token import TOKEN_ENV
 
 __all__ = [
     "TOKEN_ENV",

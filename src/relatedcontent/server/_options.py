@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import TextIO
 
 from .._recommender import RelatedContent, load
 from ..ingest.files import sample_articles
 from ..neighbors.plan import parse_memory
-from . import MISSING_EXTRA, TOKEN_ENV
+from ._token import MISSING_EXTRA, TOKEN_ENV, read_token
 
-__all__ = ["add_serve_parser", "cmd_serve", "read_token"]
-
-MIN_TOKEN_LENGTH = 16
+__all__ = ["add_serve_parser", "cmd_serve"]
 
 
 def _port(text: str) -> int:
@@ -109,40 +106,6 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     )
     p.set_defaults(handler=cmd_serve)
     return p
-
-
-def read_token(token_file: str | None, environ: dict[str, str] | os._Environ[str]) -> str | None:
-    """Return the write token from ``token_file`` or the environment, or ``None``.
-
-    Raises
-    ------
-    ValueError
-        If the file cannot be read, or the token is empty or shorter than 16
-        characters.
-    """
-    if token_file is not None:
-        try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            msg = f"--token-file {token_file!r}: cannot read it ({exc})"
-            raise ValueError(msg) from None
-        where = f"--token-file {token_file!r}"
-        if not token:
-            msg = f"{where} is empty; put a long random secret in it"
-            raise ValueError(msg)
-    else:
-        token = environ.get(TOKEN_ENV, "").strip()
-        where = f"${TOKEN_ENV}"
-        if not token:
-            return None
-    if len(token) < MIN_TOKEN_LENGTH:
-        msg = (
-            f"the token in {where} is too short ({len(token)} characters, "
-            f"at least {MIN_TOKEN_LENGTH}); "
-            "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-        )
-        raise ValueError(msg)
-    return token
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from .._recommender import Recommendation
+from ..outputs.items import Recommendation
 
 __all__ = ["render_fragment", "render_page", "safe_href", "DEFAULT_HEADING"]
 

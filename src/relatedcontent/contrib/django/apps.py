@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+from .conf import get_config
+
 
 class RelatedContentConfig(AppConfig):
     """App ``relatedcontent`` (label); connects post_save/post_delete of ``MODEL``."""
@@ -15,8 +17,8 @@ class RelatedContentConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect the signal handlers when ``MODEL`` is set and ``SIGNALS`` is true."""
+        # Django's rule: signal handlers are imported once the app registry is ready.
         from . import signals
-        from .conf import get_config
 
         config = get_config()
         if config.model and config.signals:

@@ -3,8 +3,8 @@
 MySQL/MariaDB comes from ``RELATEDCONTENT_TEST_MYSQL_URL`` (CI has none).
 PostgreSQL comes from ``RELATEDCONTENT_TEST_POSTGRES_URL`` (``.ci/postgres.sh``
 starts a throwaway server and exports it). Each test gets a schema of its
-own in a database of the session's own, both dropped afterwards. Without the variable, or when the server does not
-answer, the PostgreSQL cases skip and say why.
+own in a database of the session's own, both dropped afterwards. Without the
+variable, or when the server does not answer, the PostgreSQL cases skip and say why.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def _admin_engine():
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         pytest.skip(
-            f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against (.ci/postgres.sh starts one)"
+            f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against "
+            "(.ci/postgres.sh starts one)"
         )
     pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
@@ -36,7 +37,8 @@ def _admin_engine():
     except sa.exc.OperationalError as exc:
         engine.dispose()
         pytest.skip(
-            f"the PostgreSQL server of {POSTGRES_ENV} does not answer ({str(exc.orig).strip()[:200]})"
+            f"the PostgreSQL server of {POSTGRES_ENV} does not answer "
+            f"({str(exc.orig).strip()[:200]})"
         )
     return engine
 

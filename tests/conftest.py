@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# The database fixtures (db_url, sqlite_url, postgres_url, mysql_url), for every test module.
+from ._databases import _postgres_database, db_url, mysql_url, postgres_url, sqlite_url  # noqa: F401
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 COUNCIL = (
     Path(__file__).resolve().parents[1] / "src" / "relatedcontent" / "data" / "council_news.jsonl"

@@ -38,10 +38,12 @@ def test_build_reports_progress(tmp_path, council_path):
         "2",
     )
     assert code == 0
-    assert "read 64 articles" in err and "saved index" in err
+    assert "read 64 articles" in err
+    assert "saved index" in err
     assert load(tmp_path / "i").neighbors_.shape == (64, 4)
     code, out, err = run("build", str(council_path), "-o", str(tmp_path / "q"), "--quiet")
-    assert code == 0 and err == ""
+    assert code == 0
+    assert err == ""
 
 
 def test_related_text_and_json(index):
@@ -61,7 +63,8 @@ def test_related_text_and_json(index):
 def test_related_all_json_lines(index):
     code, out, _ = run("related", str(index), "--all", "-n", "10", "--json")
     lines = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and len(lines) == 64
+    assert code == 0
+    assert len(lines) == 64
     assert all(len(line["related"]) == 10 for line in lines)
     assert lines[0]["related"][0]["score"] >= lines[0]["related"][-1]["score"]
 
@@ -71,12 +74,14 @@ def test_int_ids_from_the_command_line(tmp_path, tiny_corpus):
     path.write_text("\n".join(json.dumps(r) for r in tiny_corpus), encoding="utf-8")
     assert run("build", str(path), "-o", str(tmp_path / "i"), "--quiet")[0] == 0
     code, out, _ = run("related", str(tmp_path / "i"), "1", "--json")
-    assert code == 0 and json.loads(out)["id"] == 1
+    assert code == 0
+    assert json.loads(out)["id"] == 1
 
 
 def test_similar_from_option_and_stdin(index, monkeypatch):
     code, out, _ = run("similar", str(index), "--text", "bins over christmas", "--json")
-    assert code == 0 and json.loads(out)["related"][0]["id"] == "bin-collection-changes-christmas"
+    assert code == 0
+    assert json.loads(out)["related"][0]["id"] == "bin-collection-changes-christmas"
     code, out, _ = run(
         "similar",
         str(index),
@@ -85,9 +90,11 @@ def test_similar_from_option_and_stdin(index, monkeypatch):
         stdin="Where is my polling station?",
         monkeypatch=monkeypatch,
     )
-    assert code == 0 and out.count("Read more") == 2
+    assert code == 0
+    assert out.count("Read more") == 2
     code, _, err = run("similar", str(index), stdin="  ", monkeypatch=monkeypatch)
-    assert code == 2 and "empty" in err
+    assert code == 2
+    assert "empty" in err
 
 
 def test_demo():
@@ -135,14 +142,17 @@ def test_data_errors_exit_1_and_write_nothing(tmp_path):
     dup = tmp_path / "dup.jsonl"
     dup.write_text('{"id": 1}\n{"id": 1}\n', encoding="utf-8")
     code, _, err = run("build", str(dup), "-o", str(tmp_path / "i"), "--quiet")
-    assert code == 1 and "duplicate article ids: 1" in err
+    assert code == 1
+    assert "duplicate article ids: 1" in err
 
 
 def test_unknown_id_and_missing_index(index, tmp_path):
     code, _, err = run("related", str(index), "no-such-article")
-    assert code == 1 and "No article with id 'no-such-article'" in err
+    assert code == 1
+    assert "No article with id 'no-such-article'" in err
     code, _, err = run("related", str(tmp_path / "nope"), "x")
-    assert code == 1 and "no index at" in err
+    assert code == 1
+    assert "no index at" in err
 
 
 @pytest.mark.parametrize(
@@ -180,21 +190,26 @@ def test_publishing_workflow(index, tmp_path):
         encoding="utf-8",
     )
     code, _, err = run("add", str(index), str(new))
-    assert code == 0 and "the index holds 65" in err
+    assert code == 0
+    assert "the index holds 65" in err
     code, out, _ = run("related", str(index), "bin-collection-changes-christmas", "--json")
     assert "christmas-bins-2" in [r["id"] for r in json.loads(out)["related"]]
     code, _, err = run("add", str(index), str(new))
-    assert code == 1 and "already in the index" in err
+    assert code == 1
+    assert "already in the index" in err
     assert run("add", str(index), str(new), "--upsert")[0] == 0
     assert run("update", str(index), str(new))[0] == 0
     code, _, err = run("remove", str(index), "christmas-bins-2", "missed-bin-reporting")
-    assert code == 0 and "removed 2" in err
+    assert code == 0
+    assert "removed 2" in err
     code, _, err = run("remove", str(index), "christmas-bins-2")
-    assert code == 1 and "christmas-bins-2" in err
+    assert code == 1
+    assert "christmas-bins-2" in err
     assert run("remove", str(index), "christmas-bins-2", "--missing-ok")[0] == 0
     code, out, _ = run("status", str(index), "--json")
     status = json.loads(out)
-    assert status["articles"] == 63 and status["drift"]["removed"] == 2
+    assert status["articles"] == 63
+    assert status["drift"]["removed"] == 2
     code, out, _ = run("status", str(index))
     assert "refit:" in out
     assert run("compact", str(index))[0] == 0

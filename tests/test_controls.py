@@ -41,7 +41,8 @@ def ids(items):
 
 def test_default_list_is_similar_text(rc):
     items = rc.related(BINS, n=5)
-    assert len(items) == 5 and {i.reason for i in items} == {"similar text"}
+    assert len(items) == 5
+    assert {i.reason for i in items} == {"similar text"}
     assert [i.score for i in items] == sorted((i.score for i in items), reverse=True)
 
 
@@ -50,12 +51,14 @@ def test_same_section_and_sections(rc):
     items = rc.related(BINS, n=5, same_section=True)
     assert {i.section for i in items} == {section}
     items = rc.related(BINS, n=4, sections=["schools", "planning"], fallback=False)
-    assert items and {i.section for i in items} <= {"schools", "planning"}
+    assert items
+    assert {i.section for i in items} <= {"schools", "planning"}
 
 
 def test_content_types(rc):
     items = rc.related(BINS, n=5, content_types="guide")
-    assert items and all(i.extra["content_type"] == "guide" for i in items)
+    assert items
+    assert all(i.extra["content_type"] == "guide" for i in items)
 
 
 def test_filters_still_fill_the_list(rc):
@@ -80,7 +83,8 @@ def test_include_exclude_ids(rc):
 
 def test_tags_and_exclude_tags(rc):
     items = rc.related(BINS, n=3, tags=["bins"], fallback=False)
-    assert items and all("bins" in [t.casefold() for t in i.tags] for i in items)
+    assert items
+    assert all("bins" in [t.casefold() for t in i.tags] for i in items)
     items = rc.related(BINS, n=10, exclude_tags=["bins"])
     assert all("bins" not in [t.casefold() for t in i.tags] for i in items)
 
@@ -130,10 +134,12 @@ def test_languages_never_mix_unless_asked():
 
 def test_max_age_and_allow_newer(rc):
     items = rc.related(BINS, n=5, max_age=60, now=NOW)
-    assert items and all(i.published >= "2026-10-02" for i in items if i.reason == "similar text")
+    assert items
+    assert all(i.published >= "2026-10-02" for i in items if i.reason == "similar text")
     mine = rc.article(BINS).published
     items = rc.related(BINS, n=5, allow_newer=False, fallback=False)
-    assert items and all(i.published <= mine for i in items)
+    assert items
+    assert all(i.published <= mine for i in items)
     with pytest.raises(
         ValueError, match="'max_age' parameter of RelatedContent.related must be a positive"
     ):
@@ -166,9 +172,11 @@ def test_taxonomy_boost(rc):
 def test_min_score_and_fallback_labels(rc):
     items = rc.related(BINS, n=8, min_score=0.45)
     similar = [i for i in items if i.reason == "similar text"]
-    assert similar and all(i.score >= 0.45 for i in similar)
+    assert similar
+    assert all(i.score >= 0.45 for i in similar)
     rest = [i.reason for i in items[len(similar) :]]
-    assert rest and set(rest) <= {"fallback: same section", "fallback: most recent"}
+    assert rest
+    assert set(rest) <= {"fallback: same section", "fallback: most recent"}
     # same section first, most recent first within it
     same = [i for i in items if i.reason == "fallback: same section"]
     assert all(i.section == rc.article(BINS).section for i in same)
@@ -203,7 +211,8 @@ def test_pins_first_with_expiry(rc):
     items = rc.related(BINS, n=5)
     assert ids(items)[:2] == [far, "term-dates-2027-28-agreed"]
     assert [i.reason for i in items[:2]] == ["pinned", "pinned"]
-    assert len(items) == 5 and len(set(ids(items))) == 5
+    assert len(items) == 5
+    assert len(set(ids(items))) == 5
     assert ids(rc.related(BINS, n=5, pins=False))[0] != far
     rc.pin(BINS, "missed-bin-reporting", expires="2026-06-01")
     assert "missed-bin-reporting" not in ids(rc.related(BINS, n=3, now=NOW))
@@ -231,7 +240,8 @@ def test_editorial_data_and_policy_are_saved(tmp_path, rc):
     loaded = load(tmp_path / "idx")
     assert loaded.editorial_.policy == {"same_section": True, "fallback": False}
     items = loaded.related(BINS, n=5)
-    assert items[0].id == "term-dates-2027-28-agreed" and items[0].reason == "pinned"
+    assert items[0].id == "term-dates-2027-28-agreed"
+    assert items[0].reason == "pinned"
     assert all(i.section == loaded.article(BINS).section for i in items[1:])
     assert "missed-bin-reporting" not in ids(items)
     assert len(loaded.related(BINS, n=5, same_section=False)) == 5  # an option overrides the policy

@@ -63,7 +63,8 @@ def test_bad_ids_are_named(bad_id):
     with pytest.raises(CorpusError, match="id") as info:
         to_article({"id": bad_id, "title": "t"}, source="f.jsonl", line=3)
     assert info.value.line == 3
-    assert "f.jsonl" in str(info.value) and "line 3" in str(info.value)
+    assert "f.jsonl" in str(info.value)
+    assert "line 3" in str(info.value)
 
 
 def test_integral_float_id_becomes_int():

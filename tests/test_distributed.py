@@ -234,7 +234,10 @@ def test_missing_dask_says_what_to_install(monkeypatch):
 
 
 def test_importing_relatedcontent_does_not_import_dask():
-    code = "import sys, relatedcontent; sys.exit('distributed' in sys.modules or 'dask' in sys.modules)"
+    code = (
+        "import sys, relatedcontent; "
+        "sys.exit('distributed' in sys.modules or 'dask' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=120).returncode == 0
 
 

@@ -55,7 +55,8 @@ def run_django_tests(tmp_path: Path, database_url: str | None = None) -> str:
     assert proc.returncode == 0, output
     assert re.search(r"^OK", output, re.M), output
     ran = re.search(r"Ran (\d+) tests?", output)
-    assert ran and int(ran.group(1)) >= MIN_TESTS, output
+    assert ran, output
+    assert int(ran.group(1)) >= MIN_TESTS, output
     return output
 
 

@@ -1,4 +1,4 @@
-"""The door for semantic vectors: any texts -> vectors callable, blended and saved with the index."""
+"""The door for semantic vectors: any texts -> vectors callable, blended and saved."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def test_embeddings_are_blended_and_explained(council_records):
     assert rc.embeddings_.shape == (64, 64)
     np.testing.assert_allclose(np.linalg.norm(rc.embeddings_, axis=1), 1.0, rtol=1e-5)
     w_tfidf, w_lsa, w_emb = rc.weights_
-    assert w_emb == 0.5 and w_tfidf + w_lsa == pytest.approx(0.5)
+    assert w_emb == 0.5
+    assert w_tfidf + w_lsa == pytest.approx(0.5)
     assert w_lsa / (w_tfidf + w_lsa) == pytest.approx(rc.lsa_weight)
     why = rc.explain(BINS, rc.related(BINS, n=1)[0].id)
     assert "embedding" in why.components
@@ -58,9 +59,8 @@ def test_embeddings_are_saved_and_used_for_drafts(tmp_path, council_records):
     snapshot = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text()
     assert (snapshot / "embeddings.npy").is_file()
     without = load(tmp_path / "idx")
-    assert without.embedder is None and without.related(BINS) == rc.related(
-        BINS
-    )  # lookups need no model
+    assert without.embedder is None
+    assert without.related(BINS) == rc.related(BINS)
     with pytest.raises(ValueError, match="pass the same embedder"):
         without.similar("bins at christmas")
     loaded = load(tmp_path / "idx", embedder=HashingEmbedder())

@@ -23,7 +23,8 @@ def test_evaluate_command_json_and_text(council_path):
     code, out, err = run("evaluate", council_path, "--label-field", "section", "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert result["n"] == 64 and 0.5 < result["p@5"] <= 1
+    assert result["n"] == 64
+    assert 0.5 < result["p@5"] <= 1
     assert set(result) >= {
         "p@5",
         "p@10",
@@ -45,18 +46,21 @@ def test_evaluate_command_json_and_text(council_path):
     )
     assert code == 0
     header, values = out.splitlines()[1:3]
-    assert header.split()[:2] == ["P@5", "P@10"] and len(values.split()) == 7
+    assert header.split()[:2] == ["P@5", "P@10"]
+    assert len(values.split()) == 7
 
 
 def test_evaluate_command_errors(council_path):
     code, _, err = run(
         "evaluate", council_path, "--param", "no_such_param=1", "--label-field", "section"
     )
-    assert code == 2 and "unknown parameter" in err
+    assert code == 2
+    assert "unknown parameter" in err
     code, _, err = run("evaluate", council_path, "--param", "oops")
     assert code == 2
     code, _, err = run("evaluate", council_path, "--label-field", "colour")
-    assert code == 2 and "no article has a label in the field 'colour'" in err
+    assert code == 2
+    assert "no article has a label in the field 'colour'" in err
 
 
 def test_pair_cosines_and_duplicates_dropped(council_records):
@@ -89,5 +93,7 @@ def test_defaults_on_a_shared_corpus(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = evaluate(read_articles(shared_file(name)))
-    assert result["p@5"] >= 0.98 and result["coverage@5"] >= 0.97 and result["hubness@5"] <= 5
+    assert result["p@5"] >= 0.98
+    assert result["coverage@5"] >= 0.97
+    assert result["hubness@5"] <= 5
     assert result["near_duplicate_rate"] == 0

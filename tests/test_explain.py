@@ -49,7 +49,9 @@ def test_explain_unrelated_pair_and_errors(fitted):
         ]
     )
     why = lonely.explain("a", "b")
-    assert why.rank is None and why.shared_terms == () and why.components["tfidf"] == 0
+    assert why.rank is None
+    assert why.shared_terms == ()
+    assert why.components["tfidf"] == 0
     assert any("no indexed term" in note for note in why.notes)
     with pytest.raises(UnknownArticleError):
         fitted.explain("bin-collection-changes-christmas", "nope")
@@ -87,7 +89,8 @@ def test_explain_command(tmp_path, council_path):
         == 0
     ), err.getvalue()
     data = json.loads(out.getvalue())
-    assert data["other_id"] == "missed-bin-reporting" and data["shared_terms"]
+    assert data["other_id"] == "missed-bin-reporting"
+    assert data["shared_terms"]
     out = io.StringIO()
     assert (
         main(

@@ -104,15 +104,16 @@ def test_per_article_file_names_are_safe(tmp_path):
     files = sorted(p for p in folder.iterdir() if p.name != exportmod.MARKER)
     assert len(files) == len(TRICKY)
     assert all(p.parent == folder and p.is_file() for p in files)  # nothing escaped the folder
-    assert not list(tmp_path.glob("data/*.json")) and sorted(
-        p.name for p in tmp_path.iterdir()
-    ) == ["data"]
+    assert not list(tmp_path.glob("data/*.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
     for article_id in TRICKY:
         data = json.loads(
             (folder / f"{safe_filename(article_id)}.json").read_text(encoding="utf-8")
         )
-        assert data["id"] == article_id and len(data["related"]) == 2
-    assert safe_filename("ok-name_1.2") == "ok-name_1.2" and safe_filename(7) == "7"
+        assert data["id"] == article_id
+        assert len(data["related"]) == 2
+    assert safe_filename("ok-name_1.2") == "ok-name_1.2"
+    assert safe_filename(7) == "7"
     assert safe_filename("news/2026/bins") == "news%2F2026%2Fbins"
     assert len(safe_filename("x" * 300)) == 167
 
@@ -123,8 +124,11 @@ def test_safe_filename_is_injective_and_harmless(pair):
     a, b = (safe_filename(x) for x in pair)
     assert a != b
     for name in (a, b):
-        assert "/" not in name and "\\" not in name and "\x00" not in name
-        assert name not in (".", "..") and not name.startswith(".")
+        assert "/" not in name
+        assert "\\" not in name
+        assert "\x00" not in name
+        assert name not in (".", "..")
+        assert not name.startswith(".")
         assert len(f"{name}.jsonl".encode()) <= 255
 
 
@@ -168,7 +172,8 @@ def test_folder_is_swapped_in_whole(tmp_path, model, monkeypatch, exchange):
     first = {p.name: p.read_bytes() for p in folder.iterdir()}
     export_files(model, folder, per_article=True, n=4)
     second = {p.name: p.read_bytes() for p in folder.iterdir()}
-    assert first.keys() == second.keys() and first != second
+    assert first.keys() == second.keys()
+    assert first != second
     assert sorted(p.name for p in tmp_path.iterdir()) == ["related"]  # the old folder is gone
     # A failure while writing leaves the last complete folder and no leftovers.
     real = exportmod._json
@@ -213,18 +218,22 @@ def test_cli_export_files(tmp_path, council_path):
     code, _, err = run(
         "export", tmp_path / "idx", "--out", tmp_path / "site" / "data" / "related", "--per-article"
     )
-    assert code == 0 and "wrote" in err
+    assert code == 0
+    assert "wrote" in err
     assert len(list((tmp_path / "site" / "data" / "related").glob("*.json"))) == 64
     code, _, _ = run(
         "export", tmp_path / "idx", "--format", "csv", "--out", tmp_path / "lists.txt", "-n", "2"
     )
-    assert code == 0 and (tmp_path / "lists.txt").read_text(encoding="utf-8").count("\n") == 129
+    assert code == 0
+    assert (tmp_path / "lists.txt").read_text(encoding="utf-8").count("\n") == 129
     code, _, err = run("export", tmp_path / "idx", "--out", tmp_path / "lists.txt")
-    assert code == 2 and "cannot tell the format" in err
+    assert code == 2
+    assert "cannot tell the format" in err
     assert run("export", tmp_path / "idx", "--out", tmp_path / "x.json", "--table", "t")[0] == 2
     assert run("export", tmp_path / "idx")[0] == 2
     code, _, err = run("export", tmp_path / "missing", "--out", tmp_path / "x.json")
-    assert code == 1 and err.count("\n") == 1
+    assert code == 1
+    assert err.count("\n") == 1
     assert not (tmp_path / "x.json").exists()
 
 

@@ -81,7 +81,8 @@ def test_format_1_index_still_loads_and_changes(tmp_path, council_records):
     old.save(tmp_path / "idx")
     as_format_1(snapshot_of(tmp_path / "idx"))
     loaded = load(tmp_path / "idx")
-    assert loaded.lsa_ is None and loaded.weights_ == (1.0, 0.0, 0.0)
+    assert loaded.lsa_ is None
+    assert loaded.weights_ == (1.0, 0.0, 0.0)
     for article_id in loaded.ids_:
         assert [r.id for r in loaded.related(article_id, n=5)] == [
             r.id for r in old.related(article_id, n=5)
@@ -94,11 +95,9 @@ def test_format_1_index_still_loads_and_changes(tmp_path, council_records):
         )
     loaded.save(tmp_path / "idx", compact=True)
     again = load(tmp_path / "idx")
+    assert "new" in again
     assert (
-        "new" in again
-        and json.loads((snapshot_of(tmp_path / "idx") / "manifest.json").read_text())[
-            "format_version"
-        ]
+        json.loads((snapshot_of(tmp_path / "idx") / "manifest.json").read_text())["format_version"]
         == 2
     )
 

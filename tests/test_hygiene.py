@@ -61,7 +61,8 @@ def test_boilerplate_is_saved_and_cleans_drafts(tmp_path, council_records):
     draft = {"title": "Christmas bins", "body": polluted([council_records[0]])[0]["body"]}
     assert [r.id for r in loaded.similar(draft)] == [r.id for r in dirty.similar(draft)]
     view = loaded._scoring_view([loaded.article(council_records[0]["id"])])[0]
-    assert "cookie" not in view.body and "You might also like" not in view.body
+    assert "cookie" not in view.body
+    assert "You might also like" not in view.body
 
 
 def test_boilerplate_filter_rules():
@@ -71,7 +72,8 @@ def test_boilerplate_filter_rules():
     ]
     bodies.append("Accept cookies")  # a body that is only one segment is content, not counted
     bf = BoilerplateFilter(share=0.5, min_articles=3).fit(bodies)
-    assert bf.segments_ == ["accept cookies", "share this page"] and bf.counts_ == [6, 6]
+    assert bf.segments_ == ["accept cookies", "share this page"]
+    assert bf.counts_ == [6, 6]
     assert bf.clean(bodies[0]) == "Story 0 about bins."
     assert bf.clean("  ACCEPT   cookies. Real text here") == "Real text here"
     assert BoilerplateFilter(share=None).fit(bodies).segments_ == []
@@ -109,7 +111,8 @@ def test_collapse_shows_one_of_a_group(council_records):
     group = {other, *(c["id"] for c in copies)}
     assert len(group & {r.id for r in hide.related(first, n=10)}) > 1
     listed = [r.id for r in collapse.related(first, n=10)]
-    assert len(group & set(listed)) == 1 and len(listed) == 10
+    assert len(group & set(listed)) == 1
+    assert len(listed) == 10
     # the stored lists are what the on-demand computation gives
     assert listed == [r.id for r in collapse.related(first, n=10, exclude=["no-such-id"])]
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -25,7 +24,9 @@ PLAIN_COSINE = {
     "candidates": 1,
 }
 
-WORDS = "bins recycling school term roads potholes vote election park festival library tax housing".split()
+WORDS = (
+    "bins recycling school term roads potholes vote election park festival library tax housing"
+).split()
 
 
 def cosine_lists(model, k):
@@ -38,7 +39,8 @@ def cosine_lists(model, k):
     tie[order] = np.arange(len(ids))
     idx, val = top_k_neighbors(X, k, tie_rank=tie)
     return {
-        ids[r]: [(ids[j], s) for j, s in zip(idx[r], val[r]) if j >= 0] for r in range(len(ids))
+        ids[r]: [(ids[j], s) for j, s in zip(idx[r], val[r], strict=False) if j >= 0]
+        for r in range(len(ids))
     }
 
 
@@ -62,7 +64,11 @@ def fresh_lists(model, k):
         fresh.embeddings = unit_rows(model._embed(model._scoring_view(articles)))
     recompute_all(fresh, settings)
     return {
-        ids[r]: [(ids[j], s) for j, s in zip(fresh.neighbors[r][:k], fresh.scores[r][:k]) if j >= 0]
+        ids[r]: [
+            (ids[j], s)
+            for j, s in zip(fresh.neighbors[r][:k], fresh.scores[r][:k], strict=False)
+            if j >= 0
+        ]
         for r in range(len(ids))
     }
 
@@ -89,7 +95,9 @@ def test_new_article_enters_older_lists(base):
     draft = {
         "id": "christmas-bins-2",
         "title": "Christmas bin collections: the new dates",
-        "body": "Bin collections over Christmas and New Year move by one or two days. Recycling too.",
+        "body": (
+            "Bin collections over Christmas and New Year move by one or two days. Recycling too."
+        ),
     }
     base.add([draft])
     assert "christmas-bins-2" in base
@@ -105,7 +113,8 @@ def test_removed_article_leaves_every_list(base):
     holders = [i for i in base.ids_ if target in [r.id for r in base.related(i, n=5)]]
     assert holders
     base.remove([target])
-    assert target not in base and len(base) == 63
+    assert target not in base
+    assert len(base) == 63
     for i in base.ids_:
         assert target not in [r.id for r in base.related(i, n=5)]
     for i in holders:
@@ -170,7 +179,8 @@ def test_drift_and_refit(base):
         ]
     )
     advice = base.refit_advice()
-    assert "changes since the fit" in advice and "not in the vocabulary" in advice
+    assert "changes since the fit" in advice
+    assert "not in the vocabulary" in advice
     assert base.drift_["added"] == 20
     base.refit()
     assert base.refit_advice() is None
@@ -292,12 +302,15 @@ def test_torn_last_record_is_ignored(tmp_path, base):
     journal.write_bytes(journal.read_bytes()[:-20])
     with pytest.warns(UserWarning, match="incomplete last change"):
         recovered = load(tmp_path / "idx")
-    assert "a1" in recovered and "a2" not in recovered
+    assert "a1" in recovered
+    assert "a2" not in recovered
     # the next append cuts the torn tail off first
     recovered.add([{"id": "a3", "title": "Bins", "body": "bins"}])
     recovered.save(tmp_path / "idx")
     final = load(tmp_path / "idx")
-    assert "a1" in final and "a3" in final and "a2" not in final
+    assert "a1" in final
+    assert "a3" in final
+    assert "a2" not in final
 
 
 def test_damaged_middle_record_is_an_error(tmp_path, base):
@@ -372,10 +385,12 @@ def test_killed_mid_append_loads_old_or_new_state(tmp_path, base, kill_after):
         warnings.simplefilter("ignore")
         loaded = load(tmp_path / "idx")
     if "killed" in loaded:  # the whole record reached the disk before the kill
-        assert kill_after == 10_000 and len(loaded) == len(base) + 1
+        assert kill_after == 10_000
+        assert len(loaded) == len(base) + 1
         assert_exact(loaded, 5)
     else:
-        assert kill_after < 10_000 and len(loaded) == len(base)
+        assert kill_after < 10_000
+        assert len(loaded) == len(base)
 
 
 READER_SCRIPT = r"""

@@ -270,7 +270,8 @@ def test_run_table_covers_every_posting_once():
                 q, length = inputs.run_q[r], inputs.run_len[r]
                 docs = XT.indices[q : q + length]
                 np.testing.assert_array_equal(docs, np.arange(docs[0], docs[0] + length))
-                assert tiles[t_] <= docs[0] and docs[-1] < tiles[t_ + 1]
+                assert tiles[t_] <= docs[0]
+                assert docs[-1] < tiles[t_ + 1]
                 covered.extend(range(q, q + length))
                 peak = max(peak, XT.data[q : q + length].max())
             assert inputs.run_max[t_, slot] == peak

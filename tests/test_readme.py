@@ -50,11 +50,13 @@ def python_block(heading):
 def site(tmp_path, council_path):
     shutil.copy(council_path, tmp_path / "articles.jsonl")
     (tmp_path / "new-article.jsonl").write_text(
-        '{"id": "new-1", "title": "Christmas bin dates confirmed", "body": "Bins move by a day."}\n',
+        '{"id": "new-1", "title": "Christmas bin dates confirmed", '
+        '"body": "Bins move by a day."}\n',
         encoding="utf-8",
     )
     (tmp_path / "edited-article.jsonl").write_text(
-        '{"id": "missed-bin-reporting", "title": "Report a missed bin", "body": "Use the online form."}\n',
+        '{"id": "missed-bin-reporting", "title": "Report a missed bin", '
+        '"body": "Use the online form."}\n',
         encoding="utf-8",
     )
     return tmp_path

@@ -24,8 +24,6 @@ import pytest
 from relatedcontent import load
 from relatedcontent.cli import main
 
-from ._databases import _postgres_database, postgres_url  # noqa: F401
-
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 README_PG_URL = "postgresql+psycopg://blog:secret@localhost/blog"
@@ -52,7 +50,7 @@ def commands(text: str) -> list[str]:
 
 
 def run(command: str, cwd: Path, replace: dict[str, str] | None = None) -> None:
-    """Run a README command: ``relatedcontent ...`` in-process (through its main()), others in a shell."""
+    """Run a README command: ``relatedcontent ...`` in-process (its main()), others in a shell."""
     command = command.split("  #")[0]
     for old, new in (replace or {}).items():
         command = command.replace(old, new)
@@ -187,7 +185,8 @@ def test_hugo_path(tmp_path, council_records):
     for command in commands(text):
         run(command, site)
     model = load(site / "site-index")
-    assert len(model) == 40 and all(isinstance(i, str) for i in model.ids_)
+    assert len(model) == 40
+    assert all(isinstance(i, str) for i in model.ids_)
     for article_id in model.ids_[:5]:
         page = (site / "public" / "posts" / article_id / "index.html").read_text(encoding="utf-8")
         links = re.findall(r'<li><a href="([^"]+)">', page)

@@ -123,7 +123,9 @@ def test_empty_title_uses_body():
             {
                 "id": 1,
                 "title": "",
-                "body": "Garden waste bins are collected every second Friday of the month from May.",
+                "body": (
+                    "Garden waste bins are collected every second Friday of the month from May."
+                ),
             },
             {"id": 2, "title": "Garden waste", "body": "Garden waste bins collected"},
         ]
@@ -164,7 +166,8 @@ def test_unknown_id_is_a_key_error(tiny_corpus):
     assert isinstance(info.value, KeyError)
     with pytest.raises(KeyError):
         rc.related(["unhashable"])
-    assert 1 in rc and "1" not in rc
+    assert 1 in rc
+    assert "1" not in rc
 
 
 @pytest.mark.parametrize("n", [0, -1, 1.5, "5", None, True])

@@ -91,18 +91,20 @@ def test_score_is_symmetric_and_bounded(council_records):
     rc = RelatedContent().fit(council_records)
     a, b = "bin-collection-changes-christmas", "missed-bin-reporting"
     ab, ba = rc.explain(a, b), rc.explain(b, a)
-    assert ab.score == pytest.approx(ba.score) and 0 < ab.score <= ab.text_similarity <= 1
+    assert ab.score == pytest.approx(ba.score)
+    assert 0 < ab.score <= ab.text_similarity <= 1
     assert sum(rc.weights_) == pytest.approx(1.0)
 
 
 def test_small_sites_skip_the_low_rank_part(tiny_corpus):
     rc = RelatedContent().fit(tiny_corpus[:3])
-    assert rc.lsa_components_ is None and rc.weights_ == (1.0, 0.0, 0.0)
+    assert rc.lsa_components_ is None
+    assert rc.weights_ == (1.0, 0.0, 0.0)
     assert RelatedContent(lsa_components=0).fit(tiny_corpus).lsa_ is None
 
 
 def test_drafts_are_scored_like_articles(council_records):
-    """A draft with an indexed article's text and id gets that article's list (same pool, vectors, scale)."""
+    """A draft with an indexed article's text and id gets its list (same pool, vectors, scale)."""
     rc = RelatedContent().fit(council_records)
     for article_id in ("missed-bin-reporting", "term-dates-2027-28-agreed"):
         draft = rc.similar(rc.article(article_id), n=8, fallback=False)

@@ -52,7 +52,8 @@ def test_serve_without_the_extra_says_how_to_install():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert proc.returncode == 1
-    assert "pip install 'relatedcontent[server]'" in proc.stderr and "fastapi" in proc.stderr
+    assert "pip install 'relatedcontent[server]'" in proc.stderr
+    assert "fastapi" in proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,8 @@ def test_serve_usage_errors(argv, env, message, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     code, _, err = run_cli(*argv)
-    assert code == 2 and message in err
+    assert code == 2
+    assert message in err
 
 
 def test_serve_bad_options_exit_2():
@@ -80,7 +82,8 @@ def test_empty_token_file_is_refused(tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text("\n", encoding="utf-8")
     code, _, err = run_cli("serve", "--demo", "--token-file", str(token_file))
-    assert code == 2 and "is empty" in err
+    assert code == 2
+    assert "is empty" in err
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -114,7 +117,9 @@ def test_fragment_escapes_everything():
         teaser="<img src=x onerror=alert(1)>",
     )
     html = render_fragment("<id>", [item], heading="<i>More</i>")
-    assert "<script" not in html and "<img" not in html and "<i>" not in html
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "<i>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
     assert 'href="https://e.org/?a=1&amp;b=&#34;2&#34;"' in html
     assert 'data-rc-id="x&#34;&gt;&lt;script&gt;"' in html
@@ -123,7 +128,9 @@ def test_fragment_escapes_everything():
 
 def test_empty_list_gives_a_hidden_block():
     html = render_fragment("a", [])
-    assert 'class="rc-related rc-empty"' in html and "hidden" in html and "rc-item" not in html
+    assert 'class="rc-related rc-empty"' in html
+    assert "hidden" in html
+    assert "rc-item" not in html
 
 
 # -- explanations -------------------------------------------------------------------------
@@ -152,7 +159,8 @@ def test_explanations_are_the_librarys(council_records):
 def test_int_ids_fall_back_from_url_text(tiny_corpus):
     client = TestClient(create_app(RelatedContent().fit(tiny_corpus)))
     response = client.get("/related/1")
-    assert response.status_code == 200 and response.json()["id"] == 1
+    assert response.status_code == 200
+    assert response.json()["id"] == 1
     assert client.get("/related/1.html").status_code == 200
     assert client.get("/search", params={"q": "1"}).json()["results"][0]["id"] == 1
     assert client.get("/related/11").status_code == 404
@@ -164,13 +172,17 @@ def test_related_options_pass_through(council_records):
     base = "/related/bin-collection-changes-christmas"
     first = client.get(base, params={"n": 3}).json()["related"][0]["id"]
     filtered = client.get(base, params={"n": 3, "exclude": first}).json()["related"]
-    assert first not in [i["id"] for i in filtered] and len(filtered) == 3
+    assert first not in [i["id"] for i in filtered]
+    assert len(filtered) == 3
     got = client.get(base, params={"min_score": "0.3", "fallback": "false"}).json()["related"]
-    assert got and got[-1]["score"] >= 0.3
+    assert got
+    assert got[-1]["score"] >= 0.3
     bad = client.get(base, params={"min_score": "lots"})
-    assert bad.status_code == 422 and bad.json()["field"] == "query.min_score"
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "query.min_score"
     both = client.get(base, params={"include": first, "exclude": first})
-    assert both.status_code == 422 and "cannot be used together" in both.json()["message"]
+    assert both.status_code == 422
+    assert "cannot be used together" in both.json()["message"]
     names = {
         p["name"]
         for p in client.get("/openapi.json").json()["paths"]["/related/{article_id}"]["get"][
@@ -201,10 +213,8 @@ def test_writes_without_a_configured_token_are_403(council_records):
     client = TestClient(create_app(RelatedContent().fit(council_records[:20])))
     response = client.put("/articles/new", json=ARTICLE, headers=AUTH)
     assert response.status_code == 403
-    assert (
-        "RELATEDCONTENT_TOKEN" in response.json()["message"]
-        and "--token-file" in response.json()["message"]
-    )
+    assert "RELATEDCONTENT_TOKEN" in response.json()["message"]
+    assert "--token-file" in response.json()["message"]
     assert client.get("/related/bin-collection-changes-christmas").status_code == 200
 
 
@@ -213,7 +223,8 @@ def test_write_plumbing(writable):
     etag = client.get("/related/bin-collection-changes-christmas").headers["etag"]
     assert client.put("/articles/tree", json=ARTICLE).status_code == 401
     response = client.put("/articles/tree", json=ARTICLE, headers=AUTH)
-    assert response.status_code == 201 and response.json()["generation"] == 1
+    assert response.status_code == 201
+    assert response.json()["generation"] == 1
     assert load(path).article("tree").title == ARTICLE["title"]
     assert client.get("/related/bin-collection-changes-christmas").headers["etag"] != etag
     assert "tree" in [
@@ -231,7 +242,8 @@ def test_write_plumbing(writable):
         == 200
     )
     bad = client.put("/articles/tree", json={**ARTICLE, "tags": [1.5]}, headers=AUTH)
-    assert bad.status_code == 422 and bad.json()["field"] == "body.tags"
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "body.tags"
     assert client.put("/articles/tree", json=[1], headers=AUTH).status_code == 422
     assert client.delete("/articles/tree", headers=AUTH).status_code == 200
     assert client.delete("/articles/tree", headers=AUTH).status_code == 404
@@ -241,9 +253,11 @@ def test_write_plumbing(writable):
         json={"articles": [{**ARTICLE, "id": "a"}, {**ARTICLE, "id": "a"}]},
         headers=AUTH,
     )
-    assert batch.status_code == 422 and batch.json()["error"] == "duplicate_ids"
+    assert batch.status_code == 422
+    assert batch.json()["error"] == "duplicate_ids"
     no_id = client.post("/articles", json={"articles": [ARTICLE]}, headers=AUTH)
-    assert no_id.status_code == 422 and no_id.json()["field"] == "body.articles.0.id"
+    assert no_id.status_code == 422
+    assert no_id.json()["field"] == "body.articles.0.id"
     assert client.get("/health").json()["generation"] == 3
 
 
@@ -257,7 +271,8 @@ def test_a_failed_write_changes_nothing(council_records, tmp_path):
 
     with pytest.raises(ApiError, match="no"):
         state.write(change)
-    assert state.snapshot is before and "bin-collection-changes-christmas" in before.model
+    assert state.snapshot is before
+    assert "bin-collection-changes-christmas" in before.model
     assert not (tmp_path / "idx").exists()
 
 
@@ -278,14 +293,16 @@ def test_readers_never_see_a_write_in_progress(council_records):
     try:
         assert applied.wait(timeout=60)
         seen = state.snapshot  # the change is applied to a copy, not yet live
-        assert seen is old and "bin-collection-changes-christmas" in seen.model
+        assert seen is old
+        assert "bin-collection-changes-christmas" in seen.model
         assert len(seen.model) == 20
         assert seen.model.related("garden-waste-subscriptions-open", n=19) == before
     finally:
         release.set()
         writer.join(timeout=60)
     assert "bin-collection-changes-christmas" not in state.snapshot.model
-    assert state.snapshot.generation == 1 and state.snapshot.token != old.token
+    assert state.snapshot.generation == 1
+    assert state.snapshot.token != old.token
     assert "bin-collection-changes-christmas" in old.model  # readers holding the old one are safe
 
 
@@ -318,7 +335,8 @@ def test_flat_copies_only_containers_of_atomic_values():
     from relatedcontent.index.state import flat_copy as _flat_copy
 
     ids = ["a", 1, None, ("x", 2)]
-    assert _flat_copy(ids) == ids and _flat_copy(ids) is not ids
+    assert _flat_copy(ids) == ids
+    assert _flat_copy(ids) is not ids
     assert _flat_copy({"a": 1, 2: (1, "b")}) == {"a": 1, 2: (1, "b")}
     assert _flat_copy([["mutable"]]) is None
     assert _flat_copy([("a", ["mutable"])]) is None

@@ -90,7 +90,8 @@ def test_editor_searches_an_article_and_sees_its_list(browser, demo_server):
         == "Christmas and New Year bin collection days are changing"
     )
     scores = [float(s) for s in page.locator("#ed-list .ed-score").all_inner_texts()]
-    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] > 0
     assert "Shared terms" in rows.first.inner_text()
     preview = page.locator("#ed-preview .rc-related")
     assert preview.locator(".rc-item").count() == 5

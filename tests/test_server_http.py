@@ -76,12 +76,14 @@ def test_related_html_is_the_semantic_block(client):
     assert html.count('<li class="rc-item"') == 3
     assert html.count('<a class="rc-title" href="https://') == 3
     assert html.count('<p class="rc-teaser">') == 3
-    assert html.count(">Read more</a>") == 3 and html.count('class="rc-more"') == 3
+    assert html.count(">Read more</a>") == 3
+    assert html.count('class="rc-more"') == 3
     heading = client.get(
         path_of(BINS, ".html"), params={"n": 1, "heading": "<b>Lesen Sie auch</b>"}
     ).text
     assert 'class="rc-related rc-empty"' not in heading
-    assert "&lt;b&gt;Lesen Sie auch&lt;/b&gt;" in heading and "<b>" not in heading
+    assert "&lt;b&gt;Lesen Sie auch&lt;/b&gt;" in heading
+    assert "<b>" not in heading
 
 
 def test_html_in_titles_is_escaped_and_unsafe_links_dropped(client):
@@ -104,14 +106,17 @@ def test_ids_with_slashes_and_unicode(client, safe):
     assert response.status_code == 200
     assert response.json()["id"] == article_id
     html = client.get("related/" + quote(article_id, safe=safe) + ".html")
-    assert html.status_code == 200 and 'data-rc-id="guides/bins ü/2026"' in html.text
+    assert html.status_code == 200
+    assert 'data-rc-id="guides/bins ü/2026"' in html.text
 
 
 def test_an_id_ending_in_html(client):
     response = client.get("related/page.html")  # no article "page": this is the JSON of "page.html"
-    assert response.status_code == 200 and response.json()["id"] == "page.html"
+    assert response.status_code == 200
+    assert response.json()["id"] == "page.html"
     response = client.get("related/page.html.html")
-    assert response.status_code == 200 and 'data-rc-id="page.html"' in response.text
+    assert response.status_code == 200
+    assert 'data-rc-id="page.html"' in response.text
 
 
 def test_unknown_id_is_a_json_404(client):
@@ -119,7 +124,8 @@ def test_unknown_id_is_a_json_404(client):
         response = client.get(path)
         assert response.status_code == 404
         body = response.json()
-        assert body["error"] == "unknown_article" and body["field"] == "article_id"
+        assert body["error"] == "unknown_article"
+        assert body["field"] == "article_id"
         assert "No article with id 'no-such-article'" in body["message"]
 
 
@@ -128,7 +134,8 @@ def test_n_out_of_range_is_422(client, n):
     response = client.get(path_of(BINS), params={"n": n})
     assert response.status_code == 422
     body = response.json()
-    assert body["field"] == "query.n" and body["message"].startswith("query.n: ")
+    assert body["field"] == "query.n"
+    assert body["message"].startswith("query.n: ")
 
 
 def test_etag_if_none_match_and_cache_control(client):
@@ -136,7 +143,9 @@ def test_etag_if_none_match_and_cache_control(client):
     etag = first.headers["etag"]
     assert first.headers["cache-control"].startswith("public, max-age=")
     again = client.get(path_of(BINS), params={"n": 5}, headers={"If-None-Match": etag})
-    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
     weak = client.get(
         path_of(BINS), params={"n": 5}, headers={"If-None-Match": f'"other", W/{etag}'}
     )
@@ -144,7 +153,8 @@ def test_etag_if_none_match_and_cache_control(client):
     assert client.get(path_of(BINS), params={"n": 4}).headers["etag"] != etag
     assert client.get(path_of(BINS, ".html"), params={"n": 5}).headers["etag"] != etag
     stale = client.get(path_of(BINS), params={"n": 5}, headers={"If-None-Match": '"stale"'})
-    assert stale.status_code == 200 and stale.json() == first.json()
+    assert stale.status_code == 200
+    assert stale.json() == first.json()
     assert client.get(path_of("no-such-article")).headers["cache-control"] == "no-store"
 
 
@@ -172,7 +182,8 @@ def test_similar_for_a_draft(client):
     )
     assert response.status_code == 200
     items = response.json()["related"]
-    assert len(items) == 3 and items[0]["id"] == BINS
+    assert len(items) == 3
+    assert items[0]["id"] == BINS
     edited = client.post(
         "similar", json={"id": BINS, "title": "Christmas bins", "body": "bins"}
     ).json()
@@ -193,16 +204,16 @@ def test_bad_draft_bodies(client, payload, status, field):
     response = client.post("similar", content=payload, headers={"Content-Type": "application/json"})
     assert response.status_code == status
     body = response.json()
-    assert body["field"] == field and body["message"]
+    assert body["field"] == field
+    assert body["message"]
 
 
 def test_oversized_bodies_are_413_before_being_read(client):
     big = json.dumps({"title": "x", "body": "bins " * MAX_BODY}).encode()
     response = client.post("similar", content=big, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
-    assert (
-        response.json()["error"] == "body_too_large" and str(MAX_BODY) in response.json()["message"]
-    )
+    assert response.json()["error"] == "body_too_large"
+    assert str(MAX_BODY) in response.json()["message"]
 
     def chunks():  # no Content-Length: counted as it arrives
         yield b'{"title": "x", "body": "'
@@ -229,7 +240,8 @@ def test_search_titles(client):
 
 def test_health_openapi_and_widget(client):
     health = client.get("health").json()
-    assert health["status"] == "ok" and health["articles"] == 67
+    assert health["status"] == "ok"
+    assert health["articles"] == 67
     assert health["writes"] in ("enabled", "unsupported")
     doc = client.get("openapi.json").json()
     assert {
@@ -243,19 +255,20 @@ def test_health_openapi_and_widget(client):
     } <= set(doc["paths"])
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
     widget = client.get("widget.js")
-    assert widget.status_code == 200 and widget.headers["content-type"].startswith(
-        "text/javascript"
-    )
+    assert widget.status_code == 200
+    assert widget.headers["content-type"].startswith("text/javascript")
     assert "data-related-to" in widget.text
 
 
 def test_editor_page_is_server_rendered(client):
     page = client.get("/", params={"q": "bin collection"})
-    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
     assert f"?id={BINS}" in page.text
     page = client.get("/", params={"id": BINS, "n": 3})
     assert page.text.count("<tr data-id=") == 3
-    assert "Shared terms" in page.text and '<aside class="rc-related"' in page.text
+    assert "Shared terms" in page.text
+    assert '<aside class="rc-related"' in page.text
     assert client.get("/", params={"id": "nope"}).status_code == 404
 
 
@@ -314,7 +327,8 @@ def test_put_update_delete_are_visible_and_saved(writable):
     client, path = writable
     before = client.get(path_of(BINS), params={"n": 10})
     response = client.put("articles/" + quote("trees/2026 ü", safe=""), json=NEW)
-    assert response.status_code == 201 and response.json()["status"] == "added"
+    assert response.status_code == 201
+    assert response.json()["status"] == "added"
     assert load(path).article("trees/2026 ü").title == NEW["title"]  # saved before answering
     assert client.get(path_of("trees/2026 ü")).status_code == 200
     after = client.get(path_of(BINS), params={"n": 10})
@@ -328,7 +342,8 @@ def test_put_update_delete_are_visible_and_saved(writable):
     response = client.put(
         "articles/" + quote("trees/2026 ü", safe=""), json={**NEW, "title": "Tree collection"}
     )
-    assert response.status_code == 200 and response.json()["status"] == "updated"
+    assert response.status_code == 200
+    assert response.json()["status"] == "updated"
     assert load(path).article("trees/2026 ü").title == "Tree collection"
     assert client.delete("articles/" + quote("trees/2026 ü", safe="")).status_code == 200
     assert client.get(path_of("trees/2026 ü")).status_code == 404
@@ -344,23 +359,27 @@ def test_batch_is_all_or_nothing(writable):
     }
     response = client.post("articles", json=batch)
     assert response.status_code == 200, response.text
-    assert response.json()["added"] == ["trees", "trees-2"] and response.json()["removed"] == [
-        "page.html"
-    ]
-    assert {"trees", "trees-2"} <= set(load(path).ids_) and "page.html" not in load(path)
+    assert response.json()["added"] == ["trees", "trees-2"]
+    assert response.json()["removed"] == ["page.html"]
+    assert {"trees", "trees-2"} <= set(load(path).ids_)
+    assert "page.html" not in load(path)
     conflict = client.post(
         "articles", json={"articles": [{**NEW, "id": "trees"}, {**NEW, "id": "fresh"}]}
     )
-    assert conflict.status_code == 409 and "upsert" in conflict.json()["message"]
+    assert conflict.status_code == 409
+    assert "upsert" in conflict.json()["message"]
     assert client.get(path_of("fresh")).status_code == 404  # nothing of a refused batch applies
     missing = client.post("articles", json={"remove": ["no-such-article"]})
-    assert missing.status_code == 404 and missing.json()["field"] == "body.remove"
+    assert missing.status_code == 404
+    assert missing.json()["field"] == "body.remove"
     upsert = client.post(
         "articles", json={"articles": [{**NEW, "id": "trees", "title": "Trees"}], "upsert": True}
     )
-    assert upsert.status_code == 200 and upsert.json()["updated"] == ["trees"]
+    assert upsert.status_code == 200
+    assert upsert.json()["updated"] == ["trees"]
     bad = client.post("articles", json={"articles": [{"id": "x", "published": "last tuesday"}]})
-    assert bad.status_code == 422 and bad.json()["field"] == "body.articles.0.published"
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "body.articles.0.published"
 
 
 def test_reads_continue_during_writes(writable):
@@ -385,5 +404,6 @@ def test_reads_continue_during_writes(writable):
         stop.set()
         for t in threads:
             t.join()
-    assert statuses and set(statuses) == {200}
+    assert statuses
+    assert set(statuses) == {200}
     assert client.get("health").json()["generation"] == 3

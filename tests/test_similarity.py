@@ -43,7 +43,8 @@ def assert_same(got, want, atol=1e-9):
 
 
 @pytest.mark.parametrize(
-    "n,d,density", [(1, 5, 0.5), (2, 3, 0.9), (30, 20, 0.1), (120, 40, 0.05), (200, 300, 0.02)]
+    ("n", "d", "density"),
+    [(1, 5, 0.5), (2, 3, 0.9), (30, 20, 0.1), (120, 40, 0.05), (200, 300, 0.02)],
 )
 @pytest.mark.parametrize("k", [1, 5, 12])
 def test_exact_against_brute_force(rng, n, d, density, k):
@@ -73,7 +74,8 @@ def test_padding_never_self_and_zero_rows():
     X = sp.csr_matrix(np.array([[1.0, 0, 0], [0, 0, 0], [1.0, 1.0, 0], [0, 0, 1.0]]))
     idx, val = top_k_neighbors(X, 3)
     assert idx.shape == val.shape == (4, 3)
-    assert idx[1].tolist() == [-1, -1, -1] and val[1].tolist() == [0, 0, 0]
+    assert idx[1].tolist() == [-1, -1, -1]
+    assert val[1].tolist() == [0, 0, 0]
     assert idx[3].tolist() == [-1, -1, -1]
     assert idx[0].tolist() == [2, -1, -1]
     for i in range(4):
@@ -121,9 +123,10 @@ def test_parse_memory():
 def test_plan_blocks_respects_budget(rng):
     X = random_matrix(rng, 300, 50, 0.05)
     blocks = plan_blocks(X, 500)
-    assert blocks[0][0] == 0 and blocks[-1][1] == 300
+    assert blocks[0][0] == 0
+    assert blocks[-1][1] == 300
     assert all(a < b for a, b in blocks)
-    assert all(b1[1] == b2[0] for b1, b2 in zip(blocks, blocks[1:]))
+    assert all(b1[1] == b2[0] for b1, b2 in zip(blocks, blocks[1:], strict=False))
     assert len(blocks) > 1
     assert plan_blocks(X, 10**12) == [(0, 300)]
 

@@ -26,8 +26,6 @@ from relatedcontent import (  # noqa: E402
 )
 from relatedcontent.cli import main  # noqa: E402
 
-from ._databases import _postgres_database, db_url, mysql_url, postgres_url, sqlite_url  # noqa: E402,F401
-
 POSTS = """CREATE TABLE posts (
     post_id INTEGER PRIMARY KEY, post_title VARCHAR(200), content TEXT, permalink VARCHAR(200),
     tags VARCHAR(200), published DATE, price NUMERIC(6, 2), status VARCHAR(20))"""
@@ -63,7 +61,10 @@ def load_posts(url, records):
 
 
 CMS_MAP = FieldMap(id="post_id", title="post_title", body=("content",), url="permalink")
-QUERY = "SELECT post_id, post_title, content, permalink, tags, published, price FROM posts WHERE status = 'publish'"
+QUERY = (
+    "SELECT post_id, post_title, content, permalink, tags, published, price FROM posts "
+    "WHERE status = 'publish'"
+)
 
 
 def table_rows(url, table="related_articles"):
@@ -167,8 +168,10 @@ def test_missing_id_column_names_it(db_url, council_records):
         "x",
         "--quiet",
     )
-    assert code == 1 and out == ""
-    assert err.count("\n") == 1 and "no id column 'id'" in err
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "no id column 'id'" in err
 
 
 def test_duplicate_ids_are_all_named(db_url, council_records, tmp_path):
@@ -183,7 +186,9 @@ def test_duplicate_ids_are_all_named(db_url, council_records, tmp_path):
     code, _, err = run(
         "build", "--from-sql", db_url, "--query", query, "-o", tmp_path / "idx", "--quiet"
     )
-    assert code == 1 and err.count("\n") == 1 and "duplicate id" in err
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "duplicate id" in err
     assert not (tmp_path / "idx").exists()
 
 
@@ -198,7 +203,8 @@ def test_bad_query_and_bad_url(db_url, tmp_path):
     code, _, err = run(
         "build", "--from-sql", "nope://", "--query", "SELECT 1", "-o", tmp_path / "i"
     )
-    assert code == 2 and "unknown database kind" in err
+    assert code == 2
+    assert "unknown database kind" in err
 
 
 def test_unconvertible_value_names_row_and_column(sqlite_url):
@@ -232,7 +238,8 @@ def test_cli_build_usage_errors(sqlite_url, council_path, tmp_path):
 def test_sql_is_imported_only_when_used():
     code = (
         "import sys, relatedcontent, relatedcontent.cli; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'django', 'psycopg', 'pymysql')]; "
+        "bad = [m for m in sys.modules "
+        "if m.split('.')[0] in ('sqlalchemy', 'django', 'psycopg', 'pymysql')]; "
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -254,7 +261,8 @@ def council_model(council_records):
 
 def test_export_creates_table_with_primary_key(db_url, council_model):
     report = export_sql(council_model, db_url)
-    assert report.created and report.id_type == "text"
+    assert report.created
+    assert report.id_type == "text"
     assert (report.rows, report.inserted, report.unchanged) == (64 * 6, 64 * 6, 0)
     assert table_rows(db_url) == expected_rows(council_model, 6)
     engine = sa.create_engine(db_url)
@@ -281,7 +289,8 @@ def test_integer_ids_are_typed(db_url, tiny_corpus):
     engine = sa.create_engine(db_url)
     types = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("rel_int")}
     engine.dispose()
-    assert isinstance(types["source_id"], sa.Integer) and isinstance(types["target_id"], sa.Integer)
+    assert isinstance(types["source_id"], sa.Integer)
+    assert isinstance(types["target_id"], sa.Integer)
     assert table_rows(db_url, "rel_int") == expected_rows(model, 2)
 
 
@@ -375,9 +384,8 @@ def test_export_after_refit_writes_exactly_the_difference(db_url, council_model,
     differ = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
     report = export_sql(changed, db_url)
     assert report.inserted + report.updated + report.deleted == len(differ)
-    assert report.inserted == len(new.keys() - old.keys()) and report.deleted == len(
-        old.keys() - new.keys()
-    )
+    assert report.inserted == len(new.keys() - old.keys())
+    assert report.deleted == len(old.keys() - new.keys())
     if touched is not None:
         assert {(s, r) for _, s, r in touched()} == differ
     assert table_rows(db_url) == expected_rows(changed, 6)
@@ -429,7 +437,7 @@ def test_failure_mid_export_leaves_the_old_table(
 def test_server_going_away_mid_export_and_readers_see_old_lists(
     postgres_url, council_model, council_records, monkeypatch
 ):
-    """Kill the exporting session from outside after two batches; a reader meanwhile sees the old rows."""
+    """Kill the exporting session after two batches; a reader meanwhile sees the old rows."""
     export_sql(council_model, postgres_url, n=4)
     before = table_rows(postgres_url)
     seen_by_reader = []
@@ -457,9 +465,11 @@ def test_server_going_away_mid_export_and_readers_see_old_lists(
 def test_cli_export_to_sql(db_url, council_path, tmp_path):
     assert run("build", council_path, "-o", tmp_path / "idx", "--quiet")[0] == 0
     code, _, err = run("export", tmp_path / "idx", "--to-sql", db_url, "--table", "rel", "-n", "3")
-    assert code == 0 and "created table rel (text ids): 192 rows; 192 inserted" in err
+    assert code == 0
+    assert "created table rel (text ids): 192 rows; 192 inserted" in err
     code, _, err = run("export", tmp_path / "idx", "--to-sql", db_url, "--table", "rel", "-n", "3")
-    assert code == 0 and "192 unchanged" in err
+    assert code == 0
+    assert "192 unchanged" in err
     assert run("export", tmp_path / "idx", "--to-sql", db_url, "--format", "csv")[0] == 2
 
 
@@ -485,11 +495,12 @@ def test_cli_build_from_sql_with_field_options(db_url, council_records, tmp_path
     assert code == 0, err
     assert "read 64 articles" in err
     code, out, _ = run("related", tmp_path / "idx", "1", "--json")
-    assert code == 0 and '"url": "https://www.harrowfield.gov.uk/news/' in out
+    assert code == 0
+    assert '"url": "https://www.harrowfield.gov.uk/news/' in out
 
 
 def test_mysql_table_definition():
-    """MySQL is not run in CI; the table it would get is checked: binary-collated text keys, doubles."""
+    """MySQL is not run in CI; its table is checked: binary-collated text keys, doubles."""
     from sqlalchemy.dialects import mysql
     from sqlalchemy.schema import CreateTable
 
@@ -499,7 +510,8 @@ def test_mysql_table_definition():
         )
     )
     assert "source_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL" in ddl
-    assert "score DOUBLE NOT NULL" in ddl and "PRIMARY KEY (source_id, `rank`)" in ddl
+    assert "score DOUBLE NOT NULL" in ddl
+    assert "PRIMARY KEY (source_id, `rank`)" in ddl
 
 
 @pytest.mark.parametrize("plain", [True, False])

@@ -17,7 +17,8 @@ def test_html_tags_entities_and_scripts():
     assert "Bins & recycling \u2013 what\u2019s new" in text
     assert "tracking" not in text
     assert "color" not in text
-    assert "One" in text and "Two" in text
+    assert "One" in text
+    assert "Two" in text
     assert "<" not in text
 
 

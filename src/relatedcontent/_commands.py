@@ -96,8 +96,8 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     }
     if set(params) & own:
         err.write(
-            f"relatedcontent build: error: use the build options for {', '.join(sorted(set(params) & own))}, "
-            "not --param\n"
+            "relatedcontent build: error: use the build options for "
+            f"{', '.join(sorted(set(params) & own))}, not --param\n"
         )
         return 2
     try:
@@ -272,7 +272,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     unknown = drift["unknown_tokens"] / drift["new_tokens"] if drift["new_tokens"] else 0.0
     out.write(
-        f"articles: {status['articles']} ({status['terms']} terms, {status['n_neighbors']} related each)\n"
+        f"articles: {status['articles']} ({status['terms']} terms, "
+        f"{status['n_neighbors']} related each)\n"
         f"memory: vectors {status['memory_bytes']['vectors'] / 2**20:.1f} MiB, "
         f"lists {status['memory_bytes']['lists'] / 2**20:.1f} MiB\n"
         f"since the fit on {drift['fitted_articles']} articles: {drift['added']} added, "
@@ -305,7 +306,8 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     file_only = args.format is not None or args.per_article
     if (args.to_sql and file_only) or (args.out and sql_only):
         err.write(
-            "relatedcontent export: error: --table goes with --to-sql; --format and --per-article with --out\n"
+            "relatedcontent export: error: --table goes with --to-sql; "
+            "--format and --per-article with --out\n"
         )
         return 2
     if args.to_sql:
@@ -360,11 +362,13 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     out.write(f"{', '.join(args.corpus)}: {result['n']} articles (exact duplicates dropped)\n")
     widths = [max(len(label), 6) for _, label in _METRICS]
-    out.write("  ".join(label.rjust(w) for (_, label), w in zip(_METRICS, widths)) + "\n")
+    out.write(
+        "  ".join(label.rjust(w) for (_, label), w in zip(_METRICS, widths, strict=False)) + "\n"
+    )
     out.write(
         "  ".join(
             f"{result[key]:.{1 if key in ('hubness@5', 'fit_seconds') else 3}f}".rjust(w)
-            for (key, _), w in zip(_METRICS, widths)
+            for (key, _), w in zip(_METRICS, widths, strict=False)
         )
         + "\n"
     )

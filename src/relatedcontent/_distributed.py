@@ -100,7 +100,10 @@ def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
         if glob.has_magic(text):
             matched = sorted(glob.glob(text))
             if not matched:
-                msg = f"no file matches {text!r}; check the pattern (quote it so the shell leaves it alone)"
+                msg = (
+                    f"no file matches {text!r}; check the pattern "
+                    "(quote it so the shell leaves it alone)"
+                )
                 raise CorpusError(msg, source=text)
             files.extend(matched)
         else:
@@ -152,7 +155,7 @@ def _read_task(path: str, field_map: FieldMap, fmt: str | None) -> list[Article]
 
 
 def _kept(articles: list[Article], keep: np.ndarray | None) -> list[Article]:
-    return articles if keep is None else [a for a, k in zip(articles, keep) if k]
+    return articles if keep is None else [a for a, k in zip(articles, keep, strict=False) if k]
 
 
 def _segment_task(
@@ -295,7 +298,7 @@ def _fit_boilerplate(
             retries=retries,
             key=f"relatedcontent-segments-{token}-{i}",
         )
-        for i, (r, keep) in enumerate(zip(reads, keeps))
+        for i, (r, keep) in enumerate(zip(reads, keeps, strict=False))
     ]
     share = float(model.boilerplate_share)
     candidates: set[str] = set().union(
@@ -401,7 +404,10 @@ def fit_distributed(
     parts = client.gather(reads)
     corpus = build_corpus(a for part in parts for a in part)
     if not corpus:
-        msg = f"no articles in {', '.join(files)}; give at least one article (two for any related list)"
+        msg = (
+            f"no articles in {', '.join(files)}; "
+            "give at least one article (two for any related list)"
+        )
         raise CorpusError(msg)
     kept = model._apply_empty_policy(corpus)
     keeps: list[np.ndarray | None] = [None] * len(parts)

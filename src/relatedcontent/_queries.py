@@ -86,7 +86,7 @@ class QueryMixin:
     def _ranked_row(
         self, row: int, allowed: np.ndarray | None, custom: bool, size: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The list of indexed article ``row`` within ``allowed``, at least ``size`` long if possible."""
+        """The list of row ``row`` within ``allowed``, at least ``size`` long when it can be."""
         index = self.index_
         if not custom and size <= index.neighbors.shape[1]:
             rows = np.asarray(index.neighbors[row])

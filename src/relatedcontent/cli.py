@@ -35,9 +35,11 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+        msg = f"must be a positive integer, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+        msg = f"must be a positive integer, got {value}"
+        raise argparse.ArgumentTypeError(msg)
     return value
 
 
@@ -51,15 +53,15 @@ def _df(text: str) -> Any:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be 'auto', an integer or a fraction, got {text!r}"
-        ) from None
+        msg = f"must be 'auto', an integer or a fraction, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _param(text: str) -> tuple[str, Any]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"must look like NAME=VALUE, got {text!r}")
+        msg = f"must look like NAME=VALUE, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError:
@@ -196,7 +198,7 @@ def _add_queries(sub: Any) -> None:
 
 
 def _add_changes(sub: Any) -> None:
-    """Commands that change an index: ``add``, ``update``, ``remove``, ``status``, ``compact``, ``refit``."""
+    """Commands that change or inspect an index: add, update, remove, status, compact, refit."""
     p = sub.add_parser("add", help="add articles from a file to an index (no rebuild)")
     p.add_argument("index", metavar="INDEX")
     p.add_argument("corpus", nargs="+", metavar="FILE")

@@ -177,8 +177,8 @@ def read_manifest(snapshot: Path) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         msg = (
             f"{os.fspath(path)}: index format version {version} was written by relatedcontent "
-            f"{manifest.get('relatedcontent_version', '?')}; this relatedcontent {__version__} reads "
-            f"format {FORMAT_VERSION} at most. Upgrade relatedcontent, or rebuild the index."
+            f"{manifest.get('relatedcontent_version', '?')}; this relatedcontent {__version__} "
+            f"reads format {FORMAT_VERSION} at most. Upgrade relatedcontent, or rebuild the index."
         )
         raise IndexFormatError(msg)
     for key in ("files", "params", "vectorizer", "n_articles", "X_shape"):
@@ -218,11 +218,14 @@ def check_structure(
     n = manifest["n_articles"]
     shape = manifest["X_shape"]
     if not (isinstance(terms, list) and all(isinstance(t, str) for t in terms)):
-        raise fail("vocabulary.json is not a list of terms")
+        msg = "vocabulary.json is not a list of terms"
+        raise fail(msg)
     if len(articles) != n or not (isinstance(shape, list) and shape == [n, len(terms)]):
-        raise fail("article count, vocabulary and matrix shape disagree")
+        msg = "article count, vocabulary and matrix shape disagree"
+        raise fail(msg)
     if len({a.id for a in articles}) != n:
-        raise fail("articles.jsonl repeats an id")
+        msg = "articles.jsonl repeats an id"
+        raise fail(msg)
     idf, data, indices, indptr = (arrays[k] for k in ("idf", "X_data", "X_indices", "X_indptr"))
     nb, sc = arrays["neighbors"], arrays["scores"]
     checks = [
@@ -246,11 +249,14 @@ def check_structure(
         if not ok:
             raise fail(what)
     if n and (indptr[0] != 0 or indptr[-1] != data.shape[0] or np.any(np.diff(indptr) < 0)):
-        raise fail("X_indptr is not a valid row pointer")
+        msg = "X_indptr is not a valid row pointer"
+        raise fail(msg)
     if indices.size and (indices.min() < 0 or indices.max() >= len(terms)):
-        raise fail("X_indices point outside the vocabulary")
+        msg = "X_indices point outside the vocabulary"
+        raise fail(msg)
     if nb.size and (nb.min() < -1 or nb.max() >= n):
-        raise fail("neighbors point outside the articles")
+        msg = "neighbors point outside the articles"
+        raise fail(msg)
 
 
 def check_optional(snapshot: Path, name: str, a: np.ndarray, n: int, n_terms: int) -> None:

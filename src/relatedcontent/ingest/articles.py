@@ -308,7 +308,8 @@ def iter_articles(
     if isinstance(records, (str, bytes, Mapping)):
         msg = (
             "articles must be an iterable of mappings or Article objects, "
-            f"got a single {type(records).__name__}; to read a file use relatedcontent.read_articles"
+            f"got a single {type(records).__name__}; "
+            "to read a file use relatedcontent.read_articles"
         )
         raise CorpusError(msg)
     for position, item in enumerate(records, start=1):

@@ -113,9 +113,8 @@ def _csv_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
                     raise CorpusError(msg, source=source, line=reader.line_num)
                 yield reader.line_num, {k: v for k, v in row.items() if v is not None}
         except csv.Error as exc:
-            raise CorpusError(
-                f"malformed CSV ({exc})", source=source, line=reader.line_num
-            ) from None
+            msg_0 = f"malformed CSV ({exc})"
+            raise CorpusError(msg_0, source=source, line=reader.line_num) from None
 
 
 class _CheckedLines:
@@ -174,7 +173,8 @@ def read_articles(
         msg = f"unknown format {kind!r}; use one of {', '.join(FORMATS)}"
         raise CorpusError(msg, source=source)
     if not p.is_file():
-        raise CorpusError("no such file", source=source)
+        msg_0 = "no such file"
+        raise CorpusError(msg_0, source=source)
     return iter_articles(_READERS[kind](p, source), field_map, source=source, numbered=True)
 
 

@@ -60,7 +60,8 @@ def select_top_k(
     Rows of ``S`` are rows ``offset ...`` of the full matrix (or, if ``offset``
     is an array, rows ``offset[0], offset[1], ...``). Entries must be
     positive to count; scores equal to ``TIE_DECIMALS`` decimals are
-    ties, broken by ``tie_rank`` of the column (lower first). Returns ``(indices, scores)`` padded with -1 / 0.0.
+    ties, broken by ``tie_rank`` of the column (lower first). Returns
+    ``(indices, scores)`` padded with -1 / 0.0.
     """
     rows_in_block = S.shape[0]
     out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)

@@ -117,7 +117,7 @@ def split_frequent(X: sp.csr_matrix, n_frequent: int) -> Split:
     eps = margin(X.dtype)
     upper = np.where(upper > 0, upper * (1 + eps) + eps, 0.0)
     split = Split(n_rest, D, upper)
-    split.mask  # computed once, before threads share it
+    _ = split.mask  # computed once, before threads share it
     return split
 
 

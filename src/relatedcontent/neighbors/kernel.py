@@ -210,7 +210,7 @@ def _read_scattered(
 def _read_runs(
     acc, p0, p1, t_, c0, i, indices, post, runs, skip, zero, sel, filled, lo
 ):  # pragma: no cover - compiled
-    """Read back (or, with ``skip``, only reset) what the runs wrote. Returns the fill and ``lo``."""
+    """Read back (or, with ``skip``, only reset) what the runs wrote; return the fill and ``lo``."""
     tindices = post[1]
     run_slot, run_ptr, run_q, run_len, _ = runs
     for p in range(p0, p1):

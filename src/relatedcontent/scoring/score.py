@@ -42,7 +42,8 @@ How an article ``i`` gets its list (``j`` is any other article):
    independent of how they were computed.
 5. **Boosts and decays** of a query (:func:`combine`)::
 
-       combined = score * (1 + taxonomy_boost * jaccard(tags_i, tags_j)) * 0.5 ** (age_j / half_life)
+       combined = score * (1 + taxonomy_boost * jaccard(tags_i, tags_j))
+                        * 0.5 ** (age_j / half_life)
 
    then ``min_score`` drops items below it and the list is ordered again by
    the same rule.

@@ -1,4 +1,4 @@
-"""Errors of the HTTP service: every one is JSON ``{"error": code, "message": text, "field": name}``.
+"""Errors of the HTTP service, each answered as JSON: ``{"error", "message", "field"}``.
 
 Library errors are answered with the status their kind calls for: an unknown
 article 404, an article already indexed 409, bad article data 422; request

@@ -125,7 +125,7 @@ async def cached(
 
 
 def is_lookup(snapshot: Snapshot, n: int, request: Request) -> bool:
-    """Whether a list is a lookup of stored neighbours (no option, ``n`` within the stored lists)."""
+    """Whether a list is a lookup of stored lists (no option, ``n`` within what is stored)."""
     stored = snapshot.model.index_.neighbors
     if n > stored.shape[1]:
         return False

@@ -159,7 +159,7 @@ class FieldWeightedVectorizer:
 
     def _weighted_counts(self, counts: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
         total = None
-        for weight, matrix in zip(self._weights(), counts):
+        for weight, matrix in zip(self._weights(), counts, strict=False):
             if weight == 0:
                 continue
             term = matrix * weight if weight != 1 else matrix
@@ -206,7 +206,11 @@ class FieldWeightedVectorizer:
         stacked = sp.csr_matrix(stacked)
         counts = [stacked[i * n : (i + 1) * n] for i in range(3)]
         # Only fields that are weighted count towards document frequency.
-        present = sum((c > 0).astype(np.int32) for c, w in zip(counts, self._weights()) if w != 0)
+        present = sum(
+            (c > 0).astype(np.int32)
+            for c, w in zip(counts, self._weights(), strict=False)
+            if w != 0
+        )
         if isinstance(present, int):
             present = sp.csr_matrix((n, stacked.shape[1]), dtype=np.int32)
         df = np.asarray((present > 0).sum(axis=0)).ravel().astype(np.int64)

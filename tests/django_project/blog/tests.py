@@ -23,9 +23,9 @@ from django.template import Context, Template
 from django.test import TestCase, override_settings
 
 from relatedcontent import RelatedContent, load
-from relatedcontent.ingest.files import sample_articles as demo_articles
 from relatedcontent.contrib.django import service
 from relatedcontent.contrib.django.conf import get_config
+from relatedcontent.ingest.files import sample_articles as demo_articles
 
 from .models import Post, Tag
 
@@ -97,16 +97,16 @@ class SiteTestCase(TestCase):
 class BuildAndTemplateTests(SiteTestCase):
     def test_build_command_and_readme_template(self):
         out = build()
-        self.assertIn("indexed 30 articles", out)  # the unpublished draft is filtered out
+        assert "indexed 30 articles" in out  # the unpublished draft is filtered out
         model = load(INDEX)
         post = Post.objects.get(slug="bin-collection-changes-christmas")
         expected = model.related(post.pk, n=5)
         html = render(post)
-        self.assertEqual(html.count("<li>"), 5)
+        assert html.count("<li>") == 5
         for item in expected:
-            self.assertIn(f'<a href="{item.url}">{item.title}</a>', html.replace("&#x27;", "'"))
-        self.assertTrue(all(item.url.startswith("/posts/") for item in expected))
-        self.assertTrue(model.article(post.pk).tags)  # many-to-many tags were read
+            assert f'<a href="{item.url}">{item.title}</a>' in html.replace("&#x27;", "'")
+        assert all(item.url.startswith("/posts/") for item in expected)
+        assert model.article(post.pk).tags  # many-to-many tags were read
 
     def test_tag_items_are_recommendation_dicts(self):
         build()
@@ -118,31 +118,29 @@ class BuildAndTemplateTests(SiteTestCase):
             "{{ i.score }};{% endfor %}",
         )
         rows = [r.split("|") for r in html.split(";") if r]
-        self.assertEqual(len(rows), 3)
-        self.assertEqual(
-            [int(r[0]) for r in rows], [r.id for r in load(INDEX).related(post.pk, n=3)]
-        )
-        self.assertTrue(all(int(r[3]) > 0 and 0 < float(r[4]) <= 1 for r in rows))
+        assert len(rows) == 3
+        assert [int(r[0]) for r in rows] == [r.id for r in load(INDEX).related(post.pk, n=3)]
+        assert all(int(r[3]) > 0 and 0 < float(r[4]) <= 1 for r in rows)
 
     def test_tag_is_empty_without_index_or_article(self):
         post = Post.objects.get(slug="bin-collection-changes-christmas")
         with self.assertLogs("relatedcontent.django", "WARNING"):
-            self.assertNotIn("<li>", render(post))  # no index yet: no list, no error
+            assert "<li>" not in render(post)  # no index yet: no list, no error
         build()
-        self.assertNotIn("<li>", render(Post.objects.get(slug="draft")))  # not indexed
-        self.assertEqual(
+        assert "<li>" not in render(Post.objects.get(slug="draft"))  # not indexed
+        assert (
             render(
                 None, "{% load relatedcontent %}{% related_articles 'nope' as x %}{{ x|length }}"
-            ),
-            "0",
+            )
+            == "0"
         )
 
     def test_if_stale(self):
         build()
-        self.assertIn("up to date", build(if_stale=True))
+        assert "up to date" in build(if_stale=True)
         service.mark_stale("testing")
-        self.assertIn("it was stale: testing", build(if_stale=True))
-        self.assertIsNone(service.stale_info())
+        assert "it was stale: testing" in build(if_stale=True)
+        assert service.stale_info() is None
 
 
 class SignalTests(SiteTestCase):
@@ -161,11 +159,11 @@ class SignalTests(SiteTestCase):
             post = self.new_post(
                 title="Garden waste bins collected", slug="gw", body="Garden waste bins."
             )
-        self.assertTrue(any("relatedcontent_build --if-stale" in line for line in logs.output))
-        self.assertIn("no space left", service.stale_info()["reason"])
-        self.assertEqual((INDEX / "CURRENT").read_text(), before)
-        self.assertIn("it was stale", build(if_stale=True))
-        self.assertIn(post.pk, load(INDEX))
+        assert any("relatedcontent_build --if-stale" in line for line in logs.output)
+        assert "no space left" in service.stale_info()["reason"]
+        assert (INDEX / "CURRENT").read_text() == before
+        assert "it was stale" in build(if_stale=True)
+        assert post.pk in load(INDEX)
 
     def test_saves_and_deletes_change_the_index(self):
         build()
@@ -179,42 +177,37 @@ class SignalTests(SiteTestCase):
                 title=source.title, slug="twin", body=source.body[: len(source.body) // 2]
             )
             model = load(INDEX)
-            self.assertIn(twin.pk, model)
-            self.assertEqual(
-                model.related(source.pk, n=1)[0].id, twin.pk
-            )  # the close variant comes first
-            self.assertIn('href="/posts/twin/"', render(source))  # templates see the saved index
+            assert twin.pk in model
+            assert model.related(source.pk, n=1)[0].id == twin.pk  # the close variant comes first
+            assert 'href="/posts/twin/"' in render(source)  # templates see the saved index
 
             with self.captureOnCommitCallbacks(execute=True):
                 twin.title = "Renamed twin"
                 twin.save()
-            self.assertEqual(load(INDEX).article(twin.pk).title, "Renamed twin")
+            assert load(INDEX).article(twin.pk).title == "Renamed twin"
 
             with self.captureOnCommitCallbacks(execute=True):
                 twin.published = False
                 twin.save()
-            self.assertNotIn(twin.pk, load(INDEX))  # filtered out: removed
+            assert twin.pk not in load(INDEX)  # filtered out: removed
 
             gone = Post.objects.get(slug="garden-waste-subscriptions-open")
             gone_pk = gone.pk
             with self.captureOnCommitCallbacks(execute=True):
                 gone.delete()
-            self.assertNotIn(gone_pk, load(INDEX))
-            self.assertIsNone(service.stale_info())
-        self.assertEqual(
-            recorder.calls,
-            [
-                ([twin.pk], [], True, True),
-                ([twin.pk], [], True, True),
-                ([], [twin.pk], True, True),
-                ([], [gone_pk], True, True),
-            ],
-        )
+            assert gone_pk not in load(INDEX)
+            assert service.stale_info() is None
+        assert recorder.calls == [
+            ([twin.pk], [], True, True),
+            ([twin.pk], [], True, True),
+            ([], [twin.pk], True, True),
+            ([], [gone_pk], True, True),
+        ]
 
     def test_templates_see_changes_saved_by_another_process(self):
         build()
         source = Post.objects.get(slug="bin-collection-changes-christmas")
-        self.assertNotIn("/posts/elsewhere/", render(source))  # loaded and cached
+        assert "/posts/elsewhere/" not in render(source)  # loaded and cached
         other = load(INDEX)  # what another worker's handler does; this process's cache is not told
         other.add(
             [
@@ -227,7 +220,7 @@ class SignalTests(SiteTestCase):
             ]
         )
         other.save(INDEX)
-        self.assertIn('href="/posts/elsewhere/"', render(source))
+        assert 'href="/posts/elsewhere/"' in render(source)
 
     def test_rolled_back_save_leaves_the_index(self):
         build()
@@ -239,9 +232,9 @@ class SignalTests(SiteTestCase):
                     raise RuntimeError("rollback")
             except RuntimeError:
                 pass
-        self.assertEqual(callbacks, [])
-        self.assertEqual((INDEX / "CURRENT").read_text(), before)
-        self.assertIsNone(service.stale_info())
+        assert callbacks == []
+        assert (INDEX / "CURRENT").read_text() == before
+        assert service.stale_info() is None
 
     def test_a_failing_update_never_fails_the_save(self):
         build()
@@ -250,14 +243,14 @@ class SignalTests(SiteTestCase):
             self.assertLogs("relatedcontent.django", "ERROR"),
         ):
             post = self.new_post(title="Saved anyway", slug="saved", body="Bins.")
-        self.assertTrue(Post.objects.filter(pk=post.pk).exists())
-        self.assertIn("disk gone", service.stale_info()["reason"])
+        assert Post.objects.filter(pk=post.pk).exists()
+        assert "disk gone" in service.stale_info()["reason"]
 
     def test_first_save_before_any_build_marks_stale(self):
         with self.assertLogs("relatedcontent.django", "WARNING"):
             self.new_post(title="Early", slug="early", body="Bins.")
-        self.assertIn("not been built yet", service.stale_info()["reason"])
-        self.assertIn("indexed 31 articles", build(if_stale=True))
+        assert "not been built yet" in service.stale_info()["reason"]
+        assert "indexed 31 articles" in build(if_stale=True)
 
 
 class ConfigTests(TestCase):
@@ -289,7 +282,5 @@ class ConfigTests(TestCase):
         ):
             post = Post.objects.create(title="T", slug="s-1", body="B")
             article = service.article_from_instance(post)
-        self.assertEqual(
-            (article.id, article.url, article.extra), (post.pk, "/posts/s-1/", {"slug": "s-1"})
-        )
+        assert (article.id, article.url, article.extra) == (post.pk, "/posts/s-1/", {"slug": "s-1"})
         json.dumps(article.to_dict())

@@ -73,6 +73,7 @@ class QueryMixin:
 
         Examples
         --------
+        >>> from relatedcontent import RelatedContent
         >>> rc = RelatedContent().fit([{"id": 7, "body": "bins"}, {"id": 8, "body": "bins"}])
         >>> rc.resolve_id("7"), rc.resolve_id("nine"), rc.resolve_id("9", new=True)
         (7, 'nine', 9)
@@ -342,6 +343,7 @@ class QueryMixin:
 
         Examples
         --------
+        >>> from relatedcontent import RelatedContent
         >>> rc = RelatedContent().fit([
         ...     {"id": 1, "title": "Bin collections", "body": "Bins are collected on Friday."},
         ...     {"id": 2, "title": "Garden bins", "body": "Garden waste bins are collected."},

@@ -131,7 +131,7 @@ def run_system(name: str, X: sp.csr_matrix, k: int, threads: int, rows: int) -> 
     """Time system ``name`` on the first ``rows`` query rows (all when rows == N)."""
     n = X.shape[0]
     if name in ("rc-numba", "rc-scipy"):
-        from relatedcontent.neighbors.plan import top_k_neighbors
+        from relatedcontent import top_k_neighbors
 
         method = name.split("-")[1]
         if method == "numba":
@@ -142,18 +142,16 @@ def run_system(name: str, X: sp.csr_matrix, k: int, threads: int, rows: int) -> 
             t0 = time.perf_counter()
             idx, val = top_k_neighbors(X, k, n_jobs=threads, method=method)
             return time.perf_counter() - t0, idx, val
-        # Sample: the same blocked code path, on the blocks covering the sample rows.
+        # Sample: the same plan, running only the spans that cover the sample rows.
         from joblib import Parallel, delayed
 
-        from relatedcontent.neighbors.plan import BYTES_PER_ENTRY, DEFAULT_MEMORY_BUDGET, _block, plan_blocks
+        from relatedcontent.neighbors.plan import plan_neighbors, run_span
 
         t0 = time.perf_counter()
-        budget = DEFAULT_MEMORY_BUDGET // threads // BYTES_PER_ENTRY
-        blocks = [(a, min(b, rows)) for a, b in plan_blocks(X, budget) if a < rows]
-        XT = sp.csr_matrix(X.T)
-        tie = np.arange(n)
+        plan = plan_neighbors(X, k, workers=threads, method="scipy")
+        spans = [(a, min(b, rows)) for a, b in plan.spans if a < rows]
         parts = Parallel(n_jobs=threads, prefer="threads")(
-            delayed(_block)(X, XT, a, b, k, tie, True) for a, b in blocks
+            delayed(run_span)(plan.inputs, a, b, k, True) for a, b in spans
         )
         elapsed = time.perf_counter() - t0
         parts.sort(key=lambda p: p[0])

@@ -63,7 +63,7 @@ from sklearn.preprocessing import normalize
 
 from relatedcontent import RelatedContent, read_articles, top_k_neighbors
 from relatedcontent._evaluate import _labels, dedupe, list_metrics
-from relatedcontent.neighbors.plan import select_top_k
+from relatedcontent.neighbors.blocks import select_top_k
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FILES = {"bbc": "bbc.jsonl", "bbcsport": "bbcsport.jsonl", "20ng": "20newsgroups_bydate.jsonl"}

@@ -206,7 +206,7 @@ def _writable(index: FittedIndex) -> _Growth:
     Memory-mapped arrays of a loaded index are copied here, once.
     """
     if index.growth is not None:
-        return cast(_Growth, index.growth)  # set only here
+        return cast(_Growth, index.growth)  # only this function sets it
     if index.pool_idx is None:  # a format 1 index: pools are its lists
         index.pool_idx = np.asarray(index.neighbors, dtype=np.int64)
         index.pool_cos = np.asarray(index.scores, dtype=np.float64)

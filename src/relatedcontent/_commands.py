@@ -355,7 +355,9 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # articles without text are counted, not reported
-        result = evaluate(_chain_files(args), label_field=args.label_field, params=params)
+        result: dict[str, Any] = evaluate(
+            _chain_files(args), label_field=args.label_field, params=params
+        )
     result = {"corpus": [str(p) for p in args.corpus], "params": params, **result}
     if args.json:
         out.write(json.dumps(result, default=list) + "\n")

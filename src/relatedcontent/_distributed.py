@@ -136,7 +136,7 @@ def open_client(
         msg = "give exactly one of scheduler='tcp://HOST:PORT' or local_cluster=N_WORKERS"
         raise ValueError(msg)
     distributed = _import_distributed()
-    if scheduler is not None:
+    if local_cluster is None:  # then a scheduler is given
         with distributed.Client(scheduler) as client:
             yield client
         return
@@ -287,8 +287,8 @@ def _fit_boilerplate(
     gives :meth:`BoilerplateFilter.fit_clean`'s result on the whole corpus.
     """
     boilerplate = BoilerplateFilter(model.boilerplate_share, int(model.boilerplate_min_articles))
-    if boilerplate.threshold(n_articles) > n_articles:
-        return boilerplate.fit_counts({}, n_articles)
+    if model.boilerplate_share is None or boilerplate.threshold(n_articles) > n_articles:
+        return boilerplate.fit_counts({}, n_articles)  # no segment is boilerplate
     counted = [
         client.submit(
             _segment_task,

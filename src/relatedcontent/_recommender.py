@@ -190,6 +190,9 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
     [2]
     """
 
+    #: When the running fit started (``verbose`` stage times); unset or None otherwise.
+    _fit_started: float | None
+
     def __init__(
         self,
         *,
@@ -277,7 +280,7 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
             body_weight=self.body_weight,
             tags_weight=self.tags_weight,
             stop_words=self.stop_words,
-            ngram_range=tuple(self.ngram_range),
+            ngram_range=self.ngram_range,  # the vectorizer makes it a tuple
             strip_accents=self.strip_accents,
             min_df=self.min_df,
             max_df=self.max_df,

@@ -28,7 +28,8 @@ def check_n(n: Any, method: str) -> int:
 
 def _check_number(model: Any, name: str, high: float | None = None) -> None:
     value = getattr(model, name)
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and value >= 0
+    # typeshed's numbers.Real has no __ge__
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and value >= 0  # type: ignore[operator]
     if ok and high is not None:
         ok = value <= high
     if not ok:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -206,7 +206,7 @@ def _writable(index: FittedIndex) -> _Growth:
     Memory-mapped arrays of a loaded index are copied here, once.
     """
     if index.growth is not None:
-        return index.growth
+        return cast(_Growth, index.growth)  # only this function sets it
     if index.pool_idx is None:  # a format 1 index: pools are its lists
         index.pool_idx = np.asarray(index.neighbors, dtype=np.int64)
         index.pool_cos = np.asarray(index.scores, dtype=np.float64)
@@ -251,13 +251,15 @@ def apply_rows(
     repaired, exactly.
     """
     growth = _writable(index)
-    m = min(max(int(settings.smoothing_neighbors), 1), index.pool_idx.shape[1])
-    old_top = index.pool_idx[:, :m].copy()
-    old_cos = index.pool_cos[:, :m].copy()
+    pool_idx, pool_cos = index.pools()
+    m = min(max(int(settings.smoothing_neighbors), 1), pool_idx.shape[1])
+    old_top = pool_idx[:, :m].copy()
+    old_cos = pool_cos[:, :m].copy()
     # Rows whose pool held a removed article must be recomputed in full.
     stale = np.zeros(index.n_rows, dtype=bool)
     if dead:
-        stale = np.isin(index.pool_idx, dead).any(axis=1)
+        # numpy's stubs type any(axis=1) as "bool or array"; on a 2-d array it is an array
+        stale = cast(np.ndarray, np.isin(pool_idx, dead).any(axis=1))
         _kill(index, growth, list(dead))
     if batch:
         new_rows = _append(index, growth, settings, list(batch), X_new, E_new)
@@ -269,7 +271,7 @@ def apply_rows(
     stale &= alive
     target_k = min(int(settings.n_neighbors), max(int(alive.sum()) - 1, 0))
     if (
-        pool_size(index, settings) != index.pool_idx.shape[1]
+        pool_size(index, settings) != index.pools()[0].shape[1]
         or target_k != index.neighbors.shape[1]
     ):
         _recompute_all(index, growth, settings)  # a tiny index grew or shrank
@@ -291,13 +293,14 @@ def apply_rows(
 
 
 def _kill(index: FittedIndex, growth: _Growth, rows: list[int]) -> None:
+    pool_idx, pool_cos = index.pools()
     for row in rows:
         index.rows.kill(row)
         index.articles[row] = None
         index.neighbors[row] = -1
         index.scores[row] = 0.0
-        index.pool_idx[row] = -1
-        index.pool_cos[row] = 0.0
+        pool_idx[row] = -1
+        pool_cos[row] = 0.0
         index.hub_sigma[row] = 1.0
         index.meta.has_text[row] = False
     growth.store.zero_rows(rows)
@@ -316,7 +319,7 @@ def _append(
     growth.store.append(X_new)
     index.X = growth.store.matrix
     k = index.neighbors.shape[1]
-    K = index.pool_idx.shape[1]
+    K = index.pools()[0].shape[1]
     grown = {
         "neighbors": np.full((m, k), -1, np.int64),
         "scores": np.zeros((m, k)),
@@ -327,10 +330,14 @@ def _append(
         "hub_sigma": np.ones(m),
     }
     if "lsa_raw" in growth.arrays:
-        raw = lsa_vectors(X_new, index.lsa_components)
+        # fit_lists sets the LSA projection and the LSA vectors together
+        raw = lsa_vectors(X_new, cast(np.ndarray, index.lsa_components))
         grown["lsa_raw"] = raw
         grown["lsa"] = raw.copy()
     if "embeddings" in growth.arrays:
+        if E_new is None:
+            msg = "articles added to an index with embeddings need their embeddings (E_new)"
+            raise ValueError(msg)
         grown["embeddings"] = E_new
     for name, rows in grown.items():
         growth.arrays[name].append(rows)
@@ -343,10 +350,11 @@ def _append(
 
 
 def _set_pools(index: FittedIndex, rows: np.ndarray, S: sp.csr_matrix) -> None:
-    K = index.pool_idx.shape[1]
+    pool_idx, pool_cos = index.pools()
+    K = pool_idx.shape[1]
     idx, val = select_top_k(S, K, rows, index.rows.tie_rank, exclude_self=True)
-    index.pool_idx[rows] = idx
-    index.pool_cos[rows] = val
+    pool_idx[rows] = idx
+    pool_cos[rows] = val
 
 
 def _offer(
@@ -356,7 +364,8 @@ def _offer(
 
     Returns the rows whose pool changed.
     """
-    K = index.pool_idx.shape[1]
+    pool_idx, pool_cos = index.pools()
+    K = pool_idx.shape[1]
     none = np.zeros(0, dtype=np.int64)
     if K == 0 or S_new.nnz == 0:
         return none
@@ -368,8 +377,8 @@ def _offer(
     new_row, target, score = new_row[keep], target[keep], score[keep]
     if not target.size:
         return none
-    last_idx = index.pool_idx[target, K - 1]
-    last_val = tie_key(index.pool_cos[target, K - 1])
+    last_idx = pool_idx[target, K - 1]
+    last_val = tie_key(pool_cos[target, K - 1])
     rounded = tie_key(score)
     beats = (
         (last_idx < 0)
@@ -381,12 +390,12 @@ def _offer(
         return none
     rows = np.unique(target)
     local = np.searchsorted(rows, target)
-    old = index.pool_idx[rows]
+    old = pool_idx[rows]
     filled = old >= 0
     old_local = np.repeat(np.arange(rows.size), K)[filled.ravel()]
     cand_rows = np.concatenate([old_local, local])
     cand_cols = np.concatenate([old[filled], new_row])
-    cand_vals = np.concatenate([index.pool_cos[rows][filled], score])
+    cand_vals = np.concatenate([pool_cos[rows][filled], score])
     C = sp.csr_matrix((cand_vals, (cand_rows, cand_cols)), shape=(rows.size, index.n_rows))
     _set_pools(index, rows, C)
     return rows
@@ -413,7 +422,7 @@ def compacted(index: FittedIndex, settings: Settings) -> FittedIndex:
     keep = np.flatnonzero(alive)
     new_number = np.full(alive.size + 1, -1, dtype=np.int64)
     new_number[keep] = np.arange(keep.size)
-    articles = [index.articles[r] for r in keep]
+    articles = cast("list[Article]", [index.articles[r] for r in keep])  # live rows only
     X = sp.csr_matrix(index.X[keep])
     out = FittedIndex.of_articles(
         articles, index.vectorizer, X, index.boilerplate, settings.ignore_tags, index.editorial
@@ -421,7 +430,7 @@ def compacted(index: FittedIndex, settings: Settings) -> FittedIndex:
     neighbors = index.neighbors[keep]
     out.neighbors = new_number[np.where(neighbors >= 0, neighbors, -1)]
     out.scores = np.asarray(index.scores)[keep]
-    pools = index.pool_idx[keep]
+    pools = index.pools()[0][keep]
     out.pool_idx = new_number[np.where(pools >= 0, pools, -1)]
     for name in ("pool_cos", "hub_sigma", *_DENSE_ARRAYS):
         value = getattr(index, name)

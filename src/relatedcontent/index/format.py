@@ -261,7 +261,7 @@ def check_structure(
 
 def check_optional(snapshot: Path, name: str, a: np.ndarray, n: int, n_terms: int) -> None:
     """Refuse a format 2 array of the wrong shape, type or values."""
-    ok = np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
+    ok: bool | np.bool_ = np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
     if name == "pool_idx":
         ok = (
             np.issubdtype(a.dtype, np.integer)

@@ -130,4 +130,5 @@ class Metadata:
         codes = self.language
         if code < 0 or not np.any((codes >= 0) & (codes != code)):
             return None
-        return (codes < 0) | (codes == code)
+        allowed: np.ndarray = (codes < 0) | (codes == code)
+        return allowed

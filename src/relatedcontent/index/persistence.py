@@ -86,7 +86,7 @@ def _write_file(path: Path, data: bytes) -> dict[str, Any]:
 
 def json_params(params: Mapping[str, Any], field_map: FieldMap) -> dict[str, Any]:
     """The estimator's parameters as saved (JSON; the embedder, being code, as None)."""
-    out = {}
+    out: dict[str, Any] = {}
     for name, value in params.items():
         if name == "field_map":
             out[name] = field_map.to_json()
@@ -149,7 +149,12 @@ def save_index(
                 "model was loaded; load it again and re-apply your changes"
             )
             raise IndexFormatError(msg)
-        if compact is not True and origin == (key, current) and not link.needs_snapshot:
+        if (
+            compact is not True
+            and current is not None  # implied by the next test: origin names a snapshot
+            and origin == (key, current)
+            and not link.needs_snapshot
+        ):
             if link.pending:
                 link.journal_bytes = append_changes(
                     root / current, pending_records(index), link.journal_bytes
@@ -256,7 +261,8 @@ def _verify_file(path: Path, expected: dict[str, Any]) -> None:
 
 def _load_array(path: Path, mmap: bool) -> np.ndarray:
     try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return array
     except FileNotFoundError:
         raise bad(path, "missing") from None
     except (ValueError, OSError, EOFError) as exc:

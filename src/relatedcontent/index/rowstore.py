@@ -73,7 +73,7 @@ class GrowableRows:
 
     @property
     def n_rows(self) -> int:
-        return self._indptr.view.shape[0] - 1
+        return int(self._indptr.view.shape[0]) - 1
 
     @property
     def matrix(self) -> sp.csr_matrix:

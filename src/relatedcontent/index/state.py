@@ -201,6 +201,28 @@ class FittedIndex:
                     memo[id(value)] = flat
         return copy.deepcopy(self, memo)
 
+    def pools(self) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate pools ``(pool_idx, pool_cos)``, which every list is scored from.
+
+        Raises
+        ------
+        ValueError
+            For an index of format 1 never changed, which has no pools (a fit,
+            a rescore and the first change all have them).
+        """
+        if self.pool_idx is None or self.pool_cos is None:
+            msg = "this index has no candidate pools (an index of format 1 never changed)"
+            raise ValueError(msg)
+        return self.pool_idx, self.pool_cos
+
+    def live_article(self, row: int) -> Article:
+        """The article of ``row``; a ValueError for the tombstone row of a removed article."""
+        article = self.articles[row]
+        if article is None:  # pragma: no cover - removed rows are never looked up
+            msg = f"row {row} of the index holds a removed article"
+            raise ValueError(msg)
+        return article
+
     @property
     def n_rows(self) -> int:
         """Rows, removed articles' tombstones included."""

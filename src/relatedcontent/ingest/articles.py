@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from ..exceptions import CorpusError, DuplicateArticleError
 from ..text.clean import html_to_text
@@ -240,7 +240,7 @@ def to_article(
     """
     fm = field_map or _DEFAULT_FIELD_MAP
     if isinstance(record, Article):
-        cleaned = {
+        cleaned: dict[str, Any] = {
             "id": _check_id(record.id, source=source, line=line, id_field="id"),
             "title": html_to_text(record.title),
             "body": html_to_text(record.body),
@@ -314,7 +314,7 @@ def iter_articles(
         raise CorpusError(msg)
     for position, item in enumerate(records, start=1):
         if numbered:
-            line, record = item
+            line, record = cast("tuple[int, Any]", item)
         else:
             line, record = position, item
         yield to_article(record, field_map, source=source, line=line)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..exceptions import CorpusError
 from .articles import Article, FieldMap, iter_articles
@@ -44,7 +44,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     raise CorpusError(msg, source=os.fspath(path))
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, "rb")
     return path.open("rb")
@@ -120,7 +120,7 @@ def _csv_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
 class _CheckedLines:
     """Iterate decoded lines of a binary file, failing with the line number."""
 
-    def __init__(self, binary: IO[bytes], source: str) -> None:
+    def __init__(self, binary: io.BufferedIOBase, source: str) -> None:
         self._lines = io.BufferedReader(binary) if not hasattr(binary, "peek") else binary
         self._source = source
         self._number = 0
@@ -184,6 +184,6 @@ def sample_articles() -> Iterator[Article]:
     The file is ``relatedcontent/data/council_news.jsonl`` in the installed
     package: 64 articles of a made-up council's news pages.
     """
-    ref = resources.files("relatedcontent").joinpath("data", SAMPLE_CORPUS)
+    ref = resources.files("relatedcontent").joinpath("data").joinpath(SAMPLE_CORPUS)
     with resources.as_file(ref) as path:
         yield from read_articles(path)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import DTypeLike
 
 from ..scoring.score import TIE_DECIMALS, tie_key
 
@@ -99,7 +100,7 @@ def column_order(n_cols: int, frequent: np.ndarray) -> np.ndarray:
     return np.concatenate([np.flatnonzero(~is_frequent), np.flatnonzero(is_frequent)])
 
 
-def margin(dtype) -> float:
+def margin(dtype: DTypeLike) -> float:
     """Slack for rounding: sums of up to ~64 products of values <= 1 in ``dtype``."""
     return 64 * float(np.finfo(dtype).eps) + 2 * 10.0**-TIE_DECIMALS
 
@@ -131,4 +132,5 @@ def needs_fallback(upper: np.ndarray, scores: np.ndarray) -> np.ndarray:
     if scores.shape[1] == 0:
         return np.zeros(scores.shape[0], dtype=bool)
     kth = tie_key(scores[:, -1])
-    return (upper > 0) & ~(kth > upper)
+    fallback: np.ndarray = (upper > 0) & ~(kth > upper)
+    return fallback

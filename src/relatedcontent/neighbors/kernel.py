@@ -374,7 +374,7 @@ def plan_tiles(n: int, n_terms: int, budget: int, workers: int) -> np.ndarray:
     return np.unique(np.append(np.arange(0, n, width, dtype=np.int64), n))
 
 
-def _tile_pointers(XT, tiles: np.ndarray) -> np.ndarray:
+def _tile_pointers(XT: sp.csr_matrix, tiles: np.ndarray) -> np.ndarray:
     """Where each term's posting list enters each tile: shape (n_tiles + 1, n_terms)."""
     indptr = XT.indptr.astype(np.int64)
     out = np.empty((tiles.size, XT.shape[0]), dtype=np.int64)
@@ -387,7 +387,9 @@ def _tile_pointers(XT, tiles: np.ndarray) -> np.ndarray:
     return out
 
 
-def _run_table(XT, tiles: np.ndarray) -> tuple[np.ndarray, ...]:
+def _run_table(
+    XT: sp.csr_matrix, tiles: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Posting lists that are mostly runs of consecutive documents, as runs.
 
     In the kernel's document order (:func:`_grouping_order`) the posting lists
@@ -499,7 +501,9 @@ class KernelInputs(NamedTuple):
         )
 
 
-def prepare(X, tie_rank: np.ndarray, budget: int, workers: int, n_blocks: int) -> KernelInputs:
+def prepare(
+    X: sp.csr_matrix, tie_rank: np.ndarray, budget: int, workers: int, n_blocks: int
+) -> KernelInputs:
     """Reorder a unit-row, non-negative CSR ``X`` and build the kernel's tables.
 
     ``budget`` and ``workers`` size the tiles (:func:`plan_tiles`); the rows
@@ -541,7 +545,7 @@ def prepare(X, tie_rank: np.ndarray, budget: int, workers: int, n_blocks: int) -
     )
 
 
-def _grouping_order(X) -> np.ndarray:
+def _grouping_order(X: sp.csr_matrix) -> np.ndarray:
     """A document order in which the posting lists of the most frequent terms are runs.
 
     Documents are sorted by which of the ``GROUP_TERMS`` most frequent terms

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
+from numpy.typing import DTypeLike
 
 from .blocks import BYTES_PER_ENTRY, block, plan_blocks, split_block
 from .bounds import Split, column_order, frequent_terms, split_frequent
@@ -190,7 +191,7 @@ def choose_engine(X: sp.csr_matrix, method: str, numba_ready: bool) -> str:
     return "numba"
 
 
-def split_fits(n_rows: int, n_frequent: int, dtype: Any, budget: int) -> bool:
+def split_fits(n_rows: int, n_frequent: int, dtype: DTypeLike, budget: int) -> bool:
     """Whether the dense frequent-term columns take at most half the memory budget."""
     return n_rows * (n_frequent * np.dtype(dtype).itemsize + 8) <= budget // 2
 
@@ -359,7 +360,7 @@ def _more_spans(spans: list[tuple[int, int]], target: int) -> list[tuple[int, in
     if len(spans) >= target:
         return spans
     per = -(-target // max(1, len(spans)))
-    out = []
+    out: list[tuple[int, int]] = []
     for a, b in spans:
         edges = np.unique(np.linspace(a, b, min(per, b - a) + 1).astype(np.int64)).tolist()
         out.extend(zip(edges[:-1], edges[1:], strict=False))

@@ -79,10 +79,7 @@ def recommendation(
     index: FittedIndex, row: int, score: float, reason: str, teaser_length: int
 ) -> Recommendation:
     """The item showing row ``row`` of ``index`` (teaser without site boilerplate)."""
-    a = index.articles[row]
-    if a is None:  # pragma: no cover - removed rows are never listed
-        msg = f"row {row} of the index holds a removed article"
-        raise ValueError(msg)
+    a = index.live_article(row)  # removed rows are never listed
     body = index.boilerplate.lead(a.body, int(teaser_length) + 1) or a.body
     source = body or a.title
     title = a.title or make_teaser(body, min(80, int(teaser_length)))

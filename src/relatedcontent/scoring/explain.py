@@ -185,7 +185,7 @@ def explain_pair(
         other,
     )
     cosine, terms = shared_terms(index.X, row, other, index.vectorizer.terms_, n_terms)
-    a, b = index.articles[row], index.articles[other]
+    a, b = index.live_article(row), index.live_article(other)
     mine = {t.casefold(): t for t in a.tags + a.categories}
     tags = tuple(
         dict.fromkeys(mine[t.casefold()] for t in b.tags + b.categories if t.casefold() in mine)

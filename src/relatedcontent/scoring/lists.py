@@ -147,7 +147,13 @@ def _scoring_passes(index: FittedIndex, settings: Settings, *, vectors: bool) ->
 
 def update_vectors(index: FittedIndex, settings: Settings, rows: np.ndarray) -> None:
     """Recompute the smoothed LSA vectors of ``rows`` from their pools."""
-    if index.lsa is None or index.lsa_raw is None or index.pool_idx is None or rows.size == 0:
+    if (
+        index.lsa is None
+        or index.lsa_raw is None
+        or index.pool_idx is None
+        or index.pool_cos is None
+        or rows.size == 0
+    ):
         return
     W = neighbour_weights(
         index.pool_idx[rows],
@@ -167,9 +173,10 @@ def update_sigma(index: FittedIndex, settings: Settings, rows: np.ndarray) -> np
     """
     if rows.size == 0 or not settings.hubness_gamma:
         return np.zeros(0, dtype=np.int64)
-    cos = np.where(index.pool_idx[rows] >= 0, index.pool_cos[rows], -np.inf)
+    pool_idx, pool_cos = index.pools()
+    cos = np.where(pool_idx[rows] >= 0, pool_cos[rows], -np.inf)
     new = hub_scales(cos, int(settings.hubness_k))
-    changed = rows[new != index.hub_sigma[rows]]
+    changed: np.ndarray = rows[new != index.hub_sigma[rows]]
     index.hub_sigma[rows] = new
     return changed
 
@@ -178,7 +185,8 @@ def update_lists(index: FittedIndex, settings: Settings, rows: np.ndarray) -> No
     """Recompute the stored lists of ``rows`` from their pools."""
     if rows.size == 0:
         return
-    idx, cos = index.pool_idx[rows], index.pool_cos[rows]
+    idx_all, cos_all = index.pools()
+    idx, cos = idx_all[rows], cos_all[rows]
     Z, E = index.lsa, index.embeddings
     s = text_similarity(
         index.weights,
@@ -221,7 +229,7 @@ def holders(index: FittedIndex, targets: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     mark = np.zeros(index.n_rows + 1, dtype=bool)
     mark[targets] = True
-    idx = index.pool_idx
+    idx, _ = index.pools()
     return np.flatnonzero(np.any(mark[np.where(idx >= 0, idx, -1)], axis=1))
 
 
@@ -242,10 +250,11 @@ def repair(
     result equals :func:`recompute_all` on the same vectors.
     """
     alive = index.rows.alive
-    m = min(int(settings.smoothing_neighbors), index.pool_idx.shape[1])
+    pool_idx, pool_cos = index.pools()
+    m = min(int(settings.smoothing_neighbors), pool_idx.shape[1])
     if index.lsa is not None and m > 0 and pool_rows.size:
-        now_top = index.pool_idx[pool_rows, :m]
-        now_cos = index.pool_cos[pool_rows, :m]
+        now_top = pool_idx[pool_rows, :m]
+        now_cos = pool_cos[pool_rows, :m]
         same = np.all(now_top == old_top[:, :m], axis=1) & np.all(
             now_cos == old_top_cos[:, :m], axis=1
         )
@@ -264,11 +273,12 @@ def repair(
 
 def _default_pool(index: FittedIndex, row: int) -> tuple[np.ndarray, np.ndarray]:
     allowed = index.meta.language_mask(int(index.meta.language[row]))
+    pool_idx, pool_cos = index.pools()
     if allowed is None:
-        keep = index.pool_idx[row] >= 0
-        return index.pool_idx[row][keep], index.pool_cos[row][keep]
+        keep = pool_idx[row] >= 0
+        return pool_idx[row][keep], pool_cos[row][keep]
     cos = cosine_row(index, index.X[row])
-    return pool_from_row(index, cos, allowed, index.pool_idx.shape[1], exclude=row)
+    return pool_from_row(index, cos, allowed, pool_idx.shape[1], exclude=row)
 
 
 def _rows_needing_care(
@@ -280,7 +290,7 @@ def _rows_needing_care(
     None when some article has more near-copies than candidates (then the
     pairwise cosines are computed).
     """
-    idx_all, cos_all = index.pool_idx, index.pool_cos
+    idx_all, cos_all = index.pools()
     n = idx_all.shape[0]
     idx = idx_all[rows]
     need = np.zeros(rows.size, dtype=bool)

@@ -135,7 +135,8 @@ def _number(value: Any, name: str, method: str, low: float = 0.0) -> float | Non
     if value is None:
         return None
     value = _numeric_text(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low:
+    # typeshed's numbers.Real has no __ge__
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low:  # type: ignore[operator]
         msg = (
             f"The '{name}' parameter of {_method(method)} must be a number >= {low:g}. "
             f"Got {value!r} instead."

@@ -15,7 +15,7 @@ The same definition as the stored lists of a fit (:mod:`.lists`):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -93,7 +93,9 @@ def query_vectors(
             int(settings.smoothing_neighbors),
             n_cols=index.n_rows,
         )
-        z = smooth_vectors(index.lsa_raw, W, float(settings.smoothing_weight), self_rows=raw)
+        # fit_lists sets the LSA projection and the LSA vectors together
+        Z_raw = cast(np.ndarray, index.lsa_raw)
+        z = smooth_vectors(Z_raw, W, float(settings.smoothing_weight), self_rows=raw)
     e = None
     if embedding is not None and index.embeddings is not None:
         e = np.asarray(embedding, dtype=np.float32).reshape(1, -1)

@@ -146,6 +146,6 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
             "with Content-Type: application/json",
             "body",
         )
-    first = errors[0] if errors else {"field": None, "message": "invalid request"}
+    first: dict[str, Any] = errors[0] if errors else {"field": None, "message": "invalid request"}
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return error_response(422, "invalid_request", message, first["field"], errors=errors)

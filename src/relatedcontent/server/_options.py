@@ -50,7 +50,9 @@ def _seconds(text: str) -> int:
     return value
 
 
-def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_serve_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Add the ``serve`` subcommand to the CLI's subparsers and return it."""
     p = sub.add_parser(
         "serve",

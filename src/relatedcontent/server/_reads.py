@@ -82,7 +82,7 @@ def reads_router(max_n: int) -> APIRouter:
     """The read routes; ``n`` may be 1 to ``max_n``."""
     router = APIRouter(tags=["read"])
     n_query = Query(5, ge=1, le=max_n, description=f"How many items (1 to {max_n}).")
-    not_found = {
+    not_found: dict[int | str, dict[str, Any]] = {
         404: {"description": "No article with this id."},
         304: {"description": "Not modified."},
         422: {"description": "Bad n or option."},

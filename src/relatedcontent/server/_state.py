@@ -50,7 +50,7 @@ class Snapshot:
     generation: int = 0
     _titles: list[str | None] | None = field(default=None, repr=False)
 
-    def lower_titles(self) -> list[str]:
+    def lower_titles(self) -> list[str | None]:
         """Return the case-folded titles by row (computed once per snapshot).
 
         Rows of removed articles (``None`` in ``articles_`` until the next

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._recommender import RelatedContent
 from ..exceptions import CorpusError, UnknownArticleError
+from ..ingest.articles import ArticleId
 from ._deps import WriteRoute, bearer_doc, state
 from ._errors import ApiError, library_error
 from ._state import IndexState, Snapshot
@@ -82,7 +83,9 @@ def put_change(article_id: str, record: dict[str, Any]) -> Any:
                 f"({article_id!r}); drop it from the body or make them equal"
             )
             raise ApiError(422, "id_mismatch", msg, f"body.{id_field}")
-        final_id = given if isinstance(given, int) and not isinstance(given, bool) else None
+        final_id: ArticleId | None = (
+            given if isinstance(given, int) and not isinstance(given, bool) else None
+        )
         if final_id is None:
             final_id = model.resolve_id(article_id, new=True)
         try:

@@ -24,7 +24,8 @@ def unit_rows(M: np.ndarray) -> np.ndarray:
     """Rows of ``M`` scaled to unit length (zero rows stay zero), as float32."""
     norms = np.linalg.norm(M, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (M / norms).astype(np.float32, copy=False)
+    unit: np.ndarray = (M / norms).astype(np.float32, copy=False)
+    return unit
 
 
 def fit_lsa(X: sp.csr_matrix, n_components: int, random_state: int = 0) -> np.ndarray | None:

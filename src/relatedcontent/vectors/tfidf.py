@@ -83,8 +83,9 @@ def resolve_df_limits(min_df: Any, max_df: Any, n_docs: int) -> tuple[int, float
         min_count = int(np.ceil(float(min_df) * n_docs))
     if max_df == "auto":
         max_share = 1.0 if small else 0.5
-    elif isinstance(max_df, numbers.Integral) and not isinstance(max_df, bool) and max_df > 1:
-        max_share = max_df / max(n_docs, 1)
+    elif isinstance(max_df, numbers.Integral) and not isinstance(max_df, bool) and max_df > 1:  # type: ignore[operator]
+        # typeshed's numbers.Integral has no __gt__, and its "/" gives a complex-like
+        max_share = max_df / max(n_docs, 1)  # type: ignore[assignment]
     else:
         max_share = float(max_df)
     return max(min_count, 1), max_share
@@ -304,7 +305,7 @@ class FieldWeightedVectorizer:
     def transform(self, articles: Sequence[Article]) -> sp.csr_matrix:
         """Vectorise ``articles`` with the fitted vocabulary and IDF."""
         n = len(articles)
-        if not self.terms_:
+        if not self.terms_ or self._counter_ is None:  # no vocabulary, no counter
             return sp.csr_matrix((n, 0), dtype=self.dtype)
         counts = [sp.csr_matrix(self._counter_.transform(f)) for f in self._fields(articles)]
         return self._finish(self._weighted_counts(counts))

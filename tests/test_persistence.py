@@ -205,6 +205,23 @@ def test_garbage_manifest_and_missing_files(saved, tmp_path):
         load(tmp_path / "evil")
 
 
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [("pool_cos", "pool_idx without pool_cos"), ("lsa_raw", "without lsa_raw")],
+)
+def test_parts_that_go_together_are_refused_alone(saved, drop, message):
+    """A manifest listing one of a pair of arrays is refused before the index is used."""
+    snap = snapshot_of(saved)
+    manifest_path = snap / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["optional_arrays"].remove(drop)
+    del manifest["files"][f"{drop}.npy"]
+    manifest_path.write_text(json.dumps(manifest))
+    (snap / f"{drop}.npy").unlink()
+    with pytest.raises(IndexFormatError, match=message):
+        load(saved, verify=False)
+
+
 def test_missing_array_file(saved):
     (snapshot_of(saved) / "scores.npy").unlink()
     with pytest.raises(IndexFormatError, match="scores.npy.*missing"):

@@ -52,7 +52,7 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
     cosine neighbours are computed at fit time in memory-bounded row blocks,
     re-scored with a low-rank (LSA) part and hubness reduction, and the best
     ``n_neighbors`` are kept, so :meth:`related` is a lookup. The score is
-    documented in :mod:`relatedcontent.scoring.score` and the README.
+    documented in :mod:`relatedcontent.scoring.score` and in docs/how-it-works.md.
 
     Parameters
     ----------
@@ -469,7 +469,7 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         or :meth:`remove` appends just those changes to a journal, which is
         folded into a new snapshot when it grows large. Either way a crash at
         any point leaves the old state or the new one, never a mix. See
-        :func:`relatedcontent.load` and the README for the format.
+        :func:`relatedcontent.load` and docs/how-it-works.md for the format.
         """
         index = self._check_fitted()
         params = json_params(self.get_params(), self._field_map())

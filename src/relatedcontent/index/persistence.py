@@ -391,4 +391,18 @@ def _restore_v2(
     }
     if len(lsa_dims) > 1 or (index.lsa_components is None) != (index.lsa is None):
         raise bad(snapshot, "LSA arrays disagree in shape")
+    _check_together(snapshot, arrays, ("lsa_components", "lsa_raw", "lsa"))
+    _check_together(snapshot, arrays, ("pool_idx", "pool_cos"))
+    if "pool_idx" in arrays and arrays["pool_idx"].shape != arrays["pool_cos"].shape:
+        raise bad(snapshot, "pool_idx and pool_cos differ in shape")
+    if weights[2] > 0 and index.embeddings is None:
+        raise bad(snapshot, "the weights blend embeddings but there are none")
     index.weights = (weights[0], weights[1], weights[2])
+
+
+def _check_together(snapshot: Path, arrays: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+    """Refuse a snapshot that has some of arrays that only make sense together."""
+    present = [name for name in names if name in arrays]
+    if present and len(present) != len(names):
+        missing = ", ".join(f"{name}.npy" for name in names if name not in arrays)
+        raise bad(snapshot, f"has {', '.join(present)} without {missing}")

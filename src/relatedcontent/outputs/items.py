@@ -27,7 +27,7 @@ class Recommendation:
     id : str or int
         Id of the recommended article.
     score : float
-        The pair's score (see the README, "How similarity is computed"), in
+        The pair's score (see docs/how-it-works.md, "How similarity is computed"), in
         (0, 1] for "similar text" items, multiplied by the taxonomy boost and
         recency factor when a query asks for them; the pair's score for pinned
         items; 0.0 for fallback items.

@@ -1,6 +1,6 @@
 """Explanations: why one article is recommended for another.
 
-This stage only reads a fitted :class:`~relatedcontent.RelatedContent`: it
+This stage only reads a fitted index: it
 splits the text part of a pair's score into the terms the two articles share
 (each term's product of weights is its exact share of the TF-IDF cosine), lists
 shared tags and categories, and reports the factors the final score is made of.
@@ -60,8 +60,8 @@ class Explanation:
     id, other_id : str or int
         The article whose list is explained, and the candidate in it.
     score : float
-        The pair's final score, the one lists are ranked by (see the README's
-        "How similarity is computed").
+        The pair's final score, the one lists are ranked by
+        (:mod:`relatedcontent.scoring.score`; docs/how-it-works.md).
     text_similarity : float
         The blended text similarity the score is computed from.
     components : dict of str to float

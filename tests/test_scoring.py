@@ -9,7 +9,7 @@ from relatedcontent import RelatedContent
 
 
 def reference_lists(rc, k):
-    """Lists from the documented definition (docs/how-it-works.md), computed densely and independently of the library."""
+    """Lists from the documented definition (docs/how-it-works.md), computed densely."""
     X = rc.X_.toarray()
     n = X.shape[0]
     C = X @ X.T

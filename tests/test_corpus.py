@@ -23,8 +23,29 @@ def test_mapping_to_article_keeps_extra_fields():
     )
     assert a.body == "Hello & bye"
     assert a.tags == ("x", "y")
-    assert a.extra == {"author": "Press office", "image": "/i.png"}
+    assert a.extra == {"author": "Press office"}
+    assert a.image == "/i.png"
     assert a.published == "2026-03-14T09:30:00Z"
+
+
+def test_the_image_is_the_field_or_the_bodys_first_picture():
+    record = {"id": 1, "body": '<p>Bins <img src="/a.jpg" alt="A bin"> out</p><img src="/b.jpg">'}
+    assert to_article(record).image == "/a.jpg"
+    assert to_article({**record, "image": "/own.jpg"}).image == "/own.jpg"
+    assert to_article({"id": 2, "body": "no picture"}).image is None
+    assert to_article({"id": 3, "body": "<script>x = '<img src=/t.gif>'</script>Hi"}).image is None
+
+
+def test_shortcodes_leave_text_and_teasers():
+    body = (
+        '[caption id="attachment_5" align="alignleft" width="300"]<img src="/g.jpg" /> '
+        'Garden waste bins[/caption] Collections [gallery ids="1,2,3"] resume '
+        "[embed]https://video.example/x[/embed] in [b]May[/b]. See note [1] [sic]."
+    )
+    article = to_article({"id": 1, "title": "[b]Bins[/b] back", "body": body})
+    assert article.body == "Garden waste bins Collections resume in May. See note [1] [sic]."
+    assert article.title == "Bins back"
+    assert article.image == "/g.jpg"
 
 
 def test_field_map_for_cms_export():

@@ -112,7 +112,9 @@ def test_extra_fields_are_returned():
         ]
     )
     item = rc.related(1)[0]
-    assert item.extra == {"image": "/b.png"}
+    assert item.extra == {}
+    assert item.image == "/b.png"
+    assert item.to_dict()["image"] == "/b.png"
     assert item.section == "waste"
     assert item.to_dict()["image"] == "/b.png"
 

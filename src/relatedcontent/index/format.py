@@ -92,7 +92,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 def article_json(article: Article) -> dict[str, Any]:
     """An article as stored in ``articles.jsonl`` and the journal."""
     out: dict[str, Any] = {"id": article.id, "title": article.title, "body": article.body}
-    for name in ("url", "section", "published", "language"):
+    for name in ("url", "section", "published", "language", "image"):
         value = getattr(article, name)
         if value is not None:
             out[name] = value
@@ -118,6 +118,7 @@ def article_from_json(record: dict[str, Any]) -> Article:
         tags=tuple(record.get("tags", ())),
         categories=tuple(record.get("categories", ())),
         extra=record.get("extra", {}),
+        image=record.get("image"),
     )
 
 

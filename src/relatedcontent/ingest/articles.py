@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Union, cast
 
 from ..exceptions import CorpusError, DuplicateArticleError
-from ..text.clean import html_to_text
+from ..text.clean import html_to_text, text_and_image
 
 __all__ = ["Article", "FieldMap", "to_article", "build_corpus"]
 
@@ -47,6 +47,9 @@ class Article:
         ISO 8601 date or date-time.
     extra : dict, default={}
         Any other fields; kept and returned with recommendations.
+    image : str or None, default=None
+        URL of the article's picture (thumbnails in lists). When a record
+        has none, the first ``<img>`` of its HTML body is taken.
     """
 
     id: ArticleId
@@ -59,6 +62,7 @@ class Article:
     published: str | None = None
     language: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    image: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the article as a flat JSON-ready mapping (extra fields inline)."""
@@ -67,7 +71,7 @@ class Article:
             "title": self.title,
             "body": self.body,
         }
-        for name in ("url", "section", "published", "language"):
+        for name in ("url", "section", "published", "language", "image"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -96,7 +100,7 @@ class FieldMap:
     title : str, default="title"
     body : sequence of str, default=("body",)
         One or more fields whose text is joined (in this order) into the body.
-    url, section, published, language : str, default=their own names
+    url, section, published, language, image : str, default=their own names
     tags : sequence of str, default=("tags",)
     categories : sequence of str, default=("categories",)
     """
@@ -110,6 +114,7 @@ class FieldMap:
     section: str = "section"
     published: str = "published"
     language: str = "language"
+    image: str = "image"
 
     def __post_init__(self) -> None:
         for name in ("body", "tags", "categories"):
@@ -122,6 +127,7 @@ class FieldMap:
     def mapped_names(self) -> set[str]:
         """Return every input field name this map consumes."""
         names = {self.id, self.title, self.url, self.section, self.published, self.language}
+        names.add(self.image)
         return names | set(self.body) | set(self.tags) | set(self.categories)
 
     def to_json(self) -> dict[str, Any]:
@@ -240,10 +246,12 @@ def to_article(
     """
     fm = field_map or _DEFAULT_FIELD_MAP
     if isinstance(record, Article):
+        body, body_image = text_and_image(record.body)
         cleaned: dict[str, Any] = {
             "id": _check_id(record.id, source=source, line=line, id_field="id"),
             "title": html_to_text(record.title),
-            "body": html_to_text(record.body),
+            "body": body,
+            "image": record.image or body_image,
             "tags": _as_terms(record.tags, name="tags", source=source, line=line),
             "categories": _as_terms(record.categories, name="categories", source=source, line=line),
             "published": _as_date(record.published, name="published", source=source, line=line),
@@ -270,7 +278,12 @@ def to_article(
         return _as_text(value, name=name, source=source, line=line)
 
     article_id = _check_id(record.get(fm.id), source=source, line=line, id_field=fm.id)
-    body_parts = [html_to_text(text(name)) for name in fm.body]
+    body_parts = []
+    image = text(fm.image) or None
+    for name in fm.body:
+        part, part_image = text_and_image(text(name))
+        body_parts.append(part)
+        image = image or part_image
     tags: tuple[str, ...] = ()
     for name in fm.tags:
         if record.get(name) is not None:
@@ -293,6 +306,7 @@ def to_article(
         categories=categories,
         published=_as_date(record.get(fm.published), name=fm.published, source=source, line=line),
         extra=extra,
+        image=image,
         **optional,
     )
 

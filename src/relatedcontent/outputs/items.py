@@ -41,6 +41,8 @@ class Recommendation:
         Why the item is in the list, for an editor's page: ``"similar text"``,
         ``"pinned"``, ``"fallback: same section"``, ``"fallback: most recent"``.
         :meth:`RelatedContent.explain` gives the details.
+    image : str or None
+        URL of the article's picture (see :attr:`Article.image`), for a thumbnail.
     """
 
     id: ArticleId
@@ -53,6 +55,7 @@ class Recommendation:
     tags: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
     reason: str = "similar text"
+    image: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready mapping; extra fields come after the standard ones."""
@@ -70,6 +73,8 @@ class Recommendation:
             out["published"] = self.published
         if self.tags:
             out["tags"] = list(self.tags)
+        if self.image is not None:
+            out["image"] = self.image
         for key, value in self.extra.items():
             out.setdefault(key, value)
         return out
@@ -94,4 +99,5 @@ def recommendation(
         tags=a.tags + a.categories,
         extra=a.extra,
         reason=reason,
+        image=a.image,
     )

@@ -10,7 +10,7 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
-__all__ = ["html_to_text", "make_teaser", "normalize_space"]
+__all__ = ["html_to_text", "make_teaser", "normalize_space", "strip_shortcodes", "text_and_image"]
 
 _TAG_HINT = re.compile(r"<[A-Za-z!/][^>]*>")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -24,6 +24,10 @@ _NEEDS_CLEANING = re.compile(r"[&<\t\r\f\v\u00a0]|  |^\s|\s$|[^\S\n]\n|\n[^\S\n]
 # checks, which are several times faster than the regular expression.
 _ODD_SPACE = re.compile(r"[^\S\n ]")
 _NOT_CLEAN = ("  ", " \n", "\n ", "\n\n\n")
+# A WordPress shortcode tag: [name attrs], [name attrs /] or [/name].
+_SHORTCODE = re.compile(r"\[(/)?([A-Za-z][\w-]*)((?:\s[^\[\]]*?)?)\s*(/)?\]")
+# Shortcodes whose content is a media reference, not text.
+_MEDIA_SHORTCODES = frozenset({"embed", "video", "audio", "playlist", "gallery"})
 # What html.unescape could replace: "&" then "#" or a name character.
 _ENTITY_HINT = re.compile(r"&(?:#|[^\t\n\f <&#;])")
 
@@ -35,6 +39,8 @@ def _needs_cleaning(text: str) -> bool:
     if "&" in text and _ENTITY_HINT.search(text) is not None:
         return True
     if "<" in text and _TAG_HINT.search(text) is not None:
+        return True
+    if "[" in text and _SHORTCODE.search(text) is not None:
         return True
     if _ODD_SPACE.search(text) is not None:
         return _NEEDS_CLEANING.search(text) is not None
@@ -87,17 +93,22 @@ class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.image: str | None = None
         self._drop_depth = 0
 
-    def handle_starttag(self, tag: str, attrs: object) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _DROP:
             self._drop_depth += 1
         elif tag in _BLOCK:
             self.parts.append("\n")
+        elif tag == "img" and self.image is None and not self._drop_depth:
+            self.image = dict(attrs).get("src") or None
 
-    def handle_startendtag(self, tag: str, attrs: object) -> None:
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK:
             self.parts.append("\n")
+        elif tag == "img" and self.image is None and not self._drop_depth:
+            self.image = dict(attrs).get("src") or None
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _DROP:
@@ -117,11 +128,60 @@ def normalize_space(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", joined).strip()
 
 
+def strip_shortcodes(text: str) -> str:
+    """Remove WordPress shortcode markup, keeping the text a shortcode wraps.
+
+    ``[caption id="7"]<img src="a.jpg"> Bins[/caption]`` keeps ``<img src="a.jpg"> Bins``;
+    ``[gallery ids="1,2"]`` and self-closing ``[audio src="x.mp3" /]`` go, as
+    does the content of media shortcodes (``embed``, ``video``, ``audio``,
+    ``playlist``, ``gallery``). A bracketed word with no attributes and no
+    closing tag, such as ``[sic]``, is text and stays.
+
+    Examples
+    --------
+    >>> strip_shortcodes('[caption id="7" width="300"]Bin day[/caption] moves [sic].')
+    ' Bin day moves [sic].'
+    """
+    if "[" not in text or _SHORTCODE.search(text) is None:
+        return text
+    closed = {m.group(2).lower() for m in _SHORTCODE.finditer(text) if m.group(1)}
+    for name in closed & _MEDIA_SHORTCODES:
+        text = re.sub(
+            rf"\[{name}\b[^\]]*\].*?\[/{name}\]", " ", text, flags=re.IGNORECASE | re.DOTALL
+        )
+
+    def markup(match: re.Match[str]) -> str:
+        closing, name, attributes, self_closing = match.groups()
+        if not (closing or self_closing or "=" in attributes or name.lower() in closed):
+            return match.group(0)
+        # A closing tag right before punctuation goes without a trace ("[b]May[/b].").
+        follows = match.string[match.end() : match.end() + 1]
+        return "" if closing and not follows.isalnum() else " "
+
+    return _SHORTCODE.sub(markup, text)
+
+
+def _extract(text: str) -> tuple[str, str | None]:
+    """The readable text of ``text`` and the ``src`` of its first ``<img>`` (if any)."""
+    if not text:
+        return "", None
+    if not _needs_cleaning(text):
+        return text, None
+    text = strip_shortcodes(text)
+    if _TAG_HINT.search(text) is None:
+        return normalize_space(unescape(text)), None
+    parser = _TextExtractor()
+    parser.feed(text)
+    parser.close()
+    return normalize_space("".join(parser.parts)), parser.image
+
+
 def html_to_text(text: str) -> str:
     """Return the readable text of ``text``, which may be plain text or HTML.
 
     Tags are stripped, entities decoded, and the content of ``script``, ``style``
-    and similar elements dropped. Plain text passes through with only its
+    and similar elements dropped; WordPress shortcode markup is removed
+    (:func:`strip_shortcodes`). Plain text passes through with only its
     whitespace normalised (entities are still decoded, as CMSs often store them).
 
     Examples
@@ -129,16 +189,12 @@ def html_to_text(text: str) -> str:
     >>> html_to_text("<p>Bins &amp; recycling</p><script>track()</script><p>Next</p>")
     'Bins & recycling\\n\\nNext'
     """
-    if not text:
-        return ""
-    if not _needs_cleaning(text):
-        return text
-    if _TAG_HINT.search(text) is None:
-        return normalize_space(unescape(text))
-    parser = _TextExtractor()
-    parser.feed(text)
-    parser.close()
-    return normalize_space("".join(parser.parts))
+    return _extract(text)[0]
+
+
+def text_and_image(text: str) -> tuple[str, str | None]:
+    """:func:`html_to_text` of ``text``, and the ``src`` of its first ``<img>`` (None if none)."""
+    return _extract(text)
 
 
 def make_teaser(text: str, length: int = 100, ellipsis: str = "\u2026") -> str:
@@ -165,4 +221,4 @@ def make_teaser(text: str, length: int = 100, ellipsis: str = "\u2026") -> str:
         cut = cut[:space]
     else:
         cut = flat[:room]
-    return cut.rstrip(" ,;:.-\u2013\u2014") + ellipsis
+    return cut.rstrip(" ,;:.-&\u2013\u2014") + ellipsis

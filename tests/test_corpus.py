@@ -103,9 +103,11 @@ def test_duplicate_ids_are_all_named():
         build_corpus(articles)
 
 
-def test_string_and_int_ids_are_distinct():
-    articles = build_corpus(iter_articles([{"id": 7}, {"id": "7"}]))
-    assert [a.id for a in articles] == [7, "7"]
+def test_an_id_is_matched_by_its_text():
+    with pytest.raises(CorpusError, match=r"7 \(also written '7'\).*same article"):
+        build_corpus(iter_articles([{"id": 7}, {"id": "7"}]))
+    articles = build_corpus(iter_articles([{"id": 7}, {"id": "07"}, {"id": "seven"}]))
+    assert [a.id for a in articles] == [7, "07", "seven"]
 
 
 def test_bad_date_and_bad_tags():

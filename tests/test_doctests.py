@@ -13,7 +13,7 @@ MODULES = [
     "relatedcontent._queries",
     "relatedcontent._editing",
     "relatedcontent._distributed",
-    "relatedcontent.index.rows",
+    "relatedcontent.ingest.articles",
     "relatedcontent.ingest.sql",
     "relatedcontent.neighbors.plan",
     "relatedcontent.outputs.files",

@@ -132,17 +132,13 @@ def test_safe_filename_is_injective_and_harmless(pair):
         assert len(f"{name}.jsonl".encode()) <= 255
 
 
-def test_colliding_keys_are_refused(tmp_path, tiny_corpus):
-    model = RelatedContent(n_neighbors=2).fit([*tiny_corpus[:3], dict(tiny_corpus[3], id="1")])
-    with pytest.raises(ExportError, match=r"ids 1 and '1' both become '1'"):
-        export_files(model, tmp_path / "r.json")
+def test_ids_of_both_kinds_export_under_their_text(tmp_path, tiny_corpus):
+    model = RelatedContent(n_neighbors=2).fit([*tiny_corpus[:3], dict(tiny_corpus[3], id="a")])
+    export_files(model, tmp_path / "r.json")
+    assert sorted(json.loads((tmp_path / "r.json").read_text())) == ["1", "2", "3", "a"]
     export_files(model, tmp_path / "r.jsonl")  # JSON Lines keeps the id types
-    assert [json.loads(x)["id"] for x in (tmp_path / "r.jsonl").read_text().splitlines()] == [
-        1,
-        2,
-        3,
-        "1",
-    ]
+    lines = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert [json.loads(x)["id"] for x in lines] == [1, 2, 3, "a"]
 
 
 def test_failure_midway_leaves_previous_file(tmp_path, model, monkeypatch):

@@ -72,12 +72,28 @@ def test_n_beyond_stored_neighbours_is_exact(council_records):
 
 def test_ties_broken_by_id_not_input_order():
     body = "identical text about recycling bins"
-    forward = RelatedContent().fit(
+    forward = RelatedContent(near_duplicates="show").fit(
         [{"id": i, "title": "", "body": body} for i in ["c", "a", "d", "b"]]
     )
     assert [r.id for r in forward.related("c", n=3)] == ["a", "b", "d"]
-    mixed = RelatedContent().fit([{"id": i, "body": body} for i in ["x", 10, 2, "a"]])
+    mixed = RelatedContent(near_duplicates="show").fit(
+        [{"id": i, "body": body} for i in ["x", 10, 2, "a"]]
+    )
     assert [r.id for r in mixed.related("x", n=3)] == [2, 10, "a"]
+
+
+def test_near_copies_never_come_back_as_fallback_items():
+    """Six identical pages: the block of one is not five copies of itself."""
+    body = "identical text about recycling bins and the new collection days"
+    records = [{"id": f"copy-{i}", "body": body, "section": "waste"} for i in range(6)]
+    records += [{"id": "other", "body": "Library opening hours", "section": "waste"}]
+    rc = RelatedContent().fit(records)
+    items = rc.related("copy-0", n=5)
+    assert [(r.id, r.reason) for r in items] == [("other", "fallback: same section")]
+    assert [r.id for r in rc.related("copy-0", n=5, same_section=True)] == ["other"]
+    assert [r.id for r in rc.similar(body, n=5)] == ["other"]
+    shown = RelatedContent(near_duplicates="show").fit(records)
+    assert len(shown.related("copy-0", n=5)) == 5
 
 
 def test_duplicate_documents_score_one(tiny_corpus):
@@ -163,13 +179,15 @@ def test_related_all_matches_related(tiny_corpus):
 
 def test_unknown_id_is_a_key_error(tiny_corpus):
     rc = RelatedContent().fit(tiny_corpus)
-    with pytest.raises(UnknownArticleError, match="'1'") as info:
-        rc.related("1")
+    with pytest.raises(UnknownArticleError, match="'99'") as info:
+        rc.related("99")
     assert isinstance(info.value, KeyError)
     with pytest.raises(KeyError):
         rc.related(["unhashable"])
     assert 1 in rc
-    assert "1" not in rc
+    assert "1" in rc  # ids are matched by their text
+    assert rc.related("1") == rc.related(1)
+    assert "01" not in rc
 
 
 @pytest.mark.parametrize("n", [0, -1, 1.5, "5", None, True])

@@ -23,7 +23,15 @@ from .index.changes import Batch, apply_rows, plan_batch, refit_advice
 from .index.format import article_from_json
 from .index.persistence import pending_records
 from .index.state import FittedIndex, StorageLink
-from .ingest.articles import Article, ArticleId, FieldMap, build_corpus, iter_articles
+from .ingest.articles import (
+    Article,
+    ArticleId,
+    FieldMap,
+    build_corpus,
+    iter_articles,
+    merge_article,
+    named_fields,
+)
 from .scoring.options import id_list, make_options, timestamp
 from .scoring.settings import Settings
 from .text.view import scoring_view
@@ -97,15 +105,25 @@ class EditingMixin:
         self.apply_changes(add=articles, upsert=upsert)
         return self
 
-    def update(self, articles: Iterable[Article | Mapping[str, Any]]) -> Any:
-        """Replace indexed articles (same id, new text or metadata).
+    def update(self, articles: Iterable[Article | Mapping[str, Any]], *, merge: bool = True) -> Any:
+        """Change indexed articles (same id, new text or metadata).
+
+        Parameters
+        ----------
+        articles : iterable of mapping or Article
+        merge : bool, default=True
+            A mapping changes only the fields it names: ``{"id": 7, "section":
+            "Roads"}`` moves article 7 to Roads and keeps its title and body;
+            extra fields merge key by key. With ``merge=False``, or for an
+            :class:`Article`, the record replaces the whole article (as
+            ``add(..., upsert=True)`` does).
 
         Raises
         ------
         UnknownArticleError
             If an id is not in the index; nothing is changed.
         """
-        self.apply_changes(update=articles)
+        self.apply_changes(update=articles, merge=merge)
         return self
 
     def remove(self, ids: Iterable[ArticleId] | ArticleId, *, missing_ok: bool = False) -> Any:
@@ -133,6 +151,7 @@ class EditingMixin:
         remove: Iterable[ArticleId] | ArticleId = (),
         upsert: bool = False,
         missing_ok: bool = False,
+        merge: bool = True,
     ) -> ChangeReport:
         """Apply a batch of additions, updates and removals at once, all or nothing.
 
@@ -145,13 +164,17 @@ class EditingMixin:
         add : iterable of mapping or Article
             Articles to index; an id already indexed is refused unless ``upsert``.
         update : iterable of mapping or Article
-            Indexed articles to replace (same id, new text or metadata).
+            Indexed articles to change: a mapping changes the fields it names
+            (see :meth:`update`), an :class:`Article` replaces the article.
         remove : iterable of ids
             Articles to remove from the index and from every list.
         upsert : bool, default=False
             ``add`` replaces articles whose id is already indexed.
         missing_ok : bool, default=False
             Ignore ids of ``remove`` that are not indexed.
+        merge : bool, default=True
+            Records of ``update`` change only the fields they name; False
+            replaces whole articles.
 
         Returns
         -------
@@ -175,7 +198,7 @@ class EditingMixin:
         {'added': [3], 'updated': [], 'removed': [2]}
         """
         self._check_fitted()
-        adds, updates = self._prepare(add), self._prepare(update)
+        adds, updates = self._prepare(add), self._prepare(update, merge=merge)
         return self._change(adds, updates, _id_items(remove), upsert, missing_ok)
 
     def _change(
@@ -204,9 +227,27 @@ class EditingMixin:
         index.drift["removed"] += len(batch.remove)
         return ChangeReport(batch.added, batch.updated, batch.remove)
 
-    def _prepare(self, articles: Iterable[Article | Mapping[str, Any]]) -> list[Article]:
-        batch = build_corpus(iter_articles(articles, self._field_map()))
+    def _prepare(
+        self, articles: Iterable[Article | Mapping[str, Any]], *, merge: bool = False
+    ) -> list[Article]:
+        """Clean records (and with ``merge``, fill in the fields they leave out from the index)."""
+        field_map = self._field_map()
+        records: Any = articles
+        if merge and not isinstance(articles, (str, bytes, Mapping)):
+            records = list(articles)
+        batch = build_corpus(iter_articles(records, field_map))
+        if merge and batch:
+            batch = [self._merged(r, a, field_map) for r, a in zip(records, batch, strict=True)]
         return self._apply_empty_policy(batch) if batch else batch
+
+    def _merged(self, record: Any, article: Article, field_map: FieldMap) -> Article:
+        """``article`` merged into the stored one, when ``record`` is a mapping of an indexed id."""
+        index = self.index_
+        row = index.rows.get(article.id)
+        if not isinstance(record, Mapping) or row is None:
+            return article
+        stored = index.live_article(row)
+        return merge_article(stored, article, named_fields(record, field_map))
 
     def _count_tokens(self, batch: list[Article]) -> None:
         if not batch:
@@ -228,7 +269,7 @@ class EditingMixin:
         if index.embeddings is not None and batch.add:
             self._require_embedder("to add articles")
             E_new = unit_rows(self._embed(view))
-        dead = [index.rows.row[i] for i in batch.dead]
+        dead = [index.rows.row_of(i) for i in batch.dead]
         apply_rows(index, settings, dead, batch.add, X_new, E_new)
 
     def _replay(self, changes: list[dict[str, Any]]) -> None:
@@ -296,10 +337,8 @@ class EditingMixin:
             Save the index to keep the pins.
         """
         index = self._check_fitted()
-        index.rows.row_of(article_id)
-        others = id_list(other_ids, "other_ids", "pin")
-        for other in others:
-            index.rows.row_of(other)
+        article_id = index.rows.stored_id(article_id)
+        others = tuple(index.rows.stored_id(o) for o in id_list(other_ids, "other_ids", "pin"))
         if expires is not None:
             timestamp(expires)
             expires = expires.isoformat() if hasattr(expires, "isoformat") else str(expires)
@@ -320,8 +359,13 @@ class EditingMixin:
         self : RelatedContent
         """
         index = self._check_fitted()
+        rows = index.rows
         others = None if other_ids is None else id_list(other_ids, "other_ids", "unpin")
-        index.editorial.unpin(article_id, others)
+        if others is not None:
+            others = tuple(rows.stored_id(o) if o in rows else o for o in others)
+        index.editorial.unpin(
+            rows.stored_id(article_id) if article_id in rows else article_id, others
+        )
         return self
 
     def block(self, article_id: ArticleId, other_id: ArticleId) -> Any:
@@ -346,8 +390,7 @@ class EditingMixin:
             If the two ids are the same.
         """
         index = self._check_fitted()
-        index.rows.row_of(article_id)
-        index.rows.row_of(other_id)
+        article_id, other_id = index.rows.stored_id(article_id), index.rows.stored_id(other_id)
         if article_id == other_id:
             msg = "The 'other_id' parameter of RelatedContent.block must differ from 'article_id'."
             raise ValueError(msg)
@@ -361,7 +404,9 @@ class EditingMixin:
         -------
         self : RelatedContent
         """
-        self._check_fitted().editorial.blocks.discard(frozenset((article_id, other_id)))
+        rows = self._check_fitted().rows
+        pair = [rows.stored_id(i) if i in rows else i for i in (article_id, other_id)]
+        self.index_.editorial.blocks.discard(frozenset(pair))
         return self
 
     def set_policy(self, **options: Any) -> Any:

@@ -9,6 +9,7 @@ the list items (:mod:`.outputs.items`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,8 +82,8 @@ class QueryMixin:
         return self._check_fitted().rows.resolve(text, new=new)
 
     # -- queries ----------------------------------------------------------------------
-    def _query(self, article: Article, row: int) -> QueryArticle:
-        return QueryArticle.of(article, row, tuple(self.ignore_tags))
+    def _query(self, article: Article, row: int, vector: Any = None) -> QueryArticle:
+        return QueryArticle.of(article, row, tuple(self.ignore_tags), vector)
 
     def _ranked_row(
         self, row: int, allowed: np.ndarray | None, custom: bool, size: int
@@ -290,7 +291,8 @@ class QueryMixin:
         opts = make_options(index.editorial.policy, options, "similar")
         view = scoring_view([article], index.boilerplate, settings.ignore_tags)
         Q = index.vectorizer.transform(view)
-        exclude = index.rows.row.get(article.id, -1) if article.id != _DRAFT_ID else -1
+        row = index.rows.get(article.id) if article.id != _DRAFT_ID else None
+        exclude = -1 if row is None else row
         cos = cosine_row(index, Q)
         base_idx, base_cos = pool_from_row(index, cos, None, pool_size(index, settings), exclude)
         embedding = None
@@ -298,7 +300,9 @@ class QueryMixin:
             self._require_embedder("to score drafts")
             embedding = self._embed(view)
         z, e, sigma = query_vectors(index, settings, Q, base_idx, base_cos, embedding)
-        query = self._query(article, exclude)
+        if exclude >= 0:  # an indexed article: its pins and blocks go by the stored id
+            article = replace(article, id=index.rows.ids[exclude])
+        query = self._query(article, exclude, vector=Q)
 
         def ranked(
             allowed: np.ndarray | None, custom: bool, size: int

@@ -31,7 +31,13 @@ from .exceptions import CorpusError, NotFittedError
 from .index.format import bad
 from .index.persistence import json_params, load_index, save_index
 from .index.state import FittedIndex
-from .ingest.articles import Article, ArticleId, FieldMap, build_corpus, iter_articles
+from .ingest.articles import (
+    Article,
+    ArticleId,
+    FieldMap,
+    build_corpus,
+    iter_articles,
+)
 from .neighbors.progress import ProgressPrinter
 from .scoring.lists import Neighbors, fit_lists, rescore
 from .scoring.settings import Settings

@@ -40,7 +40,7 @@ class UnknownArticleError(RelatedContentError, KeyError):
     def __str__(self) -> str:
         return (
             f"No article with id {self.article_id!r} in the index. "
-            "Check the id (ids are matched exactly, '7' and 7 are different) "
+            "Check the id (ids are matched by their text: 7 and '7' are the same article) "
             "or add the article first."
         )
 

@@ -27,14 +27,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..exceptions import DuplicateArticleError, UnknownArticleError
-from ..ingest.articles import Article
+from ..ingest.articles import Article, ArticleId, id_key
 from ..neighbors.blocks import select_top_k
 from ..scoring.lists import recompute_all, repair
 from ..scoring.query import pool_size
@@ -97,19 +97,24 @@ def _show(ids: Sequence[Any]) -> str:
     return ", ".join(repr(i) for i in ids[:10]) + more
 
 
-def _unique(values: Sequence[Any]) -> list[Any]:
-    """``values`` without repeats, in order (unhashable values kept: they match no id)."""
-    seen: set[Any] = set()
-    out: list[Any] = []
-    for value in values:
-        try:
-            if value in seen:
-                continue
-            seen.add(value)
-        except TypeError:
-            pass
-        out.append(value)
-    return out
+def _adopted(rows: RowTable, article: Article) -> Article:
+    """``article`` under the id the index will hold it by (see :meth:`RowTable.adopt`)."""
+    article_id = rows.adopt(article.id)
+    same = article_id == article.id and type(article_id) is type(article.id)
+    return article if same else replace(article, id=article_id)
+
+
+def _removals(rows: RowTable, remove: Sequence[Any]) -> tuple[list[ArticleId], list[Any]]:
+    """The indexed articles ``remove`` names (as stored, each once), and the ids not indexed."""
+    gone: dict[int, ArticleId] = {}
+    missing = []
+    for value in remove:
+        row = rows.get(value)
+        if row is None:
+            missing.append(value)
+        else:
+            gone.setdefault(row, rows.ids[row])
+    return list(gone.values()), missing
 
 
 def plan_batch(
@@ -123,6 +128,8 @@ def plan_batch(
 ) -> Batch:
     """Check a batch of changes against the index's ids; nothing is changed.
 
+    Ids are matched by their text (``7`` and ``"7"`` are one article), and a
+    new article takes the type of the index's ids (:meth:`RowTable.adopt`).
     Removals come first: an id may be removed and added again in one batch.
     ``add`` refuses an indexed id unless ``upsert``; ``update`` needs indexed
     ids; ``remove`` needs them unless ``missing_ok`` (an id named twice there
@@ -139,35 +146,35 @@ def plan_batch(
         If ``update`` or ``remove`` (without ``missing_ok``) names an id that
         is not indexed.
     """
-    wanted_gone = _unique(remove)
-    articles = list(add) + list(update)
+    adds = [_adopted(rows, a) for a in add]
+    updates = [_adopted(rows, a) for a in update]
+    articles = adds + updates
     ids = [a.id for a in articles]
-    counts = Counter(ids)
-    repeated = [i for i, count in counts.items() if count > 1]
+    counts = Counter(id_key(i) for i in ids)
+    repeated = list(dict.fromkeys(i for i in ids if counts[id_key(i)] > 1))
     if repeated:
         msg = f"the batch names articles {_show(repeated)} more than once; give each article once"
         raise DuplicateArticleError(msg, ids=tuple(repeated))
-    missing = [i for i in wanted_gone if i not in rows]
+    gone, missing = _removals(rows, remove)
     if missing and not missing_ok:
         raise UnknownArticleError(missing[0] if len(missing) == 1 else tuple(missing))
-    gone = [i for i in wanted_gone if i in rows]
-    gone_set = set(gone)
-    unknown = [a.id for a in update if a.id not in rows or a.id in gone_set]
+    gone_keys = {id_key(i) for i in gone}
+    unknown = [a.id for a in updates if a.id not in rows or id_key(a.id) in gone_keys]
     if unknown:
         raise UnknownArticleError(unknown[0] if len(unknown) == 1 else tuple(unknown))
-    existing = [a.id for a in add if a.id in rows and a.id not in gone_set]
+    existing = [a.id for a in adds if a.id in rows and id_key(a.id) not in gone_keys]
     if existing and not upsert:
         msg = (
             f"article ids already in the index: {_show(existing)}; use update() "
             "(or add(..., upsert=True), CLI 'add --upsert') to replace them"
         )
         raise DuplicateArticleError(msg, ids=tuple(existing), indexed=True)
-    replaced = set(existing) | {a.id for a in update}
+    replaced = {id_key(i) for i in existing} | {id_key(a.id) for a in updates}
     return Batch(
         remove=gone,
         add=articles,
-        added=[i for i in ids if i not in replaced],
-        updated=[i for i in ids if i in replaced],
+        added=[i for i in ids if id_key(i) not in replaced],
+        updated=[i for i in ids if id_key(i) in replaced],
     )
 
 

@@ -5,6 +5,12 @@ Row ``r`` of every array of a fitted index belongs to the article with id
 until the next full save renumbers the rows. ``tie_rank[r]`` is the position
 of the row's id in id order (:func:`~relatedcontent.scoring.score.id_sort_key`),
 which breaks ties between equal scores everywhere.
+
+Ids are matched by their text (:func:`~relatedcontent.ingest.articles.id_key`):
+``7`` and ``"7"`` name the same article, whichever way an id arrives (a JSON
+number, a CSV cell, a URL, a command line). The index keeps each id with the
+type it was first given; a new id takes the type of the index's ids when they
+are all of one type (:meth:`RowTable.adopt`).
 """
 
 from __future__ import annotations
@@ -17,13 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import UnknownArticleError
-from ..ingest.articles import ArticleId
+from ..ingest.articles import ArticleId, id_key
 from ..scoring.score import id_sort_key
 
-__all__ = ["RowTable", "resolve_text_id"]
-
-#: Decimal ids longer than this stay text: they would not fit a 64-bit integer.
-_MAX_INT_DIGITS = 18
+__all__ = ["RowTable"]
 
 
 @dataclass(eq=False)
@@ -34,18 +37,20 @@ class RowTable:
     ----------
     ids : list of str or int
         Id of each row (removed rows keep their id until compaction).
-    row : dict
-        Row number of each live id.
+    by_key : dict
+        Row number of each live id, by the id's text (:func:`id_key`).
     sorted_keys : list of tuple
         Sort keys of the live ids, in id order.
     tie_rank : ndarray of int64, shape (n_rows,)
         Position of each row's id in id order (lower first in ties).
     alive : ndarray of bool, shape (n_rows,)
         False for rows of removed articles.
+    int_ids : int
+        How many live ids are integers.
     """
 
     ids: list[ArticleId]
-    row: dict[ArticleId, int]
+    by_key: dict[str, int]
     sorted_keys: list[tuple[int, Any]]
     tie_rank: np.ndarray
     alive: np.ndarray
@@ -60,7 +65,7 @@ class RowTable:
         tie_rank[order] = np.arange(len(ids))
         return cls(
             ids=ids,
-            row={article_id: row for row, article_id in enumerate(ids)},
+            by_key={id_key(article_id): row for row, article_id in enumerate(ids)},
             sorted_keys=[id_sort_key(ids[r]) for r in order],
             tie_rank=tie_rank,
             alive=np.ones(len(ids), dtype=bool),
@@ -68,20 +73,27 @@ class RowTable:
         )
 
     def __len__(self) -> int:
-        return len(self.row)
+        return len(self.by_key)
 
     def __contains__(self, article_id: object) -> bool:
-        try:
-            return article_id in self.row
-        except TypeError:  # an unhashable value is no id
-            return False
+        return self.get(article_id) is not None
 
-    def row_of(self, article_id: ArticleId) -> int:
+    def get(self, article_id: object) -> int | None:
+        """Row number of a live id (matched by its text), or None."""
+        if isinstance(article_id, bool) or not isinstance(article_id, (str, int)):
+            return None
+        return self.by_key.get(id_key(article_id))
+
+    def row_of(self, article_id: Any) -> int:
         """Row number of a live id; :class:`UnknownArticleError` if it is not indexed."""
-        try:
-            return self.row[article_id]
-        except (KeyError, TypeError):
-            raise UnknownArticleError(article_id) from None
+        row = self.get(article_id)
+        if row is None:
+            raise UnknownArticleError(article_id)
+        return row
+
+    def stored_id(self, article_id: Any) -> ArticleId:
+        """The id as the index holds it (``"7"`` may be stored as ``7``)."""
+        return self.ids[self.row_of(article_id)]
 
     def live_ids(self) -> list[ArticleId]:
         """Ids of the live rows, in row order."""
@@ -91,14 +103,38 @@ class RowTable:
 
     def rows_of(self, ids: Iterable[Any]) -> np.ndarray:
         """Row numbers of those of ``ids`` that are indexed (others are ignored)."""
-        return np.array([self.row[i] for i in ids if i in self], dtype=np.int64)
+        rows = (self.get(i) for i in ids)
+        return np.array([r for r in rows if r is not None], dtype=np.int64)
+
+    def adopt(self, article_id: ArticleId) -> ArticleId:
+        """The id a new article is stored under: as the index holds it, or of its ids' type.
+
+        An indexed id comes back as stored. Otherwise, when every id of the
+        index is an integer, a decimal text (``"7"``, not ``"07"``) becomes
+        the integer; when every id is text, an integer becomes its text.
+        """
+        row = self.get(article_id)
+        if row is not None:
+            return self.ids[row]
+        n = len(self.by_key)
+        if isinstance(article_id, str) and n and self.int_ids == n:
+            number = _as_int(article_id)
+            return article_id if number is None else number
+        if isinstance(article_id, int) and n and self.int_ids == 0:
+            return str(article_id)
+        return article_id
 
     def resolve(self, text: str, *, new: bool = False) -> ArticleId:
         """Map an id given as text (a URL, a command line) to the id stored in the index.
 
-        See :func:`resolve_text_id`.
+        An indexed id comes back as stored; with ``new=True`` an id that is
+        not indexed gets the type of the index's ids (:meth:`adopt`), else
+        the text comes back.
         """
-        return resolve_text_id(text, self, new=new and self.int_ids > 0)
+        if new:
+            return self.adopt(text)
+        row = self.get(text)
+        return text if row is None else self.ids[row]
 
     # -- changes (made by relatedcontent.index.changes) ---------------------------------
     def add(self, article_id: ArticleId, row: int) -> int:
@@ -106,13 +142,13 @@ class RowTable:
         key = id_sort_key(article_id)
         pos = bisect.bisect_left(self.sorted_keys, key)
         if pos < len(self.sorted_keys):
-            rank = int(self.tie_rank[self.row[self.sorted_keys[pos][1]]])
+            rank = int(self.tie_rank[self.row_of(self.sorted_keys[pos][1])])
             self.tie_rank[self.tie_rank >= rank] += 1
         else:
             rank = int(self.tie_rank.max()) + 1 if self.tie_rank.size else 0
         self.sorted_keys.insert(pos, key)
         self.ids.append(article_id)
-        self.row[article_id] = row
+        self.by_key[id_key(article_id)] = row
         self.tie_rank[row] = rank
         self.int_ids += isinstance(article_id, int)
         return rank
@@ -120,44 +156,15 @@ class RowTable:
     def kill(self, row: int) -> None:
         """Make ``row`` a tombstone: its id is no longer indexed."""
         article_id = self.ids[row]
-        del self.row[article_id]
+        del self.by_key[id_key(article_id)]
         del self.sorted_keys[bisect.bisect_left(self.sorted_keys, id_sort_key(article_id))]
         self.alive[row] = False
         self.int_ids -= isinstance(article_id, int)
 
 
-def resolve_text_id(text: str, ids: Any, *, new: bool = False) -> ArticleId:
-    """Map an id that arrived as text to the id an index holds.
-
-    URLs and command lines carry text; an index built from integer ids holds
-    ``7``, not ``"7"``. The text is used when ``ids`` holds it, else its
-    integer when ``ids`` holds that. With ``new=True`` (an article about to
-    be added to an index of integer ids) a decimal text becomes an int.
-
-    Parameters
-    ----------
-    text : str
-    ids : container of ids
-    new : bool, default=False
-
-    Returns
-    -------
-    str or int
-
-    Examples
-    --------
-    >>> resolve_text_id("7", {7, 8})
-    7
-    >>> resolve_text_id("7", {"7"})
-    '7'
-    >>> resolve_text_id("bins", {7})
-    'bins'
-    """
-    if text in ids:
-        return text
+def _as_int(text: str) -> int | None:
+    """The integer a decimal text writes canonically (``"7"``, ``"-7"``), else None."""
     digits = text[1:] if text.startswith("-") else text
-    if digits.isdigit() and digits.isascii() and len(digits) <= _MAX_INT_DIGITS:
-        number = int(text)
-        if new or number in ids:
-            return number
-    return text
+    if not (digits.isdigit() and digits.isascii()) or str(int(text)) != text:
+        return None
+    return int(text)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import math
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Union, cast
@@ -19,9 +18,20 @@ from typing import Any, Union, cast
 from ..exceptions import CorpusError, DuplicateArticleError
 from ..text.clean import html_to_text, text_and_image
 
-__all__ = ["Article", "FieldMap", "to_article", "build_corpus"]
+__all__ = ["Article", "FieldMap", "build_corpus", "id_key", "to_article"]
 
 ArticleId = Union[str, int]
+
+
+def id_key(article_id: ArticleId) -> str:
+    """The text an id is matched by: ``7`` and ``"7"`` name the same article.
+
+    Examples
+    --------
+    >>> id_key(7), id_key("7"), id_key("07")
+    ('7', '7', '07')
+    """
+    return article_id if type(article_id) is str else str(article_id)
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,8 @@ class Article:
     Parameters
     ----------
     id : str or int
-        Unique id of the article. ``"7"`` and ``7`` are different ids.
+        Unique id of the article. Ids are matched by their text: ``7`` and
+        ``"7"`` are the same article (:func:`id_key`).
     title : str, default=""
         Headline. May be empty: the body then supplies the text and teaser.
     body : str, default=""
@@ -335,19 +346,59 @@ def iter_articles(
 
 
 def build_corpus(articles: Iterable[Article]) -> list[Article]:
-    """Collect articles, refusing duplicate ids (all of them are named)."""
+    """Collect articles, refusing duplicate ids (all of them are named).
+
+    Ids are compared by their text (:func:`id_key`), so ``7`` and ``"7"``
+    are a duplicate.
+    """
     corpus = list(articles)
-    counts = Counter(article.id for article in corpus)
-    duplicates = [article_id for article_id, count in counts.items() if count > 1]
+    forms: dict[str, list[ArticleId]] = {}
+    for article in corpus:
+        forms.setdefault(id_key(article.id), []).append(article.id)
+    duplicates = [given for given in forms.values() if len(given) > 1]
     if duplicates:
-        shown = ", ".join(repr(d) for d in duplicates[:10])
+        shown = ", ".join(_repeated(given) for given in duplicates[:10])
         more = f" and {len(duplicates) - 10} more" if len(duplicates) > 10 else ""
         msg = (
-            f"duplicate article ids: {shown}{more}. Ids must be unique; "
-            "drop or rename the repeated records"
+            f"duplicate article ids: {shown}{more}. Ids must be unique (they are matched by "
+            "their text: 7 and '7' are the same article); drop or rename the repeated records"
         )
-        raise DuplicateArticleError(msg, ids=tuple(duplicates))
+        raise DuplicateArticleError(msg, ids=tuple(given[0] for given in duplicates))
     return corpus
+
+
+def _repeated(given: list[ArticleId]) -> str:
+    """How a repeated id is named in an error: ``7`` or ``7 (also written '7')``."""
+    kinds = list(dict.fromkeys(given))
+    return repr(kinds[0]) + "".join(f" (also written {k!r})" for k in kinds[1:])
+
+
+#: Article fields a record names through a field map, with the map's attribute for each.
+_NAMED = ("title", "body", "url", "tags", "categories", "section", "published", "language", "image")
+
+
+def named_fields(record: Mapping[str, Any], field_map: FieldMap | None = None) -> set[str]:
+    """The :class:`Article` fields a record gives a value for (through ``field_map``)."""
+    fm = field_map or _DEFAULT_FIELD_MAP
+    named = set()
+    for name in _NAMED:
+        keys = getattr(fm, name)
+        keys = (keys,) if isinstance(keys, str) else keys
+        if any(key in record for key in keys):
+            named.add(name)
+    return named
+
+
+def merge_article(stored: Article, new: Article, named: set[str]) -> Article:
+    """``stored`` with the fields a partial record named taken from ``new``.
+
+    Extra fields merge key by key. A new body brings its first picture along
+    (:attr:`Article.image`) unless the record names an image or the body has none.
+    """
+    changes: dict[str, Any] = {name: getattr(new, name) for name in named}
+    if "body" in named and "image" not in named:
+        changes["image"] = new.image or stored.image
+    return replace(stored, **changes, extra={**stored.extra, **new.extra})
 
 
 def index_text(article: Article, fields_: Sequence[str] = ("title", "body")) -> str:

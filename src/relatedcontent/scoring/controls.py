@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..index.metadata import epoch, tag_keys
 from ..index.state import FittedIndex
@@ -56,10 +57,18 @@ class QueryArticle:
     language: str | None
     published: float
     tags: frozenset[str]
+    #: A draft's TF-IDF vector (indexed articles have theirs in the index).
+    vector: sp.csr_matrix | None = None
 
     @classmethod
-    def of(cls, article: Article, row: int, ignore_tags: tuple[str, ...]) -> QueryArticle:
-        """The query article of an indexed ``row`` (or a draft, ``row=-1``)."""
+    def of(
+        cls,
+        article: Article,
+        row: int,
+        ignore_tags: tuple[str, ...],
+        vector: sp.csr_matrix | None = None,
+    ) -> QueryArticle:
+        """The query article of an indexed ``row`` (or a draft, ``row=-1``, and its vector)."""
         return cls(
             row=row,
             id=article.id,
@@ -67,7 +76,12 @@ class QueryArticle:
             language=article.language,
             published=epoch(article.published),
             tags=tag_keys(article, ignore_tags),
+            vector=vector,
         )
+
+    def vector_in(self, index: FittedIndex) -> sp.csr_matrix | None:
+        """The query's TF-IDF row vector."""
+        return index.X[self.row] if self.row >= 0 else self.vector
 
 
 def stored_list_applies(index: FittedIndex, row: int, n: int) -> bool:
@@ -187,7 +201,7 @@ def valid_pins(index: FittedIndex, query: QueryArticle, now: float) -> list[int]
             continue
         if expires is not None and timestamp(expires) < now:
             continue
-        row = index.rows.row[other]
+        row = index.rows.row_of(other)
         if row not in out:
             out.append(row)
     return out
@@ -234,17 +248,24 @@ def assemble(
         )
         taken.add(row)
     if len(out) < n and opts.fallback:
-        out.extend(_fallback(index, query, n - len(out), allowed, taken))
+        out.extend(_fallback(index, settings, query, n - len(out), allowed, taken))
     return out
 
 
 def _fallback(
     index: FittedIndex,
+    settings: Settings,
     query: QueryArticle,
     missing: int,
     allowed: np.ndarray | None,
     taken: set[int],
 ) -> list[Item]:
+    """Most recent articles of the query's section, then of the whole site, within the filters.
+
+    The near-copy rule of the list applies to them too: no near-copy of the
+    query when near-copies are hidden, and with ``"collapse"`` no near-copy
+    of an item already listed.
+    """
     ok = index.meta.has_text.copy()
     if allowed is not None:
         ok &= allowed
@@ -252,13 +273,53 @@ def _fallback(
         ok[query.row] = False
     if taken:
         ok[np.fromiter(taken, dtype=np.int64)] = False
+    copies = _CopyRule(index, settings, query, taken)
     out: list[Item] = []
     if query.section:
         same = np.flatnonzero(ok & (index.meta.section == index.meta.section_code(query.section)))
-        for row in recency_order(index, same)[:missing].tolist():
+        for row in copies.first(recency_order(index, same), missing):
             out.append((row, 0.0, "fallback: same section", {}))
             ok[row] = False
     if len(out) < missing:
-        for row in recency_order(index, np.flatnonzero(ok))[: missing - len(out)].tolist():
+        for row in copies.first(recency_order(index, np.flatnonzero(ok)), missing - len(out)):
             out.append((row, 0.0, "fallback: most recent", {}))
     return out
+
+
+class _CopyRule:
+    """Which fallback candidates the near-copy rule leaves out (none under ``"show"``)."""
+
+    def __init__(
+        self, index: FittedIndex, settings: Settings, query: QueryArticle, taken: set[int]
+    ) -> None:
+        self.index = index
+        self.threshold = settings.near_duplicate_threshold
+        self.active = settings.hides_copies
+        self.collapse = settings.near_duplicates == "collapse"
+        self.query = query.vector_in(index) if self.active else None
+        self.listed = sorted(taken)
+
+    def first(self, rows: np.ndarray, count: int) -> list[int]:
+        """The first ``count`` of ``rows`` (in order) that are not near-copies."""
+        if not self.active or self.query is None:
+            return [int(r) for r in rows[:count]]
+        out: list[int] = []
+        for start in range(0, rows.size, max(4 * count, 32)):
+            chunk = rows[start : start + max(4 * count, 32)]
+            X = self.index.X
+            to_query = np.asarray((X[chunk] @ self.query.T).toarray()).ravel()
+            for row, cosine in zip(chunk.tolist(), to_query.tolist(), strict=True):
+                if cosine >= self.threshold or (self.collapse and self._copies_listed(row)):
+                    continue
+                out.append(row)
+                self.listed.append(row)
+                if len(out) == count:
+                    return out
+        return out
+
+    def _copies_listed(self, row: int) -> bool:
+        if not self.listed:
+            return False
+        X = self.index.X
+        cosines = np.asarray((X[self.listed] @ X[row].T).toarray()).ravel()
+        return bool(np.any(cosines >= self.threshold))

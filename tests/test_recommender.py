@@ -209,7 +209,7 @@ def test_empty_corpus_and_single_article():
 
 def test_articles_without_text_policies(tiny_corpus):
     records = tiny_corpus + [{"id": "blank", "title": "", "body": "<p> </p><script>x()</script>"}]
-    with pytest.warns(UserWarning, match="no text: 'blank'"):
+    with pytest.warns(UserWarning, match="no text to index: .blank."):
         rc = RelatedContent().fit(records)
     assert rc.related("blank", fallback=False) == []
     assert {r.reason for r in rc.related("blank")} == {"fallback: most recent"}

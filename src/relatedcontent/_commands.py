@@ -8,6 +8,7 @@ exit code (0 ok, 1 data error, 2 usage error).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -20,11 +21,12 @@ from ._distributed import fit_distributed, open_client
 from ._evaluate import evaluate
 from ._recommender import RelatedContent, load
 from .ingest.articles import Article, FieldMap
-from .ingest.files import read_articles, sample_articles
+from .ingest.files import read_articles, read_records, sample_articles
 from .ingest.sql import read_sql
 from .outputs.files import export_files
 from .outputs.items import Recommendation
 from .outputs.sql import export_sql
+from .scoring.options import OPTION_NAMES
 
 __all__ = [
     "cmd_build",
@@ -42,18 +44,20 @@ __all__ = [
 ]
 
 
-def _field_map(args: argparse.Namespace) -> FieldMap:
-    tags = [f for f in args.tags_fields.split(",") if f]
-    return FieldMap(
-        id=args.id_field,
-        title=args.title_field,
-        body=tuple(f for f in args.text_fields.split(",") if f),
-        url=args.url_field,
-        tags=tuple(tags[:1]),
-        categories=tuple(tags[1:]),
-        section=args.section_field,
-        published=args.published_field,
-    )
+def _field_map(args: argparse.Namespace, base: FieldMap | None = None) -> FieldMap:
+    """The field mapping of the command: ``base`` (the index's, or the default), with the
+    fields its options name changed."""
+    names: dict[str, Any] = {}
+    for option in ("id", "title", "url", "section", "published", "language", "image"):
+        value = getattr(args, f"{option}_field", None)
+        if value is not None:
+            names[option] = value
+    if args.text_fields is not None:
+        names["body"] = tuple(f for f in args.text_fields.split(",") if f)
+    if args.tags_fields is not None:
+        tags = [f for f in args.tags_fields.split(",") if f]
+        names["tags"], names["categories"] = tuple(tags[:1]), tuple(tags[1:])
+    return dataclasses.replace(base or FieldMap(), **names)
 
 
 class _Progress:
@@ -68,8 +72,8 @@ class _Progress:
             self.stream.flush()
 
 
-def _chain_files(args: argparse.Namespace) -> Iterator[Article]:
-    field_map = _field_map(args)
+def _chain_files(args: argparse.Namespace, base: FieldMap | None = None) -> Iterator[Article]:
+    field_map = _field_map(args, base)
     return itertools.chain.from_iterable(
         read_articles(path, field_map, format=args.format) for path in args.corpus
     )
@@ -93,6 +97,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "memory_budget",
         "n_jobs",
         "verbose",
+        "field_map",
     }
     if set(params) & own:
         err.write(
@@ -140,6 +145,8 @@ def _model_params(args: argparse.Namespace) -> dict[str, Any]:
         "memory_budget": args.memory_budget,
         "n_jobs": args.n_jobs,
         "verbose": not args.quiet,
+        # kept in the index, so that add and update read files the same way
+        "field_map": _field_map(args),
         **dict(getattr(args, "param", [])),
     }
 
@@ -154,13 +161,7 @@ def _build_on_cluster(args: argparse.Namespace, progress: _Progress, err: TextIO
     where = args.scheduler or f"a local cluster of {args.local_cluster} workers"
     progress.say(f"building {', '.join(args.corpus)} on {where}")
     with open_client(scheduler=args.scheduler, local_cluster=args.local_cluster) as client:
-        model = fit_distributed(
-            client,
-            args.corpus,
-            format=args.format,
-            field_map=_field_map(args),
-            **_model_params(args),
-        )
+        model = fit_distributed(client, args.corpus, format=args.format, **_model_params(args))
     progress.say(
         f"indexed {model.report_['n_articles']} articles, {model.report_['n_terms']} terms"
     )
@@ -187,6 +188,13 @@ def cmd_related(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     model = load(args.index)
     options = dict(args.option)
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        err.write(
+            f"relatedcontent related: error: unknown option(s) {', '.join(unknown)}; "
+            f"the options are {', '.join(OPTION_NAMES)}\n"
+        )
+        return 2
     if args.all:
         n = args.n or 10
         for article_id, items in model.related_all(n, **options):
@@ -228,31 +236,43 @@ def cmd_similar(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_change(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = load(args.index)
-    articles = list(_chain_files(args))
+    advice = model.refit_advice()
+    records = list(_records(args, model._field_map()))
     if args.change == "add":
-        model.add(articles, upsert=args.upsert)
+        report = model.apply_changes(add=records, upsert=args.upsert)
     else:
-        model.update(articles)
+        report = model.apply_changes(update=records, merge=not args.replace)
     model.save(args.index)
-    err.write(f"{args.change}: {len(articles)} article(s); the index holds {len(model)}\n")
-    _advise(model, err)
+    done = f"{len(report.added)} added, {len(report.updated)} updated"
+    err.write(f"{args.change}: {done}; the index holds {len(model)}\n")
+    _advise(model, advice, err)
     return 0
+
+
+def _records(args: argparse.Namespace, base: FieldMap) -> Iterator[Any]:
+    """The raw records of the command's files, read with the index's field mapping.
+
+    Raw records (not Articles) so that ``update`` knows which fields each names.
+    """
+    field_map = _field_map(args, base)
+    for path in args.corpus:
+        yield from read_records(path, field_map, format=args.format)
 
 
 def cmd_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = load(args.index)
-    ids = [model.resolve_id(text) for text in args.ids]
-    before = len(model)
-    model.remove(ids, missing_ok=args.missing_ok)
+    advice = model.refit_advice()
+    report = model.apply_changes(remove=args.ids, missing_ok=args.missing_ok)
     model.save(args.index)
-    err.write(f"removed {before - len(model)} article(s); the index holds {len(model)}\n")
-    _advise(model, err)
+    err.write(f"removed {len(report.removed)} article(s); the index holds {len(model)}\n")
+    _advise(model, advice, err)
     return 0
 
 
-def _advise(model: RelatedContent, err: TextIO) -> None:
+def _advise(model: RelatedContent, before: str | None, err: TextIO) -> None:
+    """Say once that a refit is advisable: when this change made it so (``status`` tells later)."""
     advice = model.refit_advice()
-    if advice:
+    if advice and before is None:
         err.write(f"note: a refit is advisable ({advice}); run 'relatedcontent refit INDEX'\n")
 
 

@@ -361,6 +361,12 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         settings.say(f"{len(boilerplate.segments_)} boilerplate segments; vectorising")
         vectorizer = self._make_vectorizer()
         X = vectorizer.fit_transform(view)
+        if not vectorizer.terms_:
+            warnings.warn(
+                "nothing to index: no word occurs in enough articles (stop words, numbers and "
+                "punctuation are not indexed), so every list will hold fallback items only",
+                stacklevel=2,
+            )
         embeddings = self._embed(view) if self.embedder is not None else None
         return self._fit_index(corpus, vectorizer, X, boilerplate, embeddings)
 
@@ -415,28 +421,30 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
             )
             raise ValueError(msg)
 
-    def _apply_empty_policy(self, corpus: list[Article]) -> list[Article]:
-        empty = [
-            a.id
-            for a in corpus
-            if not (a.title.strip() or a.body.strip() or a.tags or a.categories)
-        ]
+    def _apply_empty_policy(
+        self, corpus: list[Article], vectorizer: FieldWeightedVectorizer | None = None
+    ) -> list[Article]:
+        """Keep, drop or refuse articles without a word to index (``empty_text``)."""
+        words = (vectorizer or self._make_vectorizer()).has_words
+        empty = [a.id for a in corpus if not words(a)]
         if not empty:
             return corpus
         shown = ", ".join(repr(i) for i in empty[:5]) + (" ..." if len(empty) > 5 else "")
         if self.empty_text == "error":
             msg = (
-                f"{len(empty)} article(s) have no text after cleaning: {shown}. "
-                "Give them text, or use empty_text='keep' or 'drop'"
+                f"{len(empty)} article(s) have no text to index (no words, or stop words "
+                f"only): {shown}. Give them text, or set the empty-text policy to keep or drop"
             )
             raise CorpusError(msg, field="body")
         if self.empty_text == "drop":
-            warnings.warn(f"dropped {len(empty)} article(s) with no text: {shown}", stacklevel=3)
+            warnings.warn(
+                f"dropped {len(empty)} article(s) with no text to index: {shown}", stacklevel=3
+            )
             dropped = set(empty)
             return [a for a in corpus if a.id not in dropped]
         warnings.warn(
-            f"{len(empty)} article(s) have no text: {shown}; they are indexed with empty lists "
-            "and appear in no list",
+            f"{len(empty)} article(s) have no text to index: {shown}; they are indexed with "
+            "empty lists and appear in no list",
             stacklevel=3,
         )
         return corpus

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -72,22 +73,25 @@ def _param(text: str) -> tuple[str, Any]:
 
 
 def _add_field_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("input fields (for CMS exports with other names)")
+    group = parser.add_argument_group(
+        "input fields (for CMS exports with other names; add and update reuse the index's)"
+    )
     group.add_argument(
         "--format", choices=FORMATS, help="input format (default: from the file name)"
     )
-    group.add_argument("--id-field", default="id", metavar="NAME")
-    group.add_argument("--title-field", default="title", metavar="NAME")
+    group.add_argument("--id-field", metavar="NAME", help="default: id")
+    group.add_argument("--title-field", metavar="NAME", help="default: title")
     group.add_argument(
         "--text-fields",
-        default="body",
         metavar="A,B",
         help="comma-separated fields joined into the body (default: body)",
     )
-    group.add_argument("--url-field", default="url", metavar="NAME")
-    group.add_argument("--tags-fields", default="tags,categories", metavar="A,B")
-    group.add_argument("--section-field", default="section", metavar="NAME")
-    group.add_argument("--published-field", default="published", metavar="NAME")
+    group.add_argument("--url-field", metavar="NAME", help="default: url")
+    group.add_argument("--tags-fields", metavar="A,B", help="default: tags,categories")
+    group.add_argument("--section-field", metavar="NAME", help="default: section")
+    group.add_argument("--published-field", metavar="NAME", help="default: published")
+    group.add_argument("--language-field", metavar="NAME", help="default: language")
+    group.add_argument("--image-field", metavar="NAME", help="default: image")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -206,9 +210,14 @@ def _add_changes(sub: Any) -> None:
     _add_field_options(p)
     p.set_defaults(handler=commands.cmd_change, change="add")
 
-    p = sub.add_parser("update", help="replace articles (same id, new text or metadata)")
+    p = sub.add_parser("update", help="change articles: the fields each record names (same id)")
     p.add_argument("index", metavar="INDEX")
     p.add_argument("corpus", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace whole articles (fields a record leaves out become empty)",
+    )
     _add_field_options(p)
     p.set_defaults(handler=commands.cmd_change, change="update")
 
@@ -311,16 +320,36 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-    try:
-        return int(args.handler(args, out, err))
-    except RelatedContentError as exc:
-        message = str(exc)
-        if isinstance(exc, KeyError):  # KeyError's str() adds quotes
-            message = exc.__str__()
-        err.write(f"relatedcontent {args.command}: error: {message}\n")
-        return 1
-    except ValueError as exc:
-        err.write(f"relatedcontent {args.command}: error: {exc}\n")
-        return 2
-    except BrokenPipeError:  # e.g. piped into `head`
-        return 0
+    name = f"relatedcontent {args.command}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _one_line_warnings(name, err)
+        try:
+            return int(args.handler(args, out, err))
+        except RelatedContentError as exc:
+            err.write(f"{name}: error: {_one_line(exc)}\n")
+            return 1
+        except ValueError as exc:
+            err.write(f"{name}: error: {_one_line(exc)}\n")
+            return 2
+        except BrokenPipeError:  # e.g. piped into `head`
+            return 0
+        except OSError as exc:  # the disk, permissions, a file where a folder should be
+            where = f"{exc.filename}: " if exc.filename else ""
+            err.write(f"{name}: error: {where}{exc.strerror or exc}\n")
+            return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line (KeyError's str() adds quotes: its __str__ is used)."""
+    text = exc.__str__() if isinstance(exc, KeyError) else str(exc)
+    return " ".join(text.split())
+
+
+def _one_line_warnings(name: str, err: TextIO) -> Any:
+    """A ``warnings.showwarning`` that writes ``NAME: warning: message``, one line each."""
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
+        err.write(f"{name}: warning: {' '.join(str(message).split())}\n")
+
+    return show

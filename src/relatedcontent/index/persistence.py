@@ -226,6 +226,11 @@ def _read_current(root: Path) -> str | None:
 
 
 def _snapshot_dir(root: Path) -> Path:
+    if root.is_file():
+        msg = (
+            f"{os.fspath(root)!r} is a file, not an index folder; give the folder 'build -o' wrote"
+        )
+        raise IndexFormatError(msg)
     if (root / "manifest.json").is_file():
         return root
     name = _read_current(root)

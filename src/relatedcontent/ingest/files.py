@@ -11,15 +11,22 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import CorpusError
-from .articles import Article, FieldMap, iter_articles
+from .articles import Article, FieldMap, iter_articles, to_article
 
-__all__ = ["FORMATS", "SAMPLE_CORPUS", "detect_format", "read_articles", "sample_articles"]
+__all__ = [
+    "FORMATS",
+    "SAMPLE_CORPUS",
+    "detect_format",
+    "read_articles",
+    "read_records",
+    "sample_articles",
+]
 
 FORMATS = ("jsonl", "json", "csv")
 #: The sample council news site shipped with the package (``relatedcontent demo``).
@@ -39,7 +46,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "csv"
     msg = (
         f"cannot tell the format of {os.fspath(path)!r} from its name; "
-        "use a .jsonl, .jsonl.gz, .json or .csv file, or pass format='jsonl'|'json'|'csv'"
+        "use a .jsonl, .jsonl.gz, .json or .csv file, or give the format "
+        "(--format jsonl|json|csv; format='jsonl' in Python)"
     )
     raise CorpusError(msg, source=os.fspath(path))
 
@@ -68,7 +76,7 @@ def _jsonl_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
                 try:
                     record = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    msg = f"malformed JSON ({exc.msg} at column {exc.colno})"
+                    msg = f"malformed JSON: {exc.msg.removesuffix(' at')} (column {exc.colno})"
                     raise CorpusError(msg, source=source, line=number) from None
                 yield number, record
     except (OSError, EOFError) as exc:
@@ -90,7 +98,7 @@ def _json_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        msg = f"malformed JSON ({exc.msg} at column {exc.colno})"
+        msg = f"malformed JSON: {exc.msg.removesuffix(' at')} (column {exc.colno})"
         raise CorpusError(msg, source=source, line=exc.lineno) from None
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
@@ -106,15 +114,18 @@ def _csv_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
     with _open_binary(path) as binary:
         reader_input = _CheckedLines(binary, source)
         reader = csv.DictReader(reader_input, delimiter=delimiter)
+        # A record may span lines (quoted newlines): errors name the line it starts on.
+        start = 2
         try:
             for row in reader:
                 if None in row:
                     msg = "row has more values than the header has columns"
-                    raise CorpusError(msg, source=source, line=reader.line_num)
-                yield reader.line_num, {k: v for k, v in row.items() if v is not None}
+                    raise CorpusError(msg, source=source, line=start)
+                yield start, {k: v for k, v in row.items() if v is not None}
+                start = reader.line_num + 1
         except csv.Error as exc:
-            msg_0 = f"malformed CSV ({exc})"
-            raise CorpusError(msg_0, source=source, line=reader.line_num) from None
+            msg = f"malformed CSV ({exc})"
+            raise CorpusError(msg, source=source, line=start) from None
 
 
 class _CheckedLines:
@@ -166,16 +177,44 @@ def read_articles(
         For a missing file, bad bytes, malformed JSON/CSV or a bad record, naming
         the file and line.
     """
+    source = os.fspath(path)
+    records = _numbered_records(path, format)
+    return iter_articles(records, field_map, source=source, numbered=True)
+
+
+def _numbered_records(
+    path: str | os.PathLike[str], format: str | None
+) -> Iterator[tuple[int, Any]]:  # noqa: A002
     p = Path(path)
     source = os.fspath(path)
+    if p.is_dir():
+        msg = "is a folder, not a file; give a .jsonl, .json or .csv file"
+        raise CorpusError(msg, source=source)
     kind = format or detect_format(p)
     if kind not in _READERS:
         msg = f"unknown format {kind!r}; use one of {', '.join(FORMATS)}"
         raise CorpusError(msg, source=source)
     if not p.is_file():
-        msg_0 = "no such file"
-        raise CorpusError(msg_0, source=source)
-    return iter_articles(_READERS[kind](p, source), field_map, source=source, numbered=True)
+        msg = "no such file"
+        raise CorpusError(msg, source=source)
+    return _READERS[kind](p, source)
+
+
+def read_records(
+    path: str | os.PathLike[str],
+    field_map: FieldMap | None = None,
+    *,
+    format: str | None = None,  # noqa: A002 - as in read_articles
+) -> Iterator[Mapping[str, Any]]:
+    """Stream the records of a file as they are, each checked as :func:`read_articles` would.
+
+    For changes that need to know which fields a record names (a partial
+    ``update``); errors name the file and line as :func:`read_articles` does.
+    """
+    source = os.fspath(path)
+    for line, record in _numbered_records(path, format):
+        to_article(record, field_map, source=source, line=line)
+        yield record
 
 
 def sample_articles() -> Iterator[Article]:

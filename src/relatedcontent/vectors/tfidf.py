@@ -11,6 +11,7 @@ articles) is vectorised with the fitted vocabulary and IDF.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -309,6 +310,36 @@ class FieldWeightedVectorizer:
             return sp.csr_matrix((n, 0), dtype=self.dtype)
         counts = [sp.csr_matrix(self._counter_.transform(f)) for f in self._fields(articles)]
         return self._finish(self._weighted_counts(counts))
+
+    def has_words(self, article: Article) -> bool:
+        """Whether ``article`` has a word to index in a weighted field (not only stop words).
+
+        Reads tokens only until the first word that is not a stop word, so
+        the check costs little on real articles.
+        """
+        preprocess, pattern, stop = self._word_check()
+        weighted = [w != 0 for w in self._weights()]
+        for texts, used in zip(self._fields([article]), weighted, strict=True):
+            if not used or not texts[0]:
+                continue
+            for match in pattern.finditer(preprocess(texts[0])):
+                if match.group() not in stop:
+                    return True
+        return False
+
+    def _word_check(self) -> tuple[Any, re.Pattern[str], frozenset[str]]:
+        """The analyzer's preprocessor, token pattern and stop words (made once)."""
+        cached = self.__dict__.get("_word_check_")
+        if cached is None:
+            counter = self._counter()
+            stop = counter.get_stop_words()
+            cached = (
+                counter.build_preprocessor(),
+                re.compile(counter.token_pattern),
+                frozenset(stop or ()),
+            )
+            self._word_check_ = cached
+        return cached
 
     def token_counts(self, articles: Sequence[Article]) -> tuple[int, int]:
         """Return ``(tokens, unknown)``: indexable tokens of ``articles`` and how

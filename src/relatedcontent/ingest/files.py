@@ -1,7 +1,9 @@
-"""Articles from files: JSON Lines (optionally gzipped), JSON arrays and CSV.
+"""Articles from files: JSON Lines (optionally gzipped), JSON arrays, CSV, and WordPress.
 
 Records are streamed (JSON Lines and CSV are read one line at a time) and every
-problem is reported with the file name and the 1-based line number.
+problem is reported with the file name and the 1-based line number. WordPress
+exports (``.xml``) and pages of its REST API (a ``.json`` array of post objects,
+found by their ``title.rendered``) are read by :mod:`relatedcontent.ingest.wordpress`.
 """
 
 from __future__ import annotations
@@ -11,23 +13,24 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import CorpusError
 from .articles import Article, FieldMap, iter_articles
+from .wordpress import PostFilter, is_rest_posts, read_wxr, rest_error, rest_records
 
 __all__ = ["FORMATS", "SAMPLE_CORPUS", "detect_format", "read_articles", "sample_articles"]
 
-FORMATS = ("jsonl", "json", "csv")
+FORMATS = ("jsonl", "json", "csv", "wxr")
 #: The sample council news site shipped with the package (``relatedcontent demo``).
 SAMPLE_CORPUS = "council_news.jsonl"
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """Return ``'jsonl'``, ``'json'`` or ``'csv'`` from the file name."""
+    """Return ``'jsonl'``, ``'json'``, ``'csv'`` or ``'wxr'`` (WordPress .xml) from the name."""
     name = Path(path).name.lower()
     if name.endswith(".gz"):
         name = name[:-3]
@@ -37,9 +40,11 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "json"
     if name.endswith((".csv", ".tsv")):
         return "csv"
+    if name.endswith(".xml"):
+        return "wxr"
     msg = (
-        f"cannot tell the format of {os.fspath(path)!r} from its name; "
-        "use a .jsonl, .jsonl.gz, .json or .csv file, or pass format='jsonl'|'json'|'csv'"
+        f"cannot tell the format of {os.fspath(path)!r} from its name; use a .jsonl, "
+        ".jsonl.gz, .json, .csv or WordPress .xml file, or pass format='jsonl'|'json'|'csv'|'wxr'"
     )
     raise CorpusError(msg, source=os.fspath(path))
 
@@ -78,7 +83,9 @@ def _jsonl_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
         raise
 
 
-def _json_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
+def _json_records(
+    path: Path, source: str, posts: PostFilter | None = None
+) -> Iterator[tuple[int, Any]]:
     with _open_binary(path) as handle:
         raw = handle.read()
     try:
@@ -95,8 +102,12 @@ def _json_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     if not isinstance(data, list):
-        msg = 'a .json file must hold an array of article objects (or {"articles": [...]})'
+        msg = rest_error(data) or (
+            'a .json file must hold an array of article objects (or {"articles": [...]})'
+        )
         raise CorpusError(msg, source=source)
+    if is_rest_posts(data):
+        return rest_records(data, source, posts)
     # Record numbers, not lines, are all a parsed array can give.
     return iter(enumerate(data, start=1))
 
@@ -142,6 +153,9 @@ def read_articles(
     field_map: FieldMap | None = None,
     *,
     format: str | None = None,  # noqa: A002 - the natural name for users
+    post_types: Sequence[str] = ("post",),
+    post_statuses: Sequence[str] = ("publish",),
+    include_protected: bool = False,
 ) -> Iterator[Article]:
     """Stream the articles of a file.
 
@@ -149,12 +163,19 @@ def read_articles(
     ----------
     path : str or path-like
         A ``.jsonl``/``.ndjson`` file (one object per line), a ``.json`` array,
-        or a ``.csv``/``.tsv`` file with a header row; each may be gzipped
-        (``.gz``).
+        a ``.csv``/``.tsv`` file with a header row, or a WordPress export
+        (``.xml``, WXR); each may be gzipped (``.gz``). A ``.json`` page of
+        WordPress's REST API (``/wp-json/wp/v2/posts``) is recognised by its
+        ``title.rendered``.
     field_map : FieldMap, optional
         Which fields hold the id, title, body and so on.
-    format : {'jsonl', 'json', 'csv'}, optional
+    format : {'jsonl', 'json', 'csv', 'wxr'}, optional
         Overrides the format guessed from the file name.
+    post_types, post_statuses : sequence of str, default=("post",), ("publish",)
+        WordPress only: the post types (e.g. ``("post", "page")``) and statuses
+        read; the others are left out.
+    include_protected : bool, default=False
+        WordPress only: read password-protected posts too.
 
     Yields
     ------
@@ -163,19 +184,26 @@ def read_articles(
     Raises
     ------
     CorpusError
-        For a missing file, bad bytes, malformed JSON/CSV or a bad record, naming
-        the file and line.
+        For a missing file, bad bytes, malformed JSON/CSV/XML or a bad record,
+        naming the file and line.
+    DependencyError
+        For a WordPress export without defusedxml (``pip install
+        'relatedcontent[wordpress]'``).
     """
     p = Path(path)
     source = os.fspath(path)
     kind = format or detect_format(p)
-    if kind not in _READERS:
+    if kind not in FORMATS:
         msg = f"unknown format {kind!r}; use one of {', '.join(FORMATS)}"
         raise CorpusError(msg, source=source)
     if not p.is_file():
         msg_0 = "no such file"
         raise CorpusError(msg_0, source=source)
-    return iter_articles(_READERS[kind](p, source), field_map, source=source, numbered=True)
+    posts = PostFilter.of(post_types, post_statuses, include_protected)
+    if kind == "wxr":
+        return read_wxr(p, field_map, source=source, posts=posts)
+    records = _json_records(p, source, posts) if kind == "json" else _READERS[kind](p, source)
+    return iter_articles(records, field_map, source=source, numbered=True)
 
 
 def sample_articles() -> Iterator[Article]:

@@ -273,20 +273,21 @@ def _wxr_items(path: Path, source: str, etree: Any, authors: dict[str, str]) -> 
     except ValueError as exc:  # defusedxml's refusals are ValueErrors
         if not type(exc).__module__.startswith("defusedxml"):
             raise
-        msg = f"refused: the XML {_refusal(exc)}; WordPress exports never do, and {_WHY}"
-        raise CorpusError(msg, source=source, line=builder.line() or None) from None
-
-
-_WHY = "expanding entities can exhaust memory ('billion laughs')"
+        raise CorpusError(_refusal(exc), source=source, line=builder.line() or None) from None
 
 
 def _refusal(exc: ValueError) -> str:
+    """The one-line message for what defusedxml refused."""
     name = type(exc).__name__
     if name == "EntitiesForbidden":
-        return f"declares an entity ({getattr(exc, 'name', '?')!r})"
-    if name == "ExternalReferenceForbidden":
-        return f"refers to an external resource ({getattr(exc, 'sysid', '?')!r})"
-    return f"has a construct that is refused ({exc})"
+        what = f"declares an entity ({getattr(exc, 'name', '?')!r})"
+        risk = "expanding entities can exhaust memory ('billion laughs')"
+    elif name == "ExternalReferenceForbidden":
+        what = f"refers to an external resource ({getattr(exc, 'sysid', '?')!r})"
+        risk = "resolving it could read local files or the network"
+    else:
+        what, risk = f"has a construct that is refused ({exc})", "it is unsafe"
+    return f"refused: the XML {what}; WordPress exports never do, and {risk}"
 
 
 def _wxr_record(item: _Item, authors: Mapping[str, str], *, source: str) -> dict[str, Any]:

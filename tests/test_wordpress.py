@@ -236,6 +236,9 @@ def test_missing_defusedxml_names_the_extra(export, monkeypatch):
     assert code == 1
     assert err.count("\n") == 1
     assert "pip install 'relatedcontent[wordpress]'" in err
+    page = export.parent / "page-1.json"  # REST API pages need no extra
+    page.write_text(json.dumps(rest_posts(embed=True)), encoding="utf-8")
+    assert [a.id for a in read_articles(page)] == [31, 32]
 
 
 # --- REST API ----------------------------------------------------------------

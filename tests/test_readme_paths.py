@@ -1,6 +1,7 @@
 """The README's "From the CMS to the templates" paths, run as written.
 
-SQLite and PostgreSQL: a CMS-like ``posts`` table, the README's commands, then
+WordPress: an export file and two REST API pages written by the tests, then the README's
+build commands. SQLite and PostgreSQL: a CMS-like ``posts`` table, the README's commands, then
 the README's template query. Hugo: a small Hugo site with the README's config
 and templates, the README's publish commands, and the pages checked for their
 lists (skipped when the ``hugo`` program is not installed). Jekyll's data file
@@ -23,6 +24,8 @@ import pytest
 
 from relatedcontent import load
 from relatedcontent.cli import main
+
+from ._wordpress import rest_page, wxr_export
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -67,6 +70,29 @@ def run(command: str, cwd: Path, replace: dict[str, str] | None = None) -> None:
         return
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+
+
+def test_wordpress_path(tmp_path, council_records):
+    """The README's WordPress commands, on an export and on two pages of the REST API."""
+    (tmp_path / "export.xml").write_text(wxr_export(council_records), encoding="utf-8")
+    page_1 = rest_page(council_records[:40], embed=True, first_id=200)
+    page_2 = rest_page(council_records[40:], embed=True, first_id=240)
+    (tmp_path / "page-1.json").write_text(page_1, encoding="utf-8")
+    (tmp_path / "page-2.json").write_text(page_2, encoding="utf-8")
+    text = section("From WordPress")
+    assert "pip install 'relatedcontent[wordpress]'" in text
+    assert "_embed" in text
+    from_export, from_pages = commands(text)
+    for command, first_id in ((from_export, 100), (from_pages, 200)):
+        run(command, tmp_path)
+        model = load(tmp_path / "site-index")
+        assert model.ids_ == list(range(first_id, first_id + 64))  # the export's draft left out
+        for article_id in model.ids_[:5]:
+            items = model.related(article_id, n=5)
+            assert len(items) == 5
+            assert all(item.url.startswith("https://news.riverside.example/") for item in items)
+            assert items[0].tags
+            assert items[0].extra["author"] == "Press Office"
 
 
 def posts_rows(council_records):

@@ -72,10 +72,24 @@ class _Progress:
             self.stream.flush()
 
 
+def _wordpress_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The WordPress options of read_articles; {} when they are the defaults."""
+    types = [t for t in args.post_types.split(",") if t]
+    statuses = [s for s in args.post_statuses.split(",") if s]
+    if (types, statuses, args.include_protected) == (["post"], ["publish"], False):
+        return {}
+    return {
+        "post_types": types,
+        "post_statuses": statuses,
+        "include_protected": args.include_protected,
+    }
+
+
 def _chain_files(args: argparse.Namespace, base: FieldMap | None = None) -> Iterator[Article]:
     field_map = _field_map(args, base)
+    wordpress = _wordpress_options(args)
     return itertools.chain.from_iterable(
-        read_articles(path, field_map, format=args.format) for path in args.corpus
+        read_articles(path, field_map, format=args.format, **wordpress) for path in args.corpus
     )
 
 
@@ -156,6 +170,12 @@ def _build_on_cluster(args: argparse.Namespace, progress: _Progress, err: TextIO
         err.write(
             "relatedcontent build: error: give CORPUS file(s) and one of --scheduler or "
             "--local-cluster\n"
+        )
+        return 2
+    if _wordpress_options(args):
+        err.write(
+            "relatedcontent build: error: a cluster build reads published WordPress posts "
+            "only; --post-types, --post-statuses and --include-protected are for local builds\n"
         )
         return 2
     where = args.scheduler or f"a local cluster of {args.local_cluster} workers"
@@ -256,7 +276,7 @@ def _records(args: argparse.Namespace, base: FieldMap) -> Iterator[Any]:
     """
     field_map = _field_map(args, base)
     for path in args.corpus:
-        yield from read_records(path, field_map, format=args.format)
+        yield from read_records(path, field_map, format=args.format, **_wordpress_options(args))
 
 
 def cmd_remove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

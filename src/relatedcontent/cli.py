@@ -92,6 +92,18 @@ def _add_field_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--published-field", metavar="NAME", help="default: published")
     group.add_argument("--language-field", metavar="NAME", help="default: language")
     group.add_argument("--image-field", metavar="NAME", help="default: image")
+    wordpress = parser.add_argument_group(
+        "WordPress (an export .xml, or REST API .json pages; by default published posts only)"
+    )
+    wordpress.add_argument(
+        "--post-types", default="post", metavar="A,B", help="post types read, e.g. post,page"
+    )
+    wordpress.add_argument(
+        "--post-statuses", default="publish", metavar="A,B", help="e.g. publish,private"
+    )
+    wordpress.add_argument(
+        "--include-protected", action="store_true", help="read password-protected posts too"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,7 +126,12 @@ def _add_build(sub: Any) -> None:
     p = sub.add_parser(
         "build", help="index articles from files (or a SQL query) and save the index"
     )
-    p.add_argument("corpus", nargs="*", metavar="CORPUS", help=".jsonl[.gz], .json or .csv file(s)")
+    p.add_argument(
+        "corpus",
+        nargs="*",
+        metavar="CORPUS",
+        help=".jsonl[.gz], .json, .csv or WordPress .xml file(s)",
+    )
     p.add_argument(
         "--from-sql",
         metavar="URL",

@@ -1,7 +1,9 @@
-"""Articles from files: JSON Lines (optionally gzipped), JSON arrays and CSV.
+"""Articles from files: JSON Lines (optionally gzipped), JSON arrays, CSV, and WordPress.
 
 Records are streamed (JSON Lines and CSV are read one line at a time) and every
-problem is reported with the file name and the 1-based line number.
+problem is reported with the file name and the 1-based line number. WordPress
+exports (``.xml``) and pages of its REST API (a ``.json`` array of post objects,
+found by their ``title.rendered``) are read by :mod:`relatedcontent.ingest.wordpress`.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import CorpusError
 from .articles import Article, FieldMap, iter_articles, to_article
+from .wordpress import PostFilter, is_rest_posts, read_wxr, rest_error, rest_records
 
 __all__ = [
     "FORMATS",
@@ -28,13 +31,13 @@ __all__ = [
     "sample_articles",
 ]
 
-FORMATS = ("jsonl", "json", "csv")
+FORMATS = ("jsonl", "json", "csv", "wxr")
 #: The sample council news site shipped with the package (``relatedcontent demo``).
 SAMPLE_CORPUS = "council_news.jsonl"
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """Return ``'jsonl'``, ``'json'`` or ``'csv'`` from the file name."""
+    """Return ``'jsonl'``, ``'json'``, ``'csv'`` or ``'wxr'`` (WordPress .xml) from the name."""
     name = Path(path).name.lower()
     if name.endswith(".gz"):
         name = name[:-3]
@@ -44,10 +47,12 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "json"
     if name.endswith((".csv", ".tsv")):
         return "csv"
+    if name.endswith(".xml"):
+        return "wxr"
     msg = (
-        f"cannot tell the format of {os.fspath(path)!r} from its name; "
-        "use a .jsonl, .jsonl.gz, .json or .csv file, or give the format "
-        "(--format jsonl|json|csv; format='jsonl' in Python)"
+        f"cannot tell the format of {os.fspath(path)!r} from its name; use a .jsonl, "
+        ".jsonl.gz, .json, .csv or WordPress .xml file, or give the format "
+        "(--format jsonl|json|csv|wxr; format='jsonl' in Python)"
     )
     raise CorpusError(msg, source=os.fspath(path))
 
@@ -86,7 +91,9 @@ def _jsonl_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
         raise
 
 
-def _json_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
+def _json_records(
+    path: Path, source: str, posts: PostFilter | None = None
+) -> Iterator[tuple[int, Any]]:
     with _open_binary(path) as handle:
         raw = handle.read()
     try:
@@ -103,8 +110,12 @@ def _json_records(path: Path, source: str) -> Iterator[tuple[int, Any]]:
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     if not isinstance(data, list):
-        msg = 'a .json file must hold an array of article objects (or {"articles": [...]})'
+        msg = rest_error(data) or (
+            'a .json file must hold an array of article objects (or {"articles": [...]})'
+        )
         raise CorpusError(msg, source=source)
+    if is_rest_posts(data):
+        return rest_records(data, source, posts)
     # Record numbers, not lines, are all a parsed array can give.
     return iter(enumerate(data, start=1))
 
@@ -153,6 +164,9 @@ def read_articles(
     field_map: FieldMap | None = None,
     *,
     format: str | None = None,  # noqa: A002 - the natural name for users
+    post_types: Sequence[str] = ("post",),
+    post_statuses: Sequence[str] = ("publish",),
+    include_protected: bool = False,
 ) -> Iterator[Article]:
     """Stream the articles of a file.
 
@@ -160,12 +174,19 @@ def read_articles(
     ----------
     path : str or path-like
         A ``.jsonl``/``.ndjson`` file (one object per line), a ``.json`` array,
-        or a ``.csv``/``.tsv`` file with a header row; each may be gzipped
-        (``.gz``).
+        a ``.csv``/``.tsv`` file with a header row, or a WordPress export
+        (``.xml``, WXR); each may be gzipped (``.gz``). A ``.json`` page of
+        WordPress's REST API (``/wp-json/wp/v2/posts``) is recognised by its
+        ``title.rendered``.
     field_map : FieldMap, optional
         Which fields hold the id, title, body and so on.
-    format : {'jsonl', 'json', 'csv'}, optional
+    format : {'jsonl', 'json', 'csv', 'wxr'}, optional
         Overrides the format guessed from the file name.
+    post_types, post_statuses : sequence of str, default=("post",), ("publish",)
+        WordPress only: the post types (e.g. ``("post", "page")``) and statuses
+        read; the others are left out.
+    include_protected : bool, default=False
+        WordPress only: read password-protected posts too.
 
     Yields
     ------
@@ -174,30 +195,35 @@ def read_articles(
     Raises
     ------
     CorpusError
-        For a missing file, bad bytes, malformed JSON/CSV or a bad record, naming
-        the file and line.
+        For a missing file, bad bytes, malformed JSON/CSV/XML or a bad record,
+        naming the file and line.
+    DependencyError
+        For a WordPress export without defusedxml (``pip install
+        'relatedcontent[wordpress]'``).
     """
-    source = os.fspath(path)
-    records = _numbered_records(path, format)
+    p, kind, source = _checked(path, format)
+    posts = PostFilter.of(post_types, post_statuses, include_protected)
+    if kind == "wxr":
+        return read_wxr(p, field_map, source=source, posts=posts)
+    records = _json_records(p, source, posts) if kind == "json" else _READERS[kind](p, source)
     return iter_articles(records, field_map, source=source, numbered=True)
 
 
-def _numbered_records(
-    path: str | os.PathLike[str], format: str | None
-) -> Iterator[tuple[int, Any]]:  # noqa: A002
+def _checked(path: str | os.PathLike[str], format: str | None) -> tuple[Path, str, str]:  # noqa: A002
+    """The file, its format and its name for messages; a CorpusError if it cannot be read."""
     p = Path(path)
     source = os.fspath(path)
     if p.is_dir():
-        msg = "is a folder, not a file; give a .jsonl, .json or .csv file"
+        msg = "is a folder, not a file; give a .jsonl, .json, .csv or .xml file"
         raise CorpusError(msg, source=source)
     kind = format or detect_format(p)
-    if kind not in _READERS:
+    if kind not in FORMATS:
         msg = f"unknown format {kind!r}; use one of {', '.join(FORMATS)}"
         raise CorpusError(msg, source=source)
     if not p.is_file():
         msg = "no such file"
         raise CorpusError(msg, source=source)
-    return _READERS[kind](p, source)
+    return p, kind, source
 
 
 def read_records(
@@ -205,14 +231,27 @@ def read_records(
     field_map: FieldMap | None = None,
     *,
     format: str | None = None,  # noqa: A002 - as in read_articles
-) -> Iterator[Mapping[str, Any]]:
+    **wordpress: Any,
+) -> Iterator[Mapping[str, Any] | Article]:
     """Stream the records of a file as they are, each checked as :func:`read_articles` would.
 
     For changes that need to know which fields a record names (a partial
     ``update``); errors name the file and line as :func:`read_articles` does.
+    A WordPress export gives whole posts, as :class:`Article` objects.
     """
-    source = os.fspath(path)
-    for line, record in _numbered_records(path, format):
+    p, kind, source = _checked(path, format)
+    if kind == "wxr":
+        yield from read_articles(p, field_map, format=kind, **wordpress)
+        return
+    posts = None
+    if wordpress:
+        posts = PostFilter.of(
+            wordpress.get("post_types", ("post",)),
+            wordpress.get("post_statuses", ("publish",)),
+            wordpress.get("include_protected", False),
+        )
+    records = _json_records(p, source, posts) if kind == "json" else _READERS[kind](p, source)
+    for line, record in records:
         to_article(record, field_map, source=source, line=line)
         yield record
 

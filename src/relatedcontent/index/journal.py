@@ -9,9 +9,10 @@ loading ignores (with a warning) while keeping every earlier change; the next
 append cuts the torn tail off first. A damaged line that is *not* the last is
 real corruption and is an error.
 
-Writers take an exclusive lock on ``INDEX/.lock`` (POSIX ``flock``) so that two
-processes never append or replace the snapshot at the same time; readers take
-no lock and always see a prefix of complete changes.
+Writers take an exclusive lock on ``INDEX/.lock`` (``flock`` on POSIX systems;
+the ``filelock`` package on Windows, installed with relatedcontent there) so
+that two processes never append or replace the snapshot at the same time;
+readers take no lock and always see a prefix of complete changes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import IndexFormatError
+from ..exceptions import DependencyError, IndexFormatError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["JOURNAL", "append_changes", "read_changes", "writer_lock"]
 
@@ -122,21 +128,41 @@ def append_changes(
 
 @contextlib.contextmanager
 def writer_lock(root: Path, name: str = ".lock") -> Iterator[None]:
-    """Hold an exclusive lock on the file ``root/name`` (a no-op where ``fcntl`` is unavailable).
+    """Hold an exclusive lock on the file ``root/name`` while the block runs.
 
     ``.lock`` is the index's writer lock, taken by every save; a program that
     loads, changes and saves an index as one step holds a lock of its own name
     around the three (a process cannot take the same ``flock`` twice).
+
+    Raises
+    ------
+    DependencyError
+        On a platform without ``fcntl`` where the ``filelock`` package is not
+        installed (it is a dependency of relatedcontent on Windows).
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
     root.mkdir(parents=True, exist_ok=True)
-    with (root / name).open("a") as handle:
+    path = root / name
+    if fcntl is None:
+        with _portable_lock(path):
+            yield
+        return
+    with path.open("a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _portable_lock(path: Path) -> contextlib.AbstractContextManager[Any]:
+    """The lock of a platform without ``flock`` (Windows): the ``filelock`` package's."""
+    try:
+        import filelock  # a dependency where fcntl is missing (Windows)
+    except ImportError:
+        msg = (
+            "saving an index needs a file lock, and this platform has no fcntl: "
+            "pip install filelock (it comes with relatedcontent on Windows)"
+        )
+        raise DependencyError(msg) from None
+    lock: contextlib.AbstractContextManager[Any] = filelock.FileLock(f"{path}.filelock")
+    return lock

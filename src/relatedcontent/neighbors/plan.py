@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -178,8 +179,10 @@ def choose_engine(X: sp.csr_matrix, method: str, numba_ready: bool) -> str:
     if method == "scipy":
         return "scipy"
     if method == "auto":
-        worth_it = _work(X) >= AUTO_NUMBA_MIN_WORK and _nonnegative(X) and numba_ready
-        return "numba" if worth_it else "scipy"
+        worth_it = _work(X) >= AUTO_NUMBA_MIN_WORK and _nonnegative(X)
+        if worth_it and not numba_ready:
+            _say_scipy_once()
+        return "numba" if worth_it and numba_ready else "scipy"
     if not numba_ready:
         msg = (
             "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
@@ -189,6 +192,21 @@ def choose_engine(X: sp.csr_matrix, method: str, numba_ready: bool) -> str:
         msg = "method='numba' needs a matrix without negative entries; use method='scipy'"
         raise ValueError(msg)
     return "numba"
+
+
+_said: list[bool] = []
+
+
+def _say_scipy_once() -> None:
+    """Warn, once per process, that a large product runs on the slower engine."""
+    if not _said:
+        _said.append(True)
+        warnings.warn(
+            "the compiled neighbour engine (numba) is not installed here, so scipy's sparse "
+            "product computes the neighbours, about 3x slower; pip install numba to speed "
+            "up builds",
+            stacklevel=4,
+        )
 
 
 def split_fits(n_rows: int, n_frequent: int, dtype: DTypeLike, budget: int) -> bool:

@@ -114,6 +114,9 @@ def test_sqlite_path(tmp_path, council_records, monkeypatch, capsys):
     (query,) = blocks(text, "sql")
     with sqlite3.connect(tmp_path / "blog.db") as db:
         check_lists(lambda i: db.execute(query, {"id": i}).fetchall(), tmp_path / "site-index")
+        # the --details table holds the same lists, with what a template shows: no join
+        details = "SELECT title, url, score FROM related_items WHERE source_id = :id ORDER BY rank"
+        check_lists(lambda i: db.execute(details, {"id": i}).fetchall(), tmp_path / "site-index")
     (code,) = blocks(text, "python")
     (tmp_path / "site-index").rename(tmp_path / "cli-index")
     monkeypatch.chdir(tmp_path)

@@ -177,6 +177,21 @@ def test_the_stylesheet_gives_thumbnails_the_box_of_their_attributes():
     assert f'width="{THUMBNAIL_SIZE[0]}" height="{THUMBNAIL_SIZE[1]}"' in html
 
 
+def test_the_documented_markup_is_the_rendered_one():
+    import re
+    from pathlib import Path
+
+    ops = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
+    (documented,) = re.findall(r"## The HTML block\n.*?```html\n(.*?)```", ops.read_text(), re.S)
+    item = Recommendation(
+        "{item id}", 0.5, "{title}", "https://e.org/{url}", "{teaser}", image="/{image}"
+    )
+    rendered = render_fragment("{id}", [item])
+    rendered = re.sub(r"rc-heading-[0-9a-f]{10}", "rc-heading-{key}", rendered)
+    rendered = rendered.replace("https://e.org/{url}", "{url}").replace("/{image}", "{image}")
+    assert rendered.split() == documented.split()
+
+
 def test_editor_shows_thumbnails_and_the_default_image(council_records):
     records = [
         dict(r, image="/images/a.png") if n == 1 else r for n, r in enumerate(council_records)

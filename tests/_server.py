@@ -117,12 +117,14 @@ def special_records() -> list[dict]:
             "body": "Every bin collection day, recycling bins and garden waste bins for 2026.",
             "url": "https://www.harrowfield.gov.uk/guides/bins-2026",
             "tags": ["bins"],
+            "image": "https://www.harrowfield.gov.uk/images/bins-2026.jpg?w=320&h=180",
         },
         {
             "id": "page.html",
             "title": "Bin day page",
             "body": "A page about bin collection days and recycling bins.",
             "tags": ["bins"],
+            "image": "images/bin-day.png",  # relative, and the item has no link
         },
         {
             "id": "script-title",
@@ -130,6 +132,7 @@ def special_records() -> list[dict]:
             "body": "Bin collection news: recycling bins collected on Friday.",
             "url": "javascript:alert(1)",
             "tags": ["bins"],
+            "image": "javascript:alert(2)",
         },
     ]
 

@@ -74,6 +74,43 @@ def test_jsonl_and_csv(tmp_path, model):
     ]
 
 
+def test_images_in_every_format(tmp_path, council_records):
+    records = [
+        dict(r, image=f"/images/{r['id']}.jpg") if n % 2 else r
+        for n, r in enumerate(council_records)
+    ]
+    plain = RelatedContent(n_neighbors=4).fit(records)
+    model = RelatedContent(n_neighbors=4, default_image="/images/default.png").fit(records)
+
+    def image_of(article_id):
+        own = {r["id"]: r.get("image") for r in records}[article_id]
+        return own or "/images/default.png"
+
+    for fitted, default in ((plain, None), (model, "/images/default.png")):
+        export_files(fitted, tmp_path / "r.csv", n=3)
+        with (tmp_path / "r.csv").open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        assert rows[0][-1] == "image"  # added at the end: the first columns are as they were
+        assert rows[0][:8] == [
+            "source_id", "rank", "target_id", "score", "reason", "title", "url", "teaser"
+        ]  # fmt: skip
+        for row in rows[1:]:
+            own = {r["id"]: r.get("image") for r in records}[row[2]]
+            assert row[-1] == (own or default or "")
+    assert any(row[-1] == "/images/default.png" for row in rows[1:])
+    export_files(model, tmp_path / "r.json", n=3)
+    export_files(model, tmp_path / "r.jsonl", n=3)
+    export_files(model, tmp_path / "d", per_article=True, n=3)
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()]
+    first = json.loads((tmp_path / "d" / f"{model.ids_[0]}.json").read_text(encoding="utf-8"))
+    for items in [*data.values(), *(line["related"] for line in lines), first["related"]]:
+        assert all(item["image"] == image_of(item["id"]) for item in items)
+    export_files(plain, tmp_path / "p.json", n=3)
+    items = [i for lst in json.loads((tmp_path / "p.json").read_text()).values() for i in lst]
+    assert {"image" in i for i in items} == {True, False}  # only items that have one
+
+
 TRICKY = [
     "news/2026/bins",
     "..",

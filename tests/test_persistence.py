@@ -254,3 +254,21 @@ def test_index_saved_with_an_earlier_score_is_rescored(tmp_path, council_records
     np.testing.assert_array_equal(loaded.neighbors_, fresh.neighbors_)
     np.testing.assert_allclose(loaded.scores_, fresh.scores_, rtol=1e-12)
     same_lists(fresh, loaded)
+
+
+def test_default_image_is_saved_and_old_indexes_load_without_it(tmp_path, council_records):
+    rc = RelatedContent(n_neighbors=4, default_image="/img/council-logo.png").fit(council_records)
+    rc.save(tmp_path / "idx")
+    manifest_path = snapshot_of(tmp_path / "idx") / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["params"]["default_image"] == "/img/council-logo.png"
+    loaded = load(tmp_path / "idx")
+    assert loaded.default_image == "/img/council-logo.png"
+    assert loaded.related(council_records[0]["id"])[0].image == "/img/council-logo.png"
+    same_lists(rc, loaded)
+    # an index saved before the parameter existed has no default_image in its manifest
+    del manifest["params"]["default_image"]
+    manifest_path.write_text(json.dumps(manifest))
+    old = load(tmp_path / "idx")
+    assert old.default_image is None
+    assert all(item.image is None for item in old.related(council_records[0]["id"]))

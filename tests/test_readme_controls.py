@@ -6,7 +6,8 @@ import re
 import shutil
 from pathlib import Path
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+README_PATH = Path(__file__).resolve().parents[1] / "README.md"
+README = README_PATH.read_text(encoding="utf-8")
 
 
 def test_controls_example(tmp_path, council_path, monkeypatch, capsys):
@@ -22,9 +23,10 @@ def test_controls_example(tmp_path, council_path, monkeypatch, capsys):
     assert "shared terms:" in out
 
 
-def test_readme_documents_every_related_option():
-    from relatedcontent.scoring.controls import QueryOptions
+def test_docs_document_every_related_option():
+    from relatedcontent.scoring.options import QueryOptions
 
-    table = re.search(r"The options \(each also settable.*?\n\n(.*?)\n\n", README, re.S).group(1)
+    controls = (README_PATH.parent / "docs" / "controls.md").read_text(encoding="utf-8")
+    table = re.search(r"The options \(each also settable.*?\n\n(.*?)\n\n", controls, re.S).group(1)
     for name in QueryOptions.__dataclass_fields__:
         assert f"`{name}`" in table, name

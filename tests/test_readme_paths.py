@@ -95,6 +95,40 @@ def test_wordpress_path(tmp_path, council_records):
             assert items[0].extra["author"] == "Press Office"
 
 
+def test_csv_path(tmp_path, council_records):
+    """The README's CSV commands: a CMS export with its own column names, then a partial update."""
+    import csv
+
+    rows = [
+        {
+            "ID": r["id"],
+            "Title": r["title"],
+            "Summary": r["body"].split(".")[0],
+            "Body": r["body"],
+            "Section": r.get("section", ""),
+        }
+        for r in council_records
+    ]
+    with (tmp_path / "posts.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    changed = {"ID": rows[3]["ID"], "Title": "A new headline"}
+    with (tmp_path / "changed.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(changed))
+        writer.writeheader()
+        writer.writerow(changed)
+    for command in commands(section("From a CSV export")):
+        run(command, tmp_path)
+    model = load(tmp_path / "site-index")
+    article = model.article(rows[3]["ID"])
+    assert article.title == "A new headline"
+    assert article.body  # kept: the update named the title only
+    data = json.loads((tmp_path / "related.json").read_text(encoding="utf-8"))
+    assert len(data) == len(rows)
+    assert all(len(items) == 5 for items in data.values())
+
+
 def posts_rows(council_records):
     return [
         {
@@ -140,12 +174,16 @@ def test_sqlite_path(tmp_path, council_records, monkeypatch, capsys):
     (query,) = blocks(text, "sql")
     with sqlite3.connect(tmp_path / "blog.db") as db:
         check_lists(lambda i: db.execute(query, {"id": i}).fetchall(), tmp_path / "site-index")
+        # the --details table holds the same lists, with what a template shows: no join
+        details = "SELECT title, url, score FROM related_items WHERE source_id = :id ORDER BY rank"
+        check_lists(lambda i: db.execute(details, {"id": i}).fetchall(), tmp_path / "site-index")
     (code,) = blocks(text, "python")
     (tmp_path / "site-index").rename(tmp_path / "cli-index")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README SQLite snippet", "exec"), {})  # noqa: S102 - our own README
     assert "updated table related_articles (integer ids): " in capsys.readouterr().out
-    assert load(tmp_path / "site-index").ids_ == list(range(1, 65))
+    published = [n for n in range(1, 65) if n % 10]  # the drafts stay out, as with the CLI
+    assert load(tmp_path / "site-index").ids_ == published
 
 
 def test_postgres_path(tmp_path, council_records, postgres_url):  # noqa: F811

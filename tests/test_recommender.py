@@ -135,6 +135,40 @@ def test_extra_fields_are_returned():
     assert item.to_dict()["image"] == "/b.png"
 
 
+def test_default_image_is_the_image_of_items_without_one():
+    records = [
+        {"id": 1, "title": "Bins", "body": "bin day collection"},
+        {"id": 2, "title": "Bins", "body": "bin day moves collection", "image": "/b.png"},
+        {"id": 3, "title": "Bins", "body": '<p>bin day collection in May</p><img src="/c.jpg">'},
+        {"id": 4, "title": "Bins", "body": "bin day collection again in spring"},
+        {"id": 5, "title": "Parks", "body": "the park opens"},
+    ]
+    plain = RelatedContent().fit(records)
+    assert {i.id: i.image for i in plain.related(1, n=4)} == {
+        2: "/b.png",
+        3: "/c.jpg",
+        4: None,
+        5: None,
+    }
+    assert "image" not in plain.related(1, n=4)[-1].to_dict()
+
+    logo = "https://example.org/logo.png"
+    rc = RelatedContent(default_image=logo).fit(records)
+    want = {1: logo, 2: "/b.png", 3: "/c.jpg", 4: logo, 5: logo}
+    items = rc.related(1, n=4)
+    assert {i.id: i.image for i in items} == {k: want[k] for k in (2, 3, 4, 5)}
+    assert items[-1].reason.startswith("fallback")  # fallback items get it too
+    assert all(i.to_dict()["image"] == i.image for i in items)
+    assert all(i.image == want[i.id] for i in rc.similar("bin day collection", n=4))
+    assert all(i.image == want[i.id] for _, lst in rc.related_all(n=4) for i in lst)
+    rc.pin(1, [5])
+    assert rc.related(1, n=1)[0].reason == "pinned"
+    assert rc.related(1, n=1)[0].image == logo
+    assert rc.article(4).image is None  # the stored article is not changed
+    rc.set_params(default_image="/default.png")  # applied when lists are read: no refit
+    assert {i.id: i.image for i in rc.related(2, n=4)}[4] == "/default.png"
+
+
 def test_empty_title_uses_body():
     rc = RelatedContent().fit(
         [
@@ -246,6 +280,9 @@ def test_not_fitted():
         ({"empty_text": "ignore"}, "empty_text"),
         ({"memory_budget": "lots"}, "memory_budget"),
         ({"field_map": 3}, "field_map"),
+        ({"default_image": ""}, "default_image"),
+        ({"default_image": "  "}, "default_image"),
+        ({"default_image": 3}, "default_image"),
     ],
 )
 def test_bad_params_fail_in_fit(tiny_corpus, params, match):

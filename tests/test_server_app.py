@@ -126,6 +126,88 @@ def test_fragment_escapes_everything():
     assert 'aria-label="Read more: &lt;script&gt;' in html
 
 
+def test_thumbnail_urls_are_escaped_and_checked_like_links():
+    def item(number, image, url="/news/a"):
+        return Recommendation(
+            id=number, score=0.5, title=f"Item {number}", url=url, teaser="", image=image
+        )
+
+    html = render_fragment(
+        "a",
+        [
+            item(1, 'https://e.org/x.png" onerror="alert(1)'),
+            item(2, "data:image/svg+xml,<svg onload=alert(1)>"),
+            item(3, " JaVaScRiPt:alert(1)"),
+            item(4, "//cdn.example.org/x.png"),
+            item(5, "thumbs/5.png", url=None),
+            item(6, None),
+            item(7, ""),
+        ],
+    )
+    assert 'src="https://e.org/x.png&#34; onerror=&#34;alert(1)"' in html
+    assert "data:" not in html
+    assert "alert(1)>" not in html
+    assert "JaVaScRiPt" not in html
+    assert html.count("<img ") == 3  # items 1, 4 and 5; none for the others
+    assert '<a class="rc-thumb" href="/news/a" tabindex="-1" aria-hidden="true">' in html
+    assert '<span class="rc-thumb" aria-hidden="true"><img class="rc-image" src="thumbs/5.png"' in (
+        html
+    )
+    assert 'alt="Item 4" width="160" height="90" loading="lazy" decoding="async">' in html
+
+
+def test_the_stylesheet_gives_thumbnails_the_box_of_their_attributes():
+    import re
+    from fractions import Fraction
+
+    from relatedcontent.server._render import TEMPLATES, THUMBNAIL_SIZE
+
+    css = (TEMPLATES.parent / "static" / "related.css").read_text(encoding="utf-8")
+    (rule,) = re.findall(r"\.rc-related \.rc-image \{([^}]*)\}", css)
+    declarations = dict(
+        (part.split(":", 1)[0].strip(), part.split(":", 1)[1].strip())
+        for part in rule.split(";")
+        if part.strip()
+    )
+    ratio = [int(x) for x in declarations["aspect-ratio"].split("/")]
+    assert Fraction(*ratio) == Fraction(*THUMBNAIL_SIZE)
+    assert declarations["object-fit"] == "cover"
+    assert declarations["height"] == "auto"  # the width and the ratio make the height
+    html = render_fragment("a", [Recommendation(1, 0.5, "A", "/a", "", image="/a.png")])
+    assert f'width="{THUMBNAIL_SIZE[0]}" height="{THUMBNAIL_SIZE[1]}"' in html
+
+
+def test_the_documented_markup_is_the_rendered_one():
+    import re
+    from pathlib import Path
+
+    ops = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
+    (documented,) = re.findall(r"## The HTML block\n.*?```html\n(.*?)```", ops.read_text(), re.S)
+    item = Recommendation(
+        "{item id}", 0.5, "{title}", "https://e.org/{url}", "{teaser}", image="/{image}"
+    )
+    rendered = render_fragment("{id}", [item])
+    rendered = re.sub(r"rc-heading-[0-9a-f]{10}", "rc-heading-{key}", rendered)
+    rendered = rendered.replace("https://e.org/{url}", "{url}").replace("/{image}", "{image}")
+    assert rendered.split() == documented.split()
+
+
+def test_editor_shows_thumbnails_and_the_default_image(council_records):
+    records = [
+        dict(r, image="/images/a.png") if n == 1 else r for n, r in enumerate(council_records)
+    ]
+    model = RelatedContent(default_image="/images/default.png").fit(records)
+    client = TestClient(create_app(model))
+    page = client.get("/", params={"id": records[0]["id"], "n": 5}).text
+    assert page.count('<img class="ed-thumb"') == 5
+    assert page.count('<img class="rc-image"') == 5  # the readers' block
+    assert page.count('src="/images/default.png"') == 2 * (
+        5 - [i.id for i in model.related(records[0]["id"])].count(records[1]["id"])
+    )
+    fragment = client.get(f"/related/{records[0]['id']}.html").text
+    assert fragment.count('src="/images/default.png"') + fragment.count('src="/images/a.png"') == 5
+
+
 def test_empty_list_gives_a_hidden_block():
     html = render_fragment("a", [])
     assert 'class="rc-related rc-empty"' in html

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from ._server import require_server_stack, running_server
+from ._server import build_index, require_server_stack, running_server
 
 require_server_stack()
 sync_api = pytest.importorskip(
@@ -151,3 +153,102 @@ def test_the_widget_fills_a_page_on_another_origin(browser, demo_server, tmp_pat
     finally:
         site.shutdown()
         site.server_close()
+
+
+class _SlowImages(_QuietHandler):
+    """Serves images after a delay, so the test sees the block before and after they load."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if self.path.startswith("/img/"):
+            time.sleep(1.5)
+        super().do_GET()
+
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">'
+    '<rect width="{w}" height="{h}" fill="{fill}"/></svg>'
+)
+
+
+@pytest.fixture(scope="module")
+def thumbnail_server(tmp_path_factory):
+    """A server over the council site where the bins article's first items have pictures.
+
+    The pictures are relative URLs: they are loaded from the page's own site. One is wide,
+    one square (cropped to the box), one missing (404), and one item has none.
+    """
+    from relatedcontent import RelatedContent
+
+    from .conftest import COUNCIL
+
+    with COUNCIL.open(encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    first = [item.id for item in RelatedContent().fit(records).related(BINS, n=4)]
+    pictures = ["/img/wide.svg", "/img/square.svg", "/img/missing.png"]
+    images = dict(zip(first[:3], pictures, strict=True))  # the fourth has none
+    records = [dict(r, image=images[r["id"]]) if r["id"] in images else r for r in records]
+    index = build_index(records, tmp_path_factory.mktemp("thumbs") / "idx")
+    with running_server([str(index)]) as server:
+        yield server
+
+
+BOXES = """() => [...document.querySelectorAll('#block .rc-item')].map(li => {
+  const img = li.querySelector('img');
+  const box = li.getBoundingClientRect();
+  const pic = img && img.getBoundingClientRect();
+  return {top: box.top, height: box.height, complete: img ? img.complete : null,
+          img: pic && [pic.width, pic.height], natural: img && img.naturalWidth,
+          attrs: img && [img.loading, img.decoding, img.alt, img.getAttribute('width'),
+                         img.getAttribute('height')],
+          title: li.querySelector('.rc-title').textContent};
+})"""
+
+
+def test_widget_thumbnails_keep_their_box_while_loading(browser, thumbnail_server, tmp_path):
+    server = thumbnail_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "wide.svg").write_text(SVG.format(w=320, h=180, fill="#1d70b8"))
+    (tmp_path / "img" / "square.svg").write_text(SVG.format(w=100, h=100, fill="#d4351c"))
+    (tmp_path / "article.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>A council news page</title>"
+        f"<link rel='stylesheet' href='{server.base_url}static/related.css'>"
+        "<script>document.addEventListener('rc:loaded', () => { window.rcBefore = ("
+        + BOXES
+        + ")(); });</script><style>body { font-size: 1.4rem }</style>"  # alt text overflows
+        "</head><body><h1>Bin collection days</h1><div id='block'>"
+        f"<div data-related-to='{BINS}' data-n='4'></div>"
+        f"<script src='{server.base_url}widget.js' async></script></div>"
+        "<p id='after'>The rest of the page.</p></body></html>",
+        encoding="utf-8",
+    )
+    handler = functools.partial(_SlowImages, directory=str(tmp_path))
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{site.server_address[1]}/article.html")
+        page.wait_for_selector("#block [data-rc-state=loaded]", timeout=30_000)
+        page.wait_for_function("() => window.rcBefore !== undefined", timeout=30_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#block img')].every(i => i.complete)",
+            timeout=30_000,
+        )
+        before = page.evaluate("() => window.rcBefore")
+        after = page.evaluate(BOXES)
+        page.screenshot(path=str(ARTIFACTS / "widget-thumbnails.png"), full_page=True)
+        page.close()
+    finally:
+        site.shutdown()
+        site.server_close()
+    assert len(after) == 4
+    assert [b["complete"] for b in before] == [False, False, False, None]  # not loaded yet
+    assert [(b["top"], b["height"]) for b in before] == [(a["top"], a["height"]) for a in after]
+    wide, square, missing, none = after
+    assert none["img"] is None  # no image, no image element
+    for item in (wide, square, missing):
+        width, height = item["img"]
+        assert width > 0
+        assert abs(width / height - 16 / 9) < 0.02  # the square one is cropped to the box
+        assert item["attrs"] == ["lazy", "async", item["title"], "160", "90"]
+    assert (wide["natural"], square["natural"], missing["natural"]) == (320, 100, 0)

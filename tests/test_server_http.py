@@ -6,6 +6,8 @@ import json
 import re
 import shutil
 import threading
+from html import escape
+from html.parser import HTMLParser
 from urllib.parse import quote
 
 import pytest
@@ -21,10 +23,19 @@ BINS = "bin-collection-changes-christmas"
 MAX_BODY = 65536
 
 
+def with_images(records: list[dict]) -> list[dict]:
+    """Every third article gets a picture (the others have none)."""
+    return [
+        {**r, "image": f"https://www.harrowfield.gov.uk/images/{r['id']}.jpg"} if n % 3 == 0 else r
+        for n, r in enumerate(records)
+    ]
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, council_records_module):
     return build_index(
-        council_records_module + special_records(), tmp_path_factory.mktemp("srv") / "idx"
+        with_images(council_records_module) + special_records(),
+        tmp_path_factory.mktemp("srv") / "idx",
     )
 
 
@@ -86,6 +97,67 @@ def test_related_html_is_the_semantic_block(client):
     assert "<b>" not in heading
 
 
+class Items(HTMLParser):
+    """The block's items: each ``<li>``'s elements in order, as ``(tag, attributes)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[list[tuple[str, dict]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "li":
+            self.items.append([])
+        elif self.items:
+            self.items[-1].append((tag, dict(attrs)))
+
+
+def items_of(html: str) -> list[list[tuple[str, dict]]]:
+    parser = Items()
+    parser.feed(html)
+    return parser.items
+
+
+def test_thumbnails_in_the_block(client):
+    data = client.get(path_of(BINS), params={"n": 20}).json()["related"]
+    safe = [i for i in data if "image" in i and not i["image"].startswith("javascript:")]
+    assert 0 < len(safe) < len(data)  # some have a picture, some not
+    assert {"page.html", "script-title", "guides/bins ü/2026"} <= {i["id"] for i in data}
+    html = client.get(path_of(BINS, ".html"), params={"n": 20}).text
+    items = items_of(html)
+    assert len(items) == len(data)
+    for item, elements in zip(data, items, strict=True):
+        tags = [tag for tag, _ in elements]
+        if item not in safe:
+            assert "img" not in tags  # no image element at all
+            continue
+        (wrapper, wrapper_attrs), (_, img), (title, title_attrs) = elements[:3]
+        assert title_attrs["class"] == "rc-title"  # the thumbnail comes first
+        if item["url"] and not item["url"].startswith("javascript:"):
+            assert (wrapper, title) == ("a", "a")
+            assert wrapper_attrs == {
+                "class": "rc-thumb",
+                "href": item["url"],
+                "tabindex": "-1",  # the title link next to it is the one to tab to
+                "aria-hidden": "true",  # and the one a screen reader reads
+            }
+        else:  # no link: the thumbnail is not one either
+            assert (wrapper, title) == ("span", "span")
+            assert wrapper_attrs == {"class": "rc-thumb", "aria-hidden": "true"}
+        assert img == {
+            "class": "rc-image",
+            "src": item["image"],
+            "alt": item["title"],
+            "width": "160",
+            "height": "90",
+            "loading": "lazy",
+            "decoding": "async",
+        }
+        assert tags.count("img") == 1
+    assert 'src="https://www.harrowfield.gov.uk/images/bins-2026.jpg?w=320&amp;h=180"' in html
+    assert 'src="images/bin-day.png"' in html  # relative: kept
+    assert "alert(2)" not in html
+
+
 def test_html_in_titles_is_escaped_and_unsafe_links_dropped(client):
     data = client.get(path_of("guides/bins ü/2026"), params={"n": 100}).json()
     assert "script-title" in [item["id"] for item in data["related"]]
@@ -97,6 +169,10 @@ def test_html_in_titles_is_escaped_and_unsafe_links_dropped(client):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Bin collection news" in html
     assert "javascript:" not in html
     assert '<span class="rc-title">&lt;script&gt;' in html  # no link for a javascript: URL
+    images = {item["id"]: item.get("image") for item in data["related"]}
+    assert images["script-title"] == "javascript:alert(2)"  # JSON keeps the data as it is
+    html_items = dict(zip([i["id"] for i in data["related"]], items_of(html), strict=True))
+    assert "img" not in [tag for tag, _ in html_items["script-title"]]  # unsafe image: none
 
 
 @pytest.mark.parametrize("safe", ["", "/"])
@@ -269,6 +345,13 @@ def test_editor_page_is_server_rendered(client):
     assert page.text.count("<tr data-id=") == 3
     assert "Shared terms" in page.text
     assert '<aside class="rc-related"' in page.text
+    page = client.get("/", params={"id": BINS, "n": 12})
+    related = client.get(path_of(BINS), params={"n": 12}).json()["related"]
+    images = [i["image"] for i in related if "image" in i and i["id"] != "script-title"]
+    assert images
+    assert page.text.count('<img class="ed-thumb"') == len(images)  # in the table
+    assert page.text.count('<img class="rc-image"') == len(images)  # in the readers' block
+    assert all(f'src="{escape(image)}"' in page.text for image in images)
     assert client.get("/", params={"id": "nope"}).status_code == 404
 
 

@@ -585,3 +585,126 @@ def test_failed_first_export_leaves_no_table(db_url, council_model, monkeypatch)
     else:
         assert not sa.inspect(engine).has_table("related_articles")
     engine.dispose()
+
+
+# -- details: title, url, teaser and image columns ------------------------------------------
+
+DETAILS = "SELECT source_id, rank, target_id, score, reason, title, url, teaser, image FROM {}"
+
+
+def detail_rows(url, table):
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(DETAILS.format(table))).all()
+    engine.dispose()
+    return sorted(tuple(r) for r in rows)
+
+
+def expected_details(model, n):
+    return sorted(
+        (source, rank, i.id, round(i.score, 6), i.reason, i.title, i.url, i.teaser, i.image)
+        for source in model.ids_
+        for rank, i in enumerate(model.related(source, n=n), start=1)
+    )
+
+
+@pytest.fixture
+def pictured(council_records):
+    """The council site where every third article has a picture, and a default for the rest."""
+    records = [
+        dict(r, image=f"https://www.harrowfield.gov.uk/images/{r['id']}.jpg") if n % 3 == 0 else r
+        for n, r in enumerate(council_records)
+    ]
+    records[1] = dict(records[1], url=None)  # a NULL url
+    return RelatedContent(n_neighbors=6, default_image="/img/council.png").fit(records)
+
+
+def test_details_table_holds_what_the_lists_show(db_url, pictured):
+    report = export_sql(pictured, db_url, table="rel_details", n=4, details=True)
+    assert report.created
+    assert report.details
+    assert "created table rel_details (text ids, with title, url, teaser, image): 256 rows" in (
+        report.summary()
+    )
+    rows = detail_rows(db_url, "rel_details")
+    assert rows == expected_details(pictured, 4)
+    assert {r[8] for r in rows} >= {"/img/council.png"}
+    assert None in {r[6] for r in rows}  # an item without a url
+    engine = sa.create_engine(db_url)
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns("rel_details")}
+    engine.dispose()
+    assert list(columns) == [*sqlmod.COLUMNS, *sqlmod.DETAIL_COLUMNS]
+    assert [columns[c]["nullable"] for c in sqlmod.DETAIL_COLUMNS] == [False, True, False, True]
+    again = export_sql(pictured, db_url, table="rel_details", n=4, details=True)
+    assert (again.created, again.inserted, again.updated, again.unchanged) == (False, 0, 0, 256)
+    # the extra columns are diffed too: a new default image updates exactly its rows
+    pictured.set_params(default_image="/img/council-2027.png")
+    changed = sum(r[8] == "/img/council.png" for r in rows)
+    report = export_sql(pictured, db_url, table="rel_details", n=4, details=True)
+    assert (report.updated, report.inserted, report.deleted) == (changed, 0, 0)
+    assert report.unchanged == 256 - changed
+    assert detail_rows(db_url, "rel_details") == expected_details(pictured, 4)
+
+
+def test_details_sync_touches_only_rows_that_differ(sqlite_url, pictured):
+    export_sql(pictured, sqlite_url, n=4, details=True)  # the default table name
+    touched = audited(sqlite_url)
+    old = {r[:2]: r for r in expected_details(pictured, 4)}
+    pictured.set_params(default_image="/img/council-2027.png")  # only the image column moves
+    new = {r[:2]: r for r in expected_details(pictured, 4)}
+    differ = {key for key in old if old[key] != new[key]}
+    assert differ == {key for key, row in old.items() if row[8] == "/img/council.png"}
+    report = export_sql(pictured, sqlite_url, n=4, details=True)
+    assert touched() == sorted(("UPDATE", s, r) for s, r in differ)
+    assert report.updated == len(differ)
+    assert detail_rows(sqlite_url, "related_articles") == sorted(new.values())
+
+
+def test_plain_and_details_tables_are_not_mixed(db_url, pictured, tmp_path):
+    export_sql(pictured, db_url, table="plain", n=2)
+    before = table_rows(db_url, "plain")
+    with pytest.raises(ExportError) as refused:
+        export_sql(pictured, db_url, table="plain", n=2, details=True)
+    message = str(refused.value)
+    assert "the table exists with another schema: its columns are (source_id, rank" in message
+    assert "made by an export without --details" in message
+    assert "export without --details (details=False) to keep this table" in message
+    assert "export to another table (--table NAME / table=...)" in message
+    assert table_rows(db_url, "plain") == before
+    export_sql(pictured, db_url, table="detailed", n=2, details=True)
+    with pytest.raises(ExportError, match=r"made by an export with --details.*details=True"):
+        export_sql(pictured, db_url, table="detailed", n=2)
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE odd (source_id VARCHAR(255), rank INTEGER, target_id VARCHAR(255), "
+            "score FLOAT, reason TEXT, title TEXT, url TEXT, teaser TEXT, image INTEGER, "
+            "PRIMARY KEY (source_id, rank))"
+        )
+    engine.dispose()
+    with pytest.raises(ExportError, match="its title, url, teaser, image columns are not all text"):
+        export_sql(pictured, db_url, table="odd", details=True)
+    pictured.save(tmp_path / "idx")
+    code, _, err = run("export", tmp_path / "idx", "--to-sql", db_url, "--table", "cli",
+                       "--details", "-n", "3")  # fmt: skip
+    assert code == 0, err
+    assert "created table cli (text ids, with title, url, teaser, image): 192 rows" in err
+    assert detail_rows(db_url, "cli") == expected_details(pictured, 3)
+    assert run("export", tmp_path / "idx", "--out", tmp_path / "r.json", "--details")[0] == 2
+
+
+def test_mysql_details_table_definition():
+    from sqlalchemy.dialects import mysql
+    from sqlalchemy.schema import CreateTable
+
+    table = sqlmod._table_object(sa, "related_articles", None, "text", details=True)
+    ddl = str(CreateTable(table).compile(dialect=mysql.dialect()))
+    assert "title TEXT CHARACTER SET utf8mb4 NOT NULL" in ddl
+    assert "url TEXT CHARACTER SET utf8mb4," in ddl
+    assert "image TEXT CHARACTER SET utf8mb4," in ddl
+    plain = str(
+        CreateTable(sqlmod._table_object(sa, "related_articles", None, "text")).compile(
+            dialect=mysql.dialect()
+        )
+    )
+    assert "title" not in plain

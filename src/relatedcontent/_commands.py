@@ -342,16 +342,18 @@ def cmd_refit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    sql_only = args.table != "related_articles"
+    sql_only = args.table != "related_articles" or args.details
     file_only = args.format is not None or args.per_article
     if (args.to_sql and file_only) or (args.out and sql_only):
         err.write(
-            "relatedcontent export: error: --table goes with --to-sql; "
+            "relatedcontent export: error: --table and --details go with --to-sql; "
             "--format and --per-article with --out\n"
         )
         return 2
     if args.to_sql:
-        report = export_sql(args.index, args.to_sql, table=args.table, n=args.n)
+        report = export_sql(
+            args.index, args.to_sql, table=args.table, n=args.n, details=args.details
+        )
         message = report.summary()
     else:
         path = export_files(

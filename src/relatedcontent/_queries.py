@@ -39,6 +39,7 @@ class QueryMixin:
         ignore_tags: Any
         hubness_gamma: float
         teaser_length: int
+        default_image: str | None
 
         def _check_fitted(self) -> FittedIndex: ...
         def _settings(self) -> Settings: ...
@@ -113,7 +114,11 @@ class QueryMixin:
                     index.X, index.lsa, index.embeddings, index.weights, index.hub_sigma,
                     gamma, query.row, row,
                 )["score"]  # fmt: skip
-            out.append(recommendation(index, row, score, reason, int(self.teaser_length)))
+            out.append(
+                recommendation(
+                    index, row, score, reason, int(self.teaser_length), self.default_image
+                )
+            )
         return out
 
     def related(

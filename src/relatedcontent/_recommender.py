@@ -148,6 +148,13 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         Share of the embedding cosine in the text similarity when an
         ``embedder`` is given; TF-IDF and LSA share the rest as ``lsa_weight``
         says.
+    default_image : str or None, default=None
+        URL of a picture for the items of articles that have none (no
+        ``image`` field and no ``<img>`` in the body): their
+        :attr:`Recommendation.image`, and so the thumbnail of the HTML block,
+        the exports' ``image`` and the SQL ``image`` column. Applied when a
+        list is read, so changing it needs no refit. None: such items have no
+        image.
 
     Attributes
     ----------
@@ -234,6 +241,7 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         taxonomy_boost: float = 0.0,
         embedder: Any = None,
         embedding_weight: float = 0.5,
+        default_image: str | None = None,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.title_weight = title_weight
@@ -267,6 +275,7 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         self.taxonomy_boost = taxonomy_boost
         self.embedder = embedder
         self.embedding_weight = embedding_weight
+        self.default_image = default_image
 
     # -- parameter checks ----------------------------------------------------
     # -- parameters -----------------------------------------------------------------

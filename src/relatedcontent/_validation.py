@@ -10,7 +10,13 @@ from .ingest.articles import FieldMap
 from .neighbors.plan import parse_memory
 from .scoring.query import NEAR_DUPLICATE_MODES
 
-__all__ = ["EMPTY_TEXT_POLICIES", "check_n", "resolve_field_map", "validate_params"]
+__all__ = [
+    "EMPTY_TEXT_POLICIES",
+    "check_default_image",
+    "check_n",
+    "resolve_field_map",
+    "validate_params",
+]
 
 EMPTY_TEXT_POLICIES = ("keep", "drop", "error")
 
@@ -49,6 +55,17 @@ def _check_choice(model: Any, name: str, choices: tuple[str, ...]) -> None:
             f"{', '.join(map(repr, choices))}. Got {value!r} instead."
         )
         raise ValueError(msg)
+
+
+def check_default_image(value: Any) -> str | None:
+    """Return ``value`` if it is None or a non-empty string, else raise a ValueError saying so."""
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    msg = (
+        "The 'default_image' parameter of RelatedContent must be None or the URL of an image "
+        f"(a non-empty string). Got {value!r} instead."
+    )
+    raise ValueError(msg)
 
 
 def resolve_field_map(field_map: Any) -> FieldMap:
@@ -106,5 +123,6 @@ def validate_params(model: Any) -> None:
         )
         raise ValueError(msg)
     _check_choice(model, "empty_text", EMPTY_TEXT_POLICIES)
+    check_default_image(model.default_image)
     parse_memory(model.memory_budget)
     resolve_field_map(model.field_map)

@@ -271,6 +271,11 @@ def _add_outputs(sub: Any) -> None:
         "--table", default="related_articles", help="with --to-sql (default: related_articles)"
     )
     p.add_argument(
+        "--details",
+        action="store_true",
+        help="with --to-sql: also the columns title, url, teaser and image (a new table)",
+    )
+    p.add_argument(
         "--format", choices=("json", "jsonl", "csv"), help="with --out (default: from PATH)"
     )
     p.add_argument(

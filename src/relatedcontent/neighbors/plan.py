@@ -184,9 +184,7 @@ def choose_engine(X: sp.csr_matrix, method: str, numba_ready: bool) -> str:
             _say_scipy_once()
         return "numba" if worth_it and numba_ready else "scipy"
     if not numba_ready:
-        msg = (
-            "method='numba' needs numba: pip install 'relatedcontent[fast]', or use method='scipy'"
-        )
+        msg = "method='numba' needs numba: pip install numba, or use method='scipy'"
         raise ValueError(msg)
     if not _nonnegative(X):
         msg = "method='numba' needs a matrix without negative entries; use method='scipy'"

@@ -11,7 +11,8 @@ One file (``per_article=False``):
 * ``json``: ``{"<id>": [item, ...], ...}``, an object keyed by the article id
   as a string (what a template looks up: ``site.data.related[page.slug]``).
 * ``jsonl``: one ``{"id": ..., "related": [item, ...]}`` per line.
-* ``csv``: one row per list item, columns :data:`CSV_COLUMNS`.
+* ``csv``: one row per list item, columns :data:`CSV_COLUMNS` (empty ``url``
+  and ``image`` cells for items without one).
 
 One file per article (``per_article=True``), in a folder:
 
@@ -19,7 +20,8 @@ One file per article (``per_article=True``), in a folder:
 * ``<name>.jsonl``: one item per line; ``<name>.csv``: the CSV rows.
 
 An ``item`` is :meth:`Recommendation.to_dict`: ``id``, ``score``, ``title``,
-``url``, ``teaser`` and the article's other fields. ``<name>`` is
+``url``, ``teaser``, ``image`` (when the item has one, the estimator's
+``default_image`` included) and the article's other fields. ``<name>`` is
 :func:`safe_filename` of the id: the id itself when it is made of ASCII
 letters, digits, ``-``, ``_`` and inner dots, else percent-encoded UTF-8.
 
@@ -54,7 +56,19 @@ from .lists import every_list, open_index
 __all__ = ["export_files", "safe_filename", "EXPORT_FORMATS", "CSV_COLUMNS", "MARKER"]
 
 EXPORT_FORMATS = ("json", "jsonl", "csv")
-CSV_COLUMNS = ("source_id", "rank", "target_id", "score", "reason", "title", "url", "teaser")
+#: The CSV columns; new columns are only ever added at the end (``image`` was), so a
+#: reader of the first ones keeps working.
+CSV_COLUMNS = (
+    "source_id",
+    "rank",
+    "target_id",
+    "score",
+    "reason",
+    "title",
+    "url",
+    "teaser",
+    "image",
+)
 MARKER = ".relatedcontent-export"
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 _MAX_NAME = 200
@@ -120,6 +134,7 @@ def _csv_rows(source_id: Any, items: list[Recommendation]) -> Iterator[list[Any]
             d["title"],
             d["url"] or "",
             d["teaser"],
+            item.image or "",
         ]
 
 

@@ -42,7 +42,8 @@ class Recommendation:
         ``"pinned"``, ``"fallback: same section"``, ``"fallback: most recent"``.
         :meth:`RelatedContent.explain` gives the details.
     image : str or None
-        URL of the article's picture (see :attr:`Article.image`), for a thumbnail.
+        URL of the article's picture (see :attr:`Article.image`), for a thumbnail;
+        the estimator's ``default_image`` for an article without one.
     """
 
     id: ArticleId
@@ -81,9 +82,18 @@ class Recommendation:
 
 
 def recommendation(
-    index: FittedIndex, row: int, score: float, reason: str, teaser_length: int
+    index: FittedIndex,
+    row: int,
+    score: float,
+    reason: str,
+    teaser_length: int,
+    default_image: str | None = None,
 ) -> Recommendation:
-    """The item showing row ``row`` of ``index`` (teaser without site boilerplate)."""
+    """The item showing row ``row`` of ``index`` (teaser without site boilerplate).
+
+    Its image is the article's own, else ``default_image`` (the estimator's
+    parameter); this is the one place an item's image is chosen.
+    """
     a = index.live_article(row)  # removed rows are never listed
     body = index.boilerplate.lead(a.body, int(teaser_length) + 1) or a.body
     source = body or a.title
@@ -99,5 +109,5 @@ def recommendation(
         tags=a.tags + a.categories,
         extra=a.extra,
         reason=reason,
-        image=a.image,
+        image=a.image or default_image,
     )

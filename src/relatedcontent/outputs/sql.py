@@ -9,6 +9,11 @@ any point (the database going away included) rolls back and leaves the old
 table as it was. After an incremental change to the index only the changed
 rows are touched.
 
+With ``details=True`` the table also has the columns ``title``, ``url``,
+``teaser`` and ``image`` of each item (what a template shows, without a join
+to the CMS's posts); that is another table: a table made without them is
+refused, and one made with them is kept up to date the same way.
+
 Ids are stored as integers (``BIGINT``) when every id of the index is an
 ``int``, and as text (``VARCHAR(255)``) otherwise, with integer ids written in
 decimal (``7`` -> ``"7"``). An existing table keeps its id type: text columns
@@ -29,12 +34,25 @@ from .._recommender import RelatedContent
 from .._validation import check_n
 from ..exceptions import ExportError
 from ..ingest.sql import db_message, engine_label, engine_of, sqlalchemy_module
+from .items import recommendation
 from .lists import list_rows, open_index
 
-__all__ = ["COLUMNS", "DEFAULT_TABLE", "SQLExportReport", "export_sql"]
+__all__ = ["COLUMNS", "DETAIL_COLUMNS", "DEFAULT_TABLE", "SQLExportReport", "export_sql"]
 
 DEFAULT_TABLE = "related_articles"
 COLUMNS = ("source_id", "rank", "target_id", "score", "reason")
+#: The columns ``details=True`` adds after :data:`COLUMNS`: the item as a site shows it.
+DETAIL_COLUMNS = ("title", "url", "teaser", "image")
+#: Bind parameter names of the columns after the key ``(source_id, rank)``.
+_BIND = {
+    "target_id": "t",
+    "score": "sc",
+    "reason": "re",
+    "title": "ti",
+    "url": "u",
+    "teaser": "te",
+    "image": "im",
+}
 ID_LENGTH = 255
 SCORE_DECIMALS = 6
 
@@ -55,6 +73,8 @@ class SQLExportReport:
         Rows the export inserted, updated, deleted, or left as they were.
     created : bool
         Whether the table was created by this export.
+    details : bool
+        Whether the table has the columns :data:`DETAIL_COLUMNS`.
     """
 
     table: str
@@ -65,12 +85,18 @@ class SQLExportReport:
     deleted: int
     unchanged: int
     created: bool
+    details: bool = False
 
     def summary(self) -> str:
         """Return a one-line description, as the CLI prints it."""
         made = "created" if self.created else "updated"
+        kind = (
+            f"{self.id_type} ids, with {', '.join(DETAIL_COLUMNS)}"
+            if self.details
+            else (f"{self.id_type} ids")
+        )
         return (
-            f"{made} table {self.table} ({self.id_type} ids): {self.rows} rows; "
+            f"{made} table {self.table} ({kind}): {self.rows} rows; "
             f"{self.inserted} inserted, {self.updated} updated, {self.deleted} deleted, "
             f"{self.unchanged} unchanged"
         )
@@ -79,11 +105,15 @@ class SQLExportReport:
 class _Lists:
     """Every article's related list as table rows, computed per article on demand."""
 
-    def __init__(self, model: RelatedContent, n: int | None, id_type: str, table: str) -> None:
+    def __init__(
+        self, model: RelatedContent, n: int | None, id_type: str, table: str, details: bool
+    ) -> None:
         self.model = model
         kept = int(model._check_fitted().neighbors.shape[1])
         self.n = n if n is not None else max(kept, 1)
         self.id_type = id_type
+        self.details = details
+        self._shown: dict[Any, tuple[Any, ...]] = {}
         self.by_key: dict[Any, Any] = {}
         for article_id in model.ids_:
             key = self.key(article_id)
@@ -100,15 +130,39 @@ class _Lists:
             return article_id
         return str(article_id)
 
-    def rows(self, key: Any) -> list[tuple[Any, float, str]]:
-        """Return ``[(target_key, score, reason), ...]`` for ranks 1, 2, ..."""
+    def rows(self, key: Any) -> list[tuple[Any, ...]]:
+        """Return ``[(target_key, score, reason), ...]`` for ranks 1, 2, ...
+
+        With details, each row goes on with the target's title, url, teaser and image.
+        """
         return [
-            (self.key(target), round(score, SCORE_DECIMALS), reason)
+            (self.key(target), round(score, SCORE_DECIMALS), reason, *self.shown(target))
             for target, score, reason in list_rows(self.model, self.by_key[key], self.n)
         ]
 
+    def shown(self, target: Any) -> tuple[Any, ...]:
+        """The detail columns of ``target`` as its list items show it (``()`` without details)."""
+        if not self.details:
+            return ()
+        values = self._shown.get(target)
+        if values is None:  # the same for every list the article is in: made once
+            model = self.model
+            index = model._check_fitted()
+            item = recommendation(
+                index,
+                index.rows.row_of(target),
+                0.0,
+                "",
+                int(model.teaser_length),
+                model.default_image,
+            )
+            values = self._shown[target] = (item.title, item.url, item.teaser, item.image)
+        return values
 
-def _table_object(sa: Any, name: str, schema: str | None, id_type: str) -> Any:
+
+def _table_object(
+    sa: Any, name: str, schema: str | None, id_type: str, details: bool = False
+) -> Any:
     from sqlalchemy.dialects import mysql
 
     if id_type == "integer":
@@ -117,6 +171,13 @@ def _table_object(sa: Any, name: str, schema: str | None, id_type: str) -> Any:
         id_col = sa.String(ID_LENGTH).with_variant(
             mysql.VARCHAR(ID_LENGTH, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
         )
+    extra = []
+    if details:
+        text = sa.Text().with_variant(mysql.TEXT(charset="utf8mb4"), "mysql", "mariadb")
+        extra = [
+            sa.Column(column, text, nullable=column in ("url", "image"))
+            for column in DETAIL_COLUMNS
+        ]
     return sa.Table(
         name,
         sa.MetaData(schema=schema),
@@ -125,23 +186,39 @@ def _table_object(sa: Any, name: str, schema: str | None, id_type: str) -> Any:
         sa.Column("target_id", id_col, nullable=False),
         sa.Column("score", sa.Double(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
+        *extra,
     )
 
 
+_ELSEWHERE = (
+    "export to another table (--table NAME / table=...) or rename or drop this one yourself"
+)
+
+
 def _check_existing(
-    sa: Any, conn: Any, name: str, schema: str | None, label: str
+    sa: Any, conn: Any, name: str, schema: str | None, label: str, details: bool = False
 ) -> tuple[str, int | None]:
     """Return the id type and id length of an existing table, or raise if its schema differs."""
     inspector = sa.inspect(conn)
     columns = {c["name"]: c for c in inspector.get_columns(name, schema=schema)}
     pk = list(inspector.get_pk_constraint(name, schema=schema).get("constrained_columns") or [])
-    expected = "(source_id, rank, target_id, score, reason) with primary key (source_id, rank)"
+    wanted = COLUMNS + DETAIL_COLUMNS if details else COLUMNS
+    expected = f"({', '.join(wanted)}) with primary key (source_id, rank)"
     found = f"({', '.join(columns)}) with primary key ({', '.join(pk) or 'none'})"
     problem = None
-    if set(columns) != set(COLUMNS) or pk != ["source_id", "rank"]:
+    advice = _ELSEWHERE
+    if set(columns) != set(wanted) or pk != ["source_id", "rank"]:
         problem = f"its columns are {found}"
+        other = set(COLUMNS) if details else set(COLUMNS + DETAIL_COLUMNS)
+        if set(columns) == other and pk == ["source_id", "rank"]:  # the other kind of table
+            made = "without" if details else "with"
+            problem += f", made by an export {made} --details"
+            advice = (
+                f"export {made} --details (details={not details}) to keep this table, or "
+                + _ELSEWHERE
+            )
     else:
-        kinds = {name_: columns[name_]["type"] for name_ in COLUMNS}
+        kinds = {name_: columns[name_]["type"] for name_ in wanted}
         ints = {k for k, t in kinds.items() if isinstance(t, sa.Integer)}
         texts = {k for k, t in kinds.items() if isinstance(t, sa.String)}
         if "rank" not in ints:
@@ -150,6 +227,8 @@ def _check_existing(
             problem = "its score column is not a number"
         elif "reason" not in texts:
             problem = "its reason column is not text"
+        elif details and not set(DETAIL_COLUMNS) <= texts:
+            problem = f"its {', '.join(DETAIL_COLUMNS)} columns are not all text"
         elif {"source_id", "target_id"} <= ints:
             return "integer", None
         elif {"source_id", "target_id"} <= texts:
@@ -158,8 +237,7 @@ def _check_existing(
             problem = "its source_id and target_id columns are not both integers or both text"
     msg = (
         f"the table exists with another schema: {problem}; expected {expected}. "
-        "It was left as it is: export to another table (--table NAME / table=...) or rename or "
-        "drop this one yourself"
+        f"It was left as it is: {advice}"
     )
     raise ExportError(msg, target=f"{label} table {name}")
 
@@ -199,6 +277,7 @@ def export_sql(
     n: int | None = None,
     schema: str | None = None,
     batch_size: int = 1000,
+    details: bool = False,
 ) -> SQLExportReport:
     """Write every article's related list to a database table, in one transaction.
 
@@ -224,6 +303,13 @@ def export_sql(
         Database schema of the table (PostgreSQL), default the search path.
     batch_size : int, default=1000
         Rows per ``executemany`` round trip.
+    details : bool, default=False
+        Add the columns ``title``, ``url``, ``teaser`` and ``image``: each
+        item as :meth:`RelatedContent.related` returns it (``url`` and
+        ``image`` NULL when it has none; ``image`` is the ``default_image``
+        for articles without one). A table without these columns is refused
+        (and one with them is refused without ``details``): export the
+        details to a new table.
 
     Returns
     -------
@@ -263,7 +349,7 @@ def export_sql(
             with engine.begin() as conn:
                 exists = sa.inspect(conn).has_table(table, schema=schema)
                 if exists:
-                    id_type, length = _check_existing(sa, conn, table, schema, label)
+                    id_type, length = _check_existing(sa, conn, table, schema, label, details)
                     text_ids = [i for i in model.ids_ if type(i) is not int]
                     if id_type == "integer" and text_ids:
                         msg = (
@@ -275,7 +361,7 @@ def export_sql(
                 else:
                     id_type = "integer" if all(type(i) is int for i in model.ids_) else "text"
                     length = ID_LENGTH if id_type == "text" else None
-                lists = _Lists(model, n, id_type, target)
+                lists = _Lists(model, n, id_type, target, details)
                 if length is not None:
                     too_long = [k for k in lists.by_key if len(k) > length]
                     if too_long:
@@ -284,7 +370,7 @@ def export_sql(
                             "columns; shorten the ids or widen the columns"
                         )
                         raise ExportError(msg, target=target)
-                sa_table = _table_object(sa, table, schema, id_type)
+                sa_table = _table_object(sa, table, schema, id_type, details)
                 create_now = not exists and engine.dialect.name not in _TRANSACTIONAL_DDL
                 if create_now:
                     sa_table.create(conn)
@@ -300,18 +386,23 @@ def export_sql(
     finally:
         if owned:
             engine.dispose()
-    return SQLExportReport(table=table, id_type=id_type, created=not exists, **counts)
+    return SQLExportReport(
+        table=table, id_type=id_type, created=not exists, details=details, **counts
+    )
 
 
 def _sync(sa: Any, conn: Any, table: Any, lists: _Lists, batch_size: int) -> dict[str, int]:
     """Diff the table against ``lists`` and apply the difference; return the counts."""
     c = table.c
+    names = COLUMNS[2:] + (DETAIL_COLUMNS if lists.details else ())
     current = conn.execute(
-        sa.select(c.source_id, c.rank, c.target_id, c.score, c.reason).order_by(
-            c.source_id, c.rank
-        ),
+        sa.select(c.source_id, c.rank, *(c[name] for name in names)).order_by(c.source_id, c.rank),
         execution_options={"stream_results": True, "yield_per": batch_size},
     )
+
+    def bound(source: Any, rank: int, row: tuple[Any, ...]) -> dict[str, Any]:
+        return {"s": source, "r": rank, **{_BIND[n]: v for n, v in zip(names, row, strict=True)}}
+
     gone_sources: list[dict[str, Any]] = []
     delete_rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -319,7 +410,7 @@ def _sync(sa: Any, conn: Any, table: Any, lists: _Lists, batch_size: int) -> dic
     seen: set[Any] = set()
     unchanged = deleted = 0
     for source, group in itertools.groupby(current, key=lambda r: r[0]):
-        old = {int(r[1]): (r[2], float(r[3]), r[4]) for r in group}
+        old = {int(r[1]): (r[2], float(r[3]), *r[4:]) for r in group}
         if source in seen:
             msg = "the table's rows did not come back grouped by source_id; export to a new table"
             raise ExportError(msg, target=str(table.name))
@@ -332,35 +423,28 @@ def _sync(sa: Any, conn: Any, table: Any, lists: _Lists, batch_size: int) -> dic
         for rank in old.keys() - new.keys():
             delete_rows.append({"s": source, "r": rank})
         for rank, row in new.items():
-            values = {"s": source, "r": rank, "t": row[0], "sc": row[1], "re": row[2]}
             if rank not in old:
-                inserts.append(values)
+                inserts.append(bound(source, rank, row))
             elif old[rank] != row:
-                updates.append(values)
+                updates.append(bound(source, rank, row))
             else:
                 unchanged += 1
         deleted += len(old.keys() - new.keys())
     for key in lists.by_key:
         if key not in seen:
             for rank, row in enumerate(lists.rows(key), start=1):
-                inserts.append({"s": key, "r": rank, "t": row[0], "sc": row[1], "re": row[2]})
+                inserts.append(bound(key, rank, row))
 
     bp = sa.bindparam
+    assigned = {name: bp(_BIND[name]) for name in names}
     statements = [
         (table.delete().where(c.source_id == bp("s")), gone_sources),
         (table.delete().where(c.source_id == bp("s"), c.rank == bp("r")), delete_rows),
         (
-            table.update()
-            .where(c.source_id == bp("s"), c.rank == bp("r"))
-            .values(target_id=bp("t"), score=bp("sc"), reason=bp("re")),
+            table.update().where(c.source_id == bp("s"), c.rank == bp("r")).values(**assigned),
             updates,
         ),
-        (
-            table.insert().values(
-                source_id=bp("s"), rank=bp("r"), target_id=bp("t"), score=bp("sc"), reason=bp("re")
-            ),
-            inserts,
-        ),
+        (table.insert().values(source_id=bp("s"), rank=bp("r"), **assigned), inserts),
     ]
     for statement, rows in statements:
         for start in range(0, len(rows), batch_size):

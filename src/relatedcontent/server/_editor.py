@@ -41,7 +41,8 @@ def editor_router(max_n: int) -> APIRouter:
                 rows = []
                 for rank, item in enumerate(items, start=1):
                     reasons = describe(model.explain(resolved, item.id).to_dict())
-                    rows.append({"rank": rank, "item": item, "reasons": reasons})
+                    image = safe_href(item.image)
+                    rows.append({"rank": rank, "item": item, "reasons": reasons, "image": image})
                 selected = {
                     "id": resolved,
                     "article": article,

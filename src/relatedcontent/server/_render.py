@@ -3,7 +3,9 @@
 Templates live in ``templates/`` and are rendered by Jinja2 with autoescaping,
 so titles, teasers and ids are always escaped. Links are kept only when they
 are ``http``/``https`` or relative: an article URL such as ``javascript:...``
-gives a title without a link rather than a script.
+gives a title without a link rather than a script. Images follow the same
+rule (:func:`safe_href`): an item whose image is not ``http``/``https`` or
+relative is shown without one.
 """
 
 from __future__ import annotations
@@ -19,9 +21,18 @@ import jinja2
 
 from ..outputs.items import Recommendation
 
-__all__ = ["render_fragment", "render_page", "safe_href", "DEFAULT_HEADING"]
+__all__ = [
+    "render_fragment",
+    "render_page",
+    "safe_href",
+    "DEFAULT_HEADING",
+    "THUMBNAIL_SIZE",
+]
 
 DEFAULT_HEADING = "You might also like"
+#: ``width`` and ``height`` attributes of a thumbnail: the box ``static/related.css``
+#: gives it (``aspect-ratio: 16 / 9``), so the page does not move while images load.
+THUMBNAIL_SIZE = (160, 90)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 
@@ -65,6 +76,7 @@ def _item_view(item: Recommendation) -> dict[str, Any]:
         "id": str(item.id),
         "title": item.title or str(item.id),
         "href": safe_href(item.url),
+        "image": safe_href(item.image),
         "teaser": item.teaser,
         "score": item.score,
     }
@@ -78,8 +90,14 @@ def render_fragment(
     The markup is ``<aside class="rc-related">`` holding an ``<h2 class="rc-heading">``
     and an ``<ol class="rc-list">`` of ``<li class="rc-item">``, each with an
     ``<a class="rc-title">``, a ``<p class="rc-teaser">`` and an
-    ``<a class="rc-more">Read more</a>``. An empty list gives a ``hidden``
-    aside with the class ``rc-empty``.
+    ``<a class="rc-more">Read more</a>``. An item with an image starts with its
+    thumbnail, ``<a class="rc-thumb">`` (``<span>`` without a link) holding
+    ``<img class="rc-image">`` with the title as ``alt``, ``width``/``height``
+    of :data:`THUMBNAIL_SIZE`, ``loading="lazy"`` and ``decoding="async"``; the
+    thumbnail repeats the title link next to it, so it is out of the tab order
+    and hidden from assistive technology. An item without an image (or whose
+    image URL is not ``http(s)`` or relative) has no image element. An empty
+    list gives a ``hidden`` aside with the class ``rc-empty``.
 
     Parameters
     ----------
@@ -99,6 +117,7 @@ def render_fragment(
         heading_id=f"rc-heading-{key}",
         heading=heading,
         items=[_item_view(i) for i in items],
+        thumbnail_size=THUMBNAIL_SIZE,
     )
 
 

@@ -1,6 +1,6 @@
 /*! relatedcontent widget: fills <div data-related-to="ID"></div> with its
  * "You might also like" block, fetched as an escaped HTML fragment from the
- * relatedcontent server.
+ * relatedcontent server (with a thumbnail for each item that has an image).
  *
  *   <div data-related-to="bin-collection-changes-christmas" data-n="5"></div>
  *   <script src="https://related.example.org/widget.js" async></script>
@@ -61,7 +61,10 @@
         return response.text();
       })
       .then(function (html) {
-        // The server escapes every title, teaser and link of the fragment.
+        // The server escapes every title, teaser, link and image URL of the fragment.
+        // Thumbnails are <img loading="lazy"> with width and height: parsed here, they
+        // load when scrolled near and keep their box meanwhile. Relative links and
+        // image URLs resolve against this page, as the site's own would.
         el.innerHTML = html;
         var empty = !el.querySelector(".rc-item");
         done(el, empty ? "empty" : "loaded", { id: id });

@@ -174,7 +174,11 @@ def test_drift_and_refit(base):
     assert base.refit_advice() is None
     base.add(
         [
-            {"id": f"n{i}", "title": "Quantum zebra marmalade", "body": "xylophone quokka zeppelin"}
+            {
+                "id": f"n{i}",
+                "title": "Quantum zebra marmalade",
+                "body": " ".join(["xylophone quokka zeppelin"] * 20),  # 1,200 tokens in all
+            }
             for i in range(20)
         ]
     )

@@ -58,8 +58,11 @@ __all__ = [
 #: A refit is advised once this share of the fitted articles has been added,
 #: updated or removed since the fit...
 REFIT_CHANGED_SHARE = 0.25
-#: ...or once this share of the new text's tokens is missing from the vocabulary.
+#: ...or once this share of the new text's tokens is missing from the vocabulary
+#: (counted once the changes have brought at least REFIT_MIN_TOKENS tokens: a
+#: single short edit is no evidence that the vocabulary has aged).
 REFIT_UNKNOWN_SHARE = 0.15
+REFIT_MIN_TOKENS = 1000
 
 #: Arrays of an index that grow by one row per added article.
 _ROW_ARRAYS = ("neighbors", "scores", "pool_idx", "pool_cos", "hub_sigma")
@@ -183,7 +186,7 @@ def refit_advice(drift: dict[str, Any]) -> str | None:
     changed = drift["added"] + drift["updated"] + drift["removed"]
     base = max(drift["fitted_articles"], 1)
     new = drift["new_tokens"]
-    unknown = drift["unknown_tokens"] / new if new else 0.0
+    unknown = drift["unknown_tokens"] / new if new >= REFIT_MIN_TOKENS else 0.0
     reasons = []
     if changed / base > REFIT_CHANGED_SHARE:
         reasons.append(

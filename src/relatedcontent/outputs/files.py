@@ -230,7 +230,8 @@ def export_files(
             if suffix not in EXPORT_FORMATS:
                 msg = (
                     f"cannot tell the format from {os.fspath(target)!r}; "
-                    "name it .json, .jsonl or .csv, or give the format (--format; format= in Python)"
+                    "name it .json, .jsonl or .csv, or give the format "
+                    "(--format; format= in Python)"
                 )
                 raise ValueError(msg)
             format = suffix  # noqa: A001

@@ -21,7 +21,7 @@ from .outputs.items import Recommendation, recommendation
 from .scoring.controls import Item, QueryArticle, assemble
 from .scoring.explain import Explanation, explain_pair
 from .scoring.options import make_options
-from .scoring.query import cosine_row, pool_from_row, pool_size, query_vectors, rank_query
+from .scoring.query import pool_from_row, pool_size, query_cosines, query_vectors, rank_query
 from .scoring.score import pair_parts
 from .scoring.settings import Settings
 from .text.view import scoring_view
@@ -96,7 +96,7 @@ class QueryMixin:
             keep = rows >= 0
             return rows[keep], np.asarray(index.scores[row])[keep]
         settings = self._settings()
-        cos = cosine_row(index, index.X[row])
+        cos = query_cosines(index, index.X[row])
         pool = pool_from_row(index, cos, allowed, pool_size(index, settings, size), exclude=row)
         z = None if index.lsa is None else index.lsa[row : row + 1]
         e = None if index.embeddings is None else index.embeddings[row : row + 1]
@@ -298,7 +298,7 @@ class QueryMixin:
         Q = index.vectorizer.transform(view)
         row = index.rows.get(article.id) if article.id != _DRAFT_ID else None
         exclude = -1 if row is None else row
-        cos = cosine_row(index, Q)
+        cos = query_cosines(index, Q)
         base_idx, base_cos = pool_from_row(index, cos, None, pool_size(index, settings), exclude)
         embedding = None
         if index.embeddings is not None:

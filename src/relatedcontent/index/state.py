@@ -185,6 +185,22 @@ class FittedIndex:
             },
         )
 
+    def products(self, Q: sp.csr_matrix) -> sp.csr_matrix:
+        """``Q @ X.T``: the dot products of query rows with every live row (zero for others).
+
+        Reads the posting lists of the queries' terms only, through a column
+        index (``X.T`` as CSR) made on first use and kept; after incremental
+        changes the growable storage keeps its own.
+        """
+        if self.growth is not None:
+            S: sp.csr_matrix = self.growth.store.scores(Q, self.rows.alive)
+            return S
+        columns = self.__dict__.get("_columns")
+        if columns is None or columns.shape[1] != self.X.shape[0]:
+            columns = sp.csr_matrix(self.X.T)
+            self.__dict__["_columns"] = columns
+        return sp.csr_matrix(Q @ columns)
+
     def copy(self) -> FittedIndex:
         """A copy that changes can be applied to without disturbing this index.
 

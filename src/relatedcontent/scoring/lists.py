@@ -26,7 +26,7 @@ from joblib import effective_n_jobs
 from ..index.state import FittedIndex
 from ..neighbors.plan import top_k_neighbors
 from ..vectors.lsa import fit_lsa, lsa_vectors, neighbour_weights, smooth_vectors, unit_rows
-from .query import cosine_row, pool_from_row, pool_size, rank_query
+from .query import pool_from_row, pool_size, query_cosines, rank_query
 from .score import final_scores, hub_scales, order_candidates, resolve_weights, text_similarity
 from .settings import Settings
 
@@ -277,7 +277,7 @@ def _default_pool(index: FittedIndex, row: int) -> tuple[np.ndarray, np.ndarray]
     if allowed is None:
         keep = pool_idx[row] >= 0
         return pool_idx[row][keep], pool_cos[row][keep]
-    cos = cosine_row(index, index.X[row])
+    cos = query_cosines(index, index.X[row])
     return pool_from_row(index, cos, allowed, pool_idx.shape[1], exclude=row)
 
 

@@ -27,8 +27,8 @@ from .settings import Settings
 
 __all__ = [
     "NEAR_DUPLICATE_MODES",
-    "cosine_row",
     "pool_from_row",
+    "query_cosines",
     "pool_size",
     "query_vectors",
     "rank_query",
@@ -43,29 +43,39 @@ def pool_size(index: FittedIndex, settings: Settings, n: int = 0) -> int:
     return min(wanted, max(len(index.rows) - 1, 0))
 
 
-def cosine_row(index: FittedIndex, Q: sp.csr_matrix) -> np.ndarray:
-    """TF-IDF cosines of one query row with every indexed article (dense)."""
-    return np.asarray((Q @ index.X.T).toarray()).ravel()
+#: The TF-IDF cosines of one query with the indexed articles it shares a term with:
+#: ``(rows, cosines)``, positive cosines only.
+Cosines = tuple[np.ndarray, np.ndarray]
+
+
+def query_cosines(index: FittedIndex, Q: sp.csr_matrix) -> Cosines:
+    """TF-IDF cosines of the one-row query ``Q`` with every indexed article sharing a term.
+
+    One sparse product with the index's column index (:meth:`FittedIndex.products`):
+    only the posting lists of the query's terms are read.
+    """
+    S = index.products(Q)
+    keep = S.data > 0
+    return np.asarray(S.indices[keep], dtype=np.int64), np.asarray(S.data[keep], dtype=np.float64)
 
 
 def pool_from_row(
     index: FittedIndex,
-    cos_row: np.ndarray,
+    cosines: Cosines,
     allowed: np.ndarray | None,
     size: int,
     exclude: int = -1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``size`` allowed articles with the highest positive cosine, best first."""
-    cos_row = np.asarray(cos_row, dtype=np.float64).ravel()
-    ok = cos_row > 0
+    cand, values = cosines
+    ok = np.ones(cand.size, dtype=bool)
     if allowed is not None:
-        ok &= allowed
+        ok &= allowed[cand]
     if exclude >= 0:
-        ok[exclude] = False
-    cand = np.flatnonzero(ok)
+        ok &= cand != exclude
+    cand, values = cand[ok], values[ok]
     if cand.size == 0 or size <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    values = cos_row[cand]
     if cand.size > size:
         # keep everything tied with the size-th value, then sort exactly
         cut = -np.partition(-values, size - 1)[size - 1]

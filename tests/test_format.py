@@ -1,4 +1,4 @@
-"""Index format 2 (score arrays, pools, boilerplate, editorial data) and loading format 1."""
+"""Index formats: 3 (saved rows and filter columns), loading formats 2 and 1."""
 
 from __future__ import annotations
 
@@ -30,12 +30,35 @@ V2_FILES = (
 )
 
 
+V3_FILES = (
+    "ids.json",
+    "meta.json",
+    "tie_rank.npy",
+    "article_offsets.npy",
+    "meta_codes.npy",
+    "meta_published.npy",
+    "meta_tags_indptr.npy",
+    "meta_tags_indices.npy",
+)
+
+
 def snapshot_of(path):
     return path / (path / "CURRENT").read_text().strip()
 
 
+def as_format_2(snapshot):
+    """Rewrite a saved snapshot as format 2 wrote it (no saved rows or filter columns)."""
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    for name in (*V3_FILES, ".verified"):
+        (snapshot / name).unlink(missing_ok=True)
+        manifest["files"].pop(name, None)
+    manifest["format_version"] = 2
+    (snapshot / "manifest.json").write_text(json.dumps(manifest))
+
+
 def as_format_1(snapshot):
     """Rewrite a saved snapshot as relatedcontent 0.1 wrote it (format 1)."""
+    as_format_2(snapshot)
     manifest = json.loads((snapshot / "manifest.json").read_text())
     for name in V2_FILES:
         (snapshot / name).unlink(missing_ok=True)
@@ -65,12 +88,18 @@ def as_format_1(snapshot):
     (snapshot / "manifest.json").write_text(json.dumps(manifest))
 
 
-def test_format_2_files(tmp_path, council_records):
+def test_format_3_files(tmp_path, council_records):
     RelatedContent().fit(council_records).save(tmp_path / "idx")
     snap = snapshot_of(tmp_path / "idx")
     manifest = json.loads((snap / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
-    assert set(V2_FILES) <= set(manifest["files"])
+    assert manifest["format_version"] == 3
+    assert set(V2_FILES) | set(V3_FILES) <= set(manifest["files"])
+    offsets = np.load(snap / "article_offsets.npy")
+    lines = (snap / "articles.jsonl").read_bytes()
+    assert offsets[-1] == len(lines)
+    spans = zip(offsets[:-1], offsets[1:], strict=True)
+    ids = json.loads((snap / "ids.json").read_text())
+    assert [json.loads(lines[a:b])["id"] for a, b in spans] == ids
     for name, meta in manifest["files"].items():
         assert hashlib.sha256((snap / name).read_bytes()).hexdigest() == meta["sha256"]
     assert np.load(snap / "pool_idx.npy").shape == (64, 50)
@@ -87,7 +116,7 @@ def test_format_1_index_still_loads_and_changes(tmp_path, council_records):
         assert [r.id for r in loaded.related(article_id, n=5)] == [
             r.id for r in old.related(article_id, n=5)
         ]
-    # incremental changes and a new save (as format 2) work on it
+    # incremental changes and a new save (in today's format) work on it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded.add(
@@ -98,8 +127,27 @@ def test_format_1_index_still_loads_and_changes(tmp_path, council_records):
     assert "new" in again
     assert (
         json.loads((snapshot_of(tmp_path / "idx") / "manifest.json").read_text())["format_version"]
-        == 2
+        == 3
     )
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_format_2_index_loads_with_the_same_lists(tmp_path, council_records, mmap):
+    fitted = RelatedContent(ignore_tags=["consultation"], taxonomy_boost=0.2).fit(council_records)
+    fitted.save(tmp_path / "idx")
+    as_format_2(snapshot_of(tmp_path / "idx"))
+    loaded = load(tmp_path / "idx", mmap=mmap)
+    options = [{}, {"n": 12}, {"sections": ["schools"]}, {"tags": ["bins"]}, {"same_section": True}]
+    for article_id in fitted.ids_:
+        for opts in options:
+            assert [r.to_dict() for r in loaded.related(article_id, **opts)] == [
+                r.to_dict() for r in fitted.related(article_id, **opts)
+            ]
+    loaded.remove([fitted.ids_[0]])
+    loaded.save(tmp_path / "idx", compact=True)
+    again = load(tmp_path / "idx")
+    assert fitted.ids_[0] not in again
+    assert list(again.articles_) == list(fitted.articles_)[1:]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import logging
 
 from ._distributed import fit_distributed, open_client
 from ._editing import ChangeReport
-from ._recommender import RelatedContent, load
+from ._recommender import RelatedContent, load, verify
 from ._version import __version__
 from .exceptions import (
     CorpusError,
@@ -73,6 +73,7 @@ __all__ = [
     "read_sql",
     "safe_filename",
     "top_k_neighbors",
+    "verify",
 ]
 
 for _obj in (

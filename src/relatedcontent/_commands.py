@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from ._distributed import fit_distributed, open_client
 from ._evaluate import evaluate
-from ._recommender import RelatedContent, load
+from ._recommender import RelatedContent, load, verify
 from .ingest.articles import Article, FieldMap
 from .ingest.files import read_articles, read_records, sample_articles
 from .ingest.sql import read_sql
@@ -320,6 +320,15 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"{drift['updated']} updated, {drift['removed']} removed; "
         f"{100 * unknown:.1f}% of new words not in the vocabulary\n"
         f"refit: {status['refit_advice'] or 'not needed'}\n"
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    summary = verify(args.index)
+    out.write(
+        f"{args.index}: intact ({summary['files']} files, {summary['bytes'] / 2**20:.1f} MiB, "
+        f"{summary['articles']} articles, {summary['journal_changes']} journaled changes)\n"
     )
     return 0
 

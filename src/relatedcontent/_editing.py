@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .exceptions import CorpusError
+from .index.article_table import article_from_json
 from .index.changes import Batch, apply_rows, plan_batch, refit_advice
-from .index.format import article_from_json
 from .index.persistence import pending_records
 from .index.state import FittedIndex, StorageLink
 from .ingest.articles import (

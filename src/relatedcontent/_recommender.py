@@ -29,7 +29,7 @@ from ._queries import QueryMixin
 from ._validation import resolve_field_map, validate_params
 from .exceptions import CorpusError, NotFittedError
 from .index.format import bad
-from .index.persistence import json_params, load_index, save_index
+from .index.persistence import json_params, load_index, save_index, verify_index
 from .index.state import FittedIndex
 from .ingest.articles import (
     Article,
@@ -496,7 +496,7 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         """
         index = self._check_fitted()
         params = json_params(self.get_params(), self._field_map())
-        self._set_index(save_index(index, params, self._settings(), path, compact=compact))
+        self._set_index(save_index(index, params, path, compact=compact))
 
 
 def load(
@@ -515,8 +515,13 @@ def load(
         Memory-map the arrays instead of reading them, for fast cold starts of
         web workers sharing one index.
     verify : bool, default=True
-        Check every file's size and SHA-256 against the manifest (reads each
-        file once). Structure checks are always made.
+        Refuse a damaged or altered index before its data is used. The first
+        load after a file changed (or of a copied folder) reads every byte:
+        each file's size and SHA-256 against the manifest, and the value ranges
+        of the arrays. The files then get a stamp (size, times, inode) that
+        later loads compare instead, so they read only what they use; see
+        :func:`verify` to check in full on demand. With ``False`` only the
+        stamp-free checks of shapes and value ranges are made.
     embedder : callable, optional
         The ``texts -> vectors`` function the index was built with, when it
         holds embeddings (needed to score drafts; code is never saved).
@@ -541,3 +546,24 @@ def load(
     if loaded.changes:
         model._replay(loaded.changes)
     return model
+
+
+def verify(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check every byte of a saved index, whatever its stamps say.
+
+    Reads each file (sizes and SHA-256 against the manifest, value ranges of
+    the arrays), parses every stored article and the change journal, then
+    stamps the files so that the next :func:`load` trusts them.
+
+    Returns
+    -------
+    dict
+        ``snapshot`` (folder checked), ``format_version``, ``files``,
+        ``bytes``, ``articles`` and ``journal_changes``.
+
+    Raises
+    ------
+    IndexFormatError
+        Naming the first missing, damaged or altered file.
+    """
+    return verify_index(path)

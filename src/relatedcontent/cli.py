@@ -249,6 +249,12 @@ def _add_changes(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=commands.cmd_status)
 
+    p = sub.add_parser(
+        "verify", help="check every byte of an index against its manifest (checksums, ranges)"
+    )
+    p.add_argument("index", metavar="INDEX")
+    p.set_defaults(handler=commands.cmd_verify)
+
     p = sub.add_parser("compact", help="fold the change journal into a new snapshot")
     p.add_argument("index", metavar="INDEX")
     p.set_defaults(handler=commands.cmd_compact)

@@ -43,7 +43,7 @@ from ..scoring.settings import Settings
 from ..vectors.lsa import lsa_vectors
 from .rows import RowTable
 from .rowstore import GrowableArray, GrowableRows
-from .state import FittedIndex
+from .state import FittedIndex, fit_report
 
 __all__ = [
     "REFIT_CHANGED_SHARE",
@@ -355,7 +355,7 @@ def _append(
     for offset, article in enumerate(batch):
         index.articles.append(article)
         index.rows.add(article.id, start + offset)
-    index.meta.extend(batch, settings.ignore_tags, np.diff(X_new.indptr) > 0)
+    index.meta.extend(batch, np.diff(X_new.indptr) > 0)
     return np.arange(start, start + m)
 
 
@@ -421,7 +421,7 @@ def _recompute_all(index: FittedIndex, growth: _Growth, settings: Settings) -> N
 
 
 # -- compaction -------------------------------------------------------------------------
-def compacted(index: FittedIndex, settings: Settings) -> FittedIndex:
+def compacted(index: FittedIndex) -> FittedIndex:
     """The index without the rows of removed articles (rows renumbered; lists unchanged).
 
     Returns ``index`` itself when no article was removed.
@@ -432,10 +432,17 @@ def compacted(index: FittedIndex, settings: Settings) -> FittedIndex:
     keep = np.flatnonzero(alive)
     new_number = np.full(alive.size + 1, -1, dtype=np.int64)
     new_number[keep] = np.arange(keep.size)
-    articles = cast("list[Article]", [index.articles[r] for r in keep])  # live rows only
     X = sp.csr_matrix(index.X[keep])
-    out = FittedIndex.of_articles(
-        articles, index.vectorizer, X, index.boilerplate, settings.ignore_tags, index.editorial
+    rows = index.rows.take(keep)
+    out = FittedIndex(
+        articles=index.articles.take(keep),
+        rows=rows,
+        vectorizer=index.vectorizer,
+        X=X,
+        meta=index.meta.take(keep),
+        boilerplate=index.boilerplate,
+        editorial=index.editorial,
+        report=fit_report(rows, X, index.vectorizer),
     )
     neighbors = index.neighbors[keep]
     out.neighbors = new_number[np.where(neighbors >= 0, neighbors, -1)]

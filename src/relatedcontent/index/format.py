@@ -21,11 +21,19 @@ Layout of an index folder::
             embeddings.npy      float32 (n_articles, dim)       [format 2, with an embedder]
             boilerplate.json    detected boilerplate segments   [format 2]
             editorial.json      pins, blocks, default policy    [format 2]
+            ids.json            the ids, by row                 [format 3]
+            tie_rank.npy        int64 (n_articles,) position of each id in id order [3]
+            article_offsets.npy int64 (n_articles + 1,) where each line of
+                                articles.jsonl starts (and the file's size) [3]
+            meta.json, meta_*.npy  the filter columns (:class:`.Metadata`) [3]
             journal.jsonl       changes since the snapshot (see .journal)
+            .verified           file stamps of the last full check (see .verification)
 
-Format 1 indexes (plain TF-IDF cosine lists) still load; they keep ranking by
-the cosine they were built with. Nothing in the files is executed: JSON is
-parsed and arrays are read with ``allow_pickle=False``.
+Format 3 lets a load skip parsing the articles: a row's article is read from
+its line when first needed. Formats 1 and 2 still load (format 1 indexes, plain
+TF-IDF cosine lists, keep ranking by the cosine they were built with).
+Nothing in the files is executed: JSON is parsed and arrays are read with
+``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -40,22 +48,20 @@ import numpy as np
 
 from .._version import __version__
 from ..exceptions import IndexFormatError
-from ..ingest.articles import Article
 from .state import FittedIndex
 
 __all__ = [
     "ARRAYS",
+    "ARRAYS_V3",
     "FORMAT",
     "FORMAT_VERSION",
     "OPTIONAL_ARRAYS",
-    "article_from_json",
-    "article_json",
     "bad",
     "snapshot_files",
 ]
 
 FORMAT = "relatedcontent-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ARRAYS = ("idf", "X_data", "X_indices", "X_indptr", "neighbors", "scores")
 #: Arrays added by format 2; those an index does not have are not written.
 OPTIONAL_ARRAYS = (
@@ -68,6 +74,16 @@ OPTIONAL_ARRAYS = (
     "embeddings",
 )
 JSON_FILES_V2 = ("boilerplate.json", "editorial.json")
+#: Arrays and JSON files added by format 3 (what a load reads instead of the articles).
+ARRAYS_V3 = (
+    "tie_rank",
+    "article_offsets",
+    "meta_codes",
+    "meta_published",
+    "meta_tags_indptr",
+    "meta_tags_indices",
+)
+JSON_FILES_V3 = ("ids.json", "meta.json")
 #: Parameters that give a format 1 index its plain-cosine behaviour.
 V1_PARAMS = {
     "lsa_components": 0,
@@ -89,39 +105,6 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def article_json(article: Article) -> dict[str, Any]:
-    """An article as stored in ``articles.jsonl`` and the journal."""
-    out: dict[str, Any] = {"id": article.id, "title": article.title, "body": article.body}
-    for name in ("url", "section", "published", "language", "image"):
-        value = getattr(article, name)
-        if value is not None:
-            out[name] = value
-    if article.tags:
-        out["tags"] = list(article.tags)
-    if article.categories:
-        out["categories"] = list(article.categories)
-    if article.extra:
-        out["extra"] = dict(article.extra)
-    return out
-
-
-def article_from_json(record: dict[str, Any]) -> Article:
-    """The article of an ``articles.jsonl`` or journal record (stored already clean)."""
-    return Article(
-        id=record["id"],
-        title=record.get("title", ""),
-        body=record.get("body", ""),
-        url=record.get("url"),
-        section=record.get("section"),
-        published=record.get("published"),
-        language=record.get("language"),
-        tags=tuple(record.get("tags", ())),
-        categories=tuple(record.get("categories", ())),
-        extra=record.get("extra", {}),
-        image=record.get("image"),
-    )
-
-
 def optional_arrays(index: FittedIndex) -> dict[str, np.ndarray | None]:
     """The format 2 arrays of an index, by file name stem (None: not written)."""
     return {
@@ -137,6 +120,9 @@ def optional_arrays(index: FittedIndex) -> dict[str, np.ndarray | None]:
 
 def snapshot_files(index: FittedIndex) -> dict[str, bytes]:
     """The files of a snapshot of ``index`` (no removed rows), as ``{name: bytes}``."""
+    if not index.rows.alive.all():  # pragma: no cover - save_index compacts first
+        msg = "a snapshot is written of a compacted index"
+        raise ValueError(msg)
     X = index.X
     n = len(index.rows)
     index_dtype = np.int32 if n < 2**31 - 1 else np.int64
@@ -151,14 +137,24 @@ def snapshot_files(index: FittedIndex) -> dict[str, bytes]:
     for name, array in optional_arrays(index).items():
         if array is not None:
             arrays[name] = np.asarray(array).astype(index_dtype) if name == "pool_idx" else array
+    lines = [index.articles.line(row) for row in range(n)]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum([len(line) for line in lines], out=offsets[1:])
+    tables, meta_arrays = index.meta.to_saved()
+    arrays.update(meta_arrays, tie_rank=index.rows.tie_rank, article_offsets=offsets)
     files = {f"{name}.npy": _npy_bytes(a) for name, a in arrays.items()}
     boilerplate = {"segments": index.boilerplate.segments_, "counts": index.boilerplate.counts_}
-    files["boilerplate.json"] = json.dumps(boilerplate, ensure_ascii=False).encode()
-    files["editorial.json"] = json.dumps(index.editorial.to_json(), ensure_ascii=False).encode()
-    files["vocabulary.json"] = json.dumps(index.vectorizer.terms_, ensure_ascii=False).encode()
-    lines = [json.dumps(article_json(a), ensure_ascii=False) for a in index.articles if a]
-    files["articles.jsonl"] = ("\n".join(lines) + ("\n" if lines else "")).encode()
+    files["boilerplate.json"] = _json_bytes(boilerplate)
+    files["editorial.json"] = _json_bytes(index.editorial.to_json())
+    files["vocabulary.json"] = _json_bytes(index.vectorizer.terms_)
+    files["ids.json"] = _json_bytes(index.rows.ids)
+    files["meta.json"] = _json_bytes(tables)
+    files["articles.jsonl"] = b"".join(lines)
     return files
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
 
 
 def read_manifest(snapshot: Path) -> dict[str, Any]:
@@ -194,43 +190,35 @@ def expected_files(snapshot: Path, manifest: dict[str, Any]) -> list[str]:
     optional = manifest.get("optional_arrays", []) if version >= 2 else []
     if not (isinstance(optional, list) and set(optional) <= set(OPTIONAL_ARRAYS)):
         raise bad(snapshot / "manifest.json", "lists unknown optional arrays")
-    names = [*ARRAYS, *optional]
+    names = [*ARRAYS, *optional, *(ARRAYS_V3 if version >= 3 else ())]
     expected = {f"{name}.npy" for name in names} | {"vocabulary.json", "articles.jsonl"}
     if version >= 2:
         expected |= set(JSON_FILES_V2)
+    if version >= 3:
+        expected |= set(JSON_FILES_V3)
     files = manifest["files"]
     if not isinstance(files, dict) or set(files) != expected:
         raise bad(snapshot / "manifest.json", "lists unexpected files")
     return names
 
 
-def check_structure(
+def check_shapes(
     snapshot: Path,
     manifest: dict[str, Any],
     arrays: dict[str, np.ndarray],
-    terms: Any,
-    articles: list[Article],
+    ids: list[Any],
+    n_terms: int,
 ) -> None:
-    """Refuse a snapshot whose parts disagree (shapes, types, ranges)."""
-
-    def fail(what: str) -> IndexFormatError:
-        return bad(snapshot, what)
-
+    """Refuse a snapshot whose parts disagree in shape or type (read from the headers)."""
     n = manifest["n_articles"]
     shape = manifest["X_shape"]
-    if not (isinstance(terms, list) and all(isinstance(t, str) for t in terms)):
-        msg = "vocabulary.json is not a list of terms"
-        raise fail(msg)
-    if len(articles) != n or not (isinstance(shape, list) and shape == [n, len(terms)]):
+    if not (isinstance(shape, list) and len(ids) == n and shape == [n, n_terms]):
         msg = "article count, vocabulary and matrix shape disagree"
-        raise fail(msg)
-    if len({a.id for a in articles}) != n:
-        msg = "articles.jsonl repeats an id"
-        raise fail(msg)
+        raise bad(snapshot, msg)
     idf, data, indices, indptr = (arrays[k] for k in ("idf", "X_data", "X_indices", "X_indptr"))
     nb, sc = arrays["neighbors"], arrays["scores"]
     checks = [
-        (idf.ndim == 1 and idf.shape[0] == len(terms), "idf length differs from the vocabulary"),
+        (idf.ndim == 1 and idf.shape[0] == n_terms, "idf length differs from the vocabulary"),
         (indptr.ndim == 1 and indptr.shape[0] == n + 1, "X_indptr has the wrong length"),
         (data.ndim == 1 and indices.shape == data.shape, "X_data and X_indices differ in length"),
         (
@@ -238,7 +226,7 @@ def check_structure(
             "neighbour arrays have the wrong shape",
         ),
         (
-            np.issubdtype(indices.dtype, np.integer) and np.issubdtype(nb.dtype, np.integer),
+            all(np.issubdtype(a.dtype, np.integer) for a in (indices, indptr, nb)),
             "index arrays are not integers",
         ),
         (
@@ -246,35 +234,67 @@ def check_structure(
             "score arrays are not floats",
         ),
     ]
+    if "tie_rank" in arrays:
+        offsets, ranks = arrays["article_offsets"], arrays["tie_rank"]
+        checks.append(
+            (
+                ranks.shape == (n,) and np.issubdtype(ranks.dtype, np.integer),
+                "tie_rank.npy has the wrong shape or type",
+            )
+        )
+        checks.append(
+            (
+                offsets.shape == (n + 1,) and np.issubdtype(offsets.dtype, np.integer),
+                "article_offsets.npy has the wrong shape or type",
+            )
+        )
     for ok, what in checks:
         if not ok:
-            raise fail(what)
-    if n and (indptr[0] != 0 or indptr[-1] != data.shape[0] or np.any(np.diff(indptr) < 0)):
+            raise bad(snapshot, what)
+    for name in OPTIONAL_ARRAYS:
+        if name in arrays and not _optional_shape_ok(name, arrays[name], n, n_terms):
+            raise bad(snapshot / f"{name}.npy", "has the wrong shape or type")
+
+
+def check_values(snapshot: Path, arrays: dict[str, np.ndarray], n: int, n_terms: int) -> None:
+    """Refuse a snapshot whose arrays hold values out of range (reads every array)."""
+    indptr, indices, nb = arrays["X_indptr"], arrays["X_indices"], arrays["neighbors"]
+    n_values = arrays["X_data"].shape[0]
+    if n and (indptr[0] != 0 or indptr[-1] != n_values or np.any(np.diff(indptr) < 0)):
         msg = "X_indptr is not a valid row pointer"
-        raise fail(msg)
-    if indices.size and (indices.min() < 0 or indices.max() >= len(terms)):
+        raise bad(snapshot, msg)
+    if indices.size and (indices.min() < 0 or indices.max() >= n_terms):
         msg = "X_indices point outside the vocabulary"
-        raise fail(msg)
+        raise bad(snapshot, msg)
     if nb.size and (nb.min() < -1 or nb.max() >= n):
         msg = "neighbors point outside the articles"
-        raise fail(msg)
+        raise bad(snapshot, msg)
+    if "tie_rank" in arrays:
+        ranks, offsets = arrays["tie_rank"], arrays["article_offsets"]
+        if n and (ranks.min() < 0 or ranks.max() >= n or np.bincount(ranks, minlength=n).max() > 1):
+            raise bad(snapshot / "tie_rank.npy", "is not an order of the articles")
+        if n and (offsets[0] != 0 or np.any(np.diff(offsets) <= 0)):
+            raise bad(snapshot / "article_offsets.npy", "does not mark lines of articles.jsonl")
+    for name in OPTIONAL_ARRAYS:
+        if name in arrays and not _optional_values_ok(name, arrays[name], n):
+            raise bad(snapshot / f"{name}.npy", "has values out of range")
 
 
-def check_optional(snapshot: Path, name: str, a: np.ndarray, n: int, n_terms: int) -> None:
-    """Refuse a format 2 array of the wrong shape, type or values."""
-    ok: bool | np.bool_ = np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
+def _optional_shape_ok(name: str, a: np.ndarray, n: int, n_terms: int) -> bool:
+    """Whether a format 2 array has the shape and type its name promises."""
     if name == "pool_idx":
-        ok = (
-            np.issubdtype(a.dtype, np.integer)
-            and a.ndim == 2
-            and a.shape[0] == n
-            and (a.size == 0 or (a.min() >= -1 and a.max() < n))
-        )
-    elif name == "hub_sigma":
-        ok = ok and a.shape == (n,)
-    elif name == "lsa_components":
-        ok = ok and a.ndim == 2 and a.shape[1] == n_terms
-    else:
-        ok = ok and a.ndim == 2 and a.shape[0] == n
-    if not ok:
-        raise bad(snapshot / f"{name}.npy", "has the wrong shape, type or values")
+        return bool(np.issubdtype(a.dtype, np.integer) and a.ndim == 2 and a.shape[0] == n)
+    if not np.issubdtype(a.dtype, np.floating):
+        return False
+    if name == "hub_sigma":
+        return a.shape == (n,)
+    if name == "lsa_components":
+        return a.ndim == 2 and a.shape[1] == n_terms
+    return a.ndim == 2 and a.shape[0] == n
+
+
+def _optional_values_ok(name: str, a: np.ndarray, n: int) -> bool:
+    """Whether a format 2 array's values are in range (reads the array)."""
+    if name == "pool_idx":
+        return bool(a.size == 0 or (a.min() >= -1 and a.max() < n))
+    return bool(np.all(np.isfinite(a)))

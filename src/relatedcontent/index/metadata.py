@@ -1,14 +1,16 @@
 """Per-article columns the query options work on: sections, languages, types, tags, dates.
 
 Labels are stored as integer codes (case-folded label -> code tables), tags
-as a sparse incidence matrix for the tag filters and as sets for the taxonomy
-boost, dates as POSIX seconds (NaN when undated).
+as a sparse incidence matrix (every tag, for the tag filters; the taxonomy
+boost leaves ``ignore_tags`` out), dates as POSIX seconds (NaN when undated).
+A saved index keeps these columns, so loading one does not read its articles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,6 +43,20 @@ def _empty_codes() -> np.ndarray:
     return np.zeros(0, dtype=np.int64)
 
 
+def _codes(values: list[str | None], table: dict[str, int]) -> np.ndarray:
+    """Codes of labels (-1 for none); new labels get new codes in ``table``."""
+    out = np.full(len(values), -1, dtype=np.int64)
+    for row, value in enumerate(values):
+        if value:
+            out[row] = table.setdefault(value.casefold(), len(table))
+    return out
+
+
+def _content_type(article: Article) -> str | None:
+    value = article.extra.get(CONTENT_TYPE_FIELD)
+    return None if value is None else str(value)
+
+
 @dataclass(eq=False)
 class Metadata:
     """The filterable columns of every row (codes are -1 where a row has no label)."""
@@ -51,52 +67,38 @@ class Metadata:
     languages: dict[str, int] = field(default_factory=dict)
     content_type: np.ndarray = field(default_factory=_empty_codes)
     content_types: dict[str, int] = field(default_factory=dict)
-    #: Case-folded tags of each row without ``ignore_tags`` (for the taxonomy boost).
-    tags: list[frozenset[str]] = field(default_factory=list)
     tag_table: dict[str, int] = field(default_factory=dict)
-    #: Rows x tags (every tag, for the tag filters).
+    #: Rows x tags (every tag, case-folded, for the tag filters and the boost).
     tag_incidence: sp.csr_matrix = field(
         default_factory=lambda: sp.csr_matrix((0, 1), dtype=np.int8)
     )
     published: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     has_text: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Case-folded ``ignore_tags``: they do not count towards the taxonomy boost.
+    ignored: frozenset[str] = frozenset()
 
     @classmethod
     def of(
         cls, articles: list[Article], ignore_tags: Iterable[str], has_text: np.ndarray
     ) -> Metadata:
         """The columns of ``articles`` (``has_text``: whether each has an indexed term)."""
-        meta = cls()
-        meta.extend(articles, ignore_tags, has_text)
+        meta = cls(ignored=frozenset(t.casefold() for t in ignore_tags))
+        meta.extend(articles, has_text)
         return meta
 
-    def extend(
-        self, articles: list[Article], ignore_tags: Iterable[str], has_text: np.ndarray
-    ) -> None:
+    def extend(self, articles: list[Article], has_text: np.ndarray) -> None:
         """Append the rows of ``articles`` (new labels get new codes)."""
-
-        def codes(values: list[str | None], table: dict[str, int]) -> np.ndarray:
-            out = np.full(len(values), -1, dtype=np.int64)
-            for row, value in enumerate(values):
-                if value:
-                    out[row] = table.setdefault(value.casefold(), len(table))
-            return out
-
-        def content_type(article: Article) -> str | None:
-            value = article.extra.get(CONTENT_TYPE_FIELD)
-            return None if value is None else str(value)
-
-        sections = codes([a.section for a in articles], self.sections)
-        self.section = np.concatenate([self.section, sections])
-        languages = codes([a.language for a in articles], self.languages)
+        self.section = np.concatenate(
+            [self.section, _codes([a.section for a in articles], self.sections)]
+        )
+        languages = _codes([a.language for a in articles], self.languages)
         self.language = np.concatenate([self.language, languages])
-        types = codes([content_type(a) for a in articles], self.content_types)
+        types = _codes([_content_type(a) for a in articles], self.content_types)
         self.content_type = np.concatenate([self.content_type, types])
         table = self.tag_table
         rows, cols = [], []
         for row, article in enumerate(articles):
-            self.tags.append(tag_keys(article, ignore_tags))  # for the taxonomy boost
-            for key in sorted(tag_keys(article)):  # filters see every tag
+            for key in sorted(tag_keys(article)):
                 rows.append(row)
                 cols.append(table.setdefault(key, len(table)))
         width = max(len(table), 1)
@@ -109,6 +111,32 @@ class Metadata:
         published = [epoch(a.published) for a in articles]
         self.published = np.concatenate([self.published, published])
         self.has_text = np.concatenate([self.has_text, np.asarray(has_text, dtype=bool)])
+        self.__dict__.pop("_tag_names", None)
+
+    def take(self, rows: np.ndarray) -> Metadata:
+        """The columns of the given rows, in that order (the label tables are kept)."""
+        return Metadata(
+            section=self.section[rows],
+            sections=dict(self.sections),
+            language=self.language[rows],
+            languages=dict(self.languages),
+            content_type=self.content_type[rows],
+            content_types=dict(self.content_types),
+            tag_table=dict(self.tag_table),
+            tag_incidence=sp.csr_matrix(self.tag_incidence[rows]),
+            published=self.published[rows],
+            has_text=self.has_text[rows],
+            ignored=self.ignored,
+        )
+
+    def boost_tags(self, row: int) -> frozenset[str]:
+        """The case-folded tags of ``row`` that count towards the taxonomy boost."""
+        names = self.__dict__.get("_tag_names")
+        if names is None or len(names) != len(self.tag_table):
+            names = sorted(self.tag_table, key=self.tag_table.__getitem__)
+            self.__dict__["_tag_names"] = names
+        start, end = self.tag_incidence.indptr[row], self.tag_incidence.indptr[row + 1]
+        return frozenset(names[c] for c in self.tag_incidence.indices[start:end]) - self.ignored
 
     def section_code(self, label: str) -> int:
         """Code of a section label (-2 when no row has it)."""
@@ -132,3 +160,62 @@ class Metadata:
             return None
         allowed: np.ndarray = (codes < 0) | (codes == code)
         return allowed
+
+    # -- saved form -----------------------------------------------------------------
+    def to_saved(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The columns as JSON (the label tables) and arrays, for a snapshot."""
+        tables = {
+            name: sorted(table, key=table.__getitem__)
+            for name, table in (
+                ("sections", self.sections),
+                ("languages", self.languages),
+                ("content_types", self.content_types),
+                ("tags", self.tag_table),
+            )
+        }
+        codes = np.stack([self.section, self.language, self.content_type], axis=1)
+        arrays = {
+            "meta_codes": codes.astype(np.int32),
+            "meta_published": np.asarray(self.published, dtype=np.float64),
+            "meta_tags_indptr": self.tag_incidence.indptr.astype(np.int64),
+            "meta_tags_indices": self.tag_incidence.indices.astype(np.int32),
+        }
+        return tables, arrays
+
+    @classmethod
+    def from_saved(
+        cls,
+        tables: Mapping[str, list[str]],
+        arrays: Mapping[str, np.ndarray],
+        has_text: np.ndarray,
+        ignore_tags: Iterable[str],
+    ) -> Metadata:
+        """The columns :meth:`to_saved` wrote (a ValueError when they do not fit together)."""
+        codes = np.asarray(arrays["meta_codes"], dtype=np.int64)
+        n = has_text.shape[0]
+        tags = list(tables["tags"])
+        indptr, indices = arrays["meta_tags_indptr"], arrays["meta_tags_indices"]
+        if (
+            codes.shape != (n, 3)
+            or arrays["meta_published"].shape != (n,)
+            or indptr.shape != (n + 1,)
+        ):
+            msg = "the metadata columns do not match the articles"
+            raise ValueError(msg)
+        incidence = sp.csr_matrix(
+            (np.ones(indices.shape[0], dtype=np.int8), np.asarray(indices), np.asarray(indptr)),
+            shape=(n, max(len(tags), 1)),
+        )
+        return cls(
+            section=codes[:, 0],
+            sections={label: code for code, label in enumerate(tables["sections"])},
+            language=codes[:, 1],
+            languages={label: code for code, label in enumerate(tables["languages"])},
+            content_type=codes[:, 2],
+            content_types={label: code for code, label in enumerate(tables["content_types"])},
+            tag_table={label: code for code, label in enumerate(tags)},
+            tag_incidence=incidence,
+            published=np.asarray(arrays["meta_published"], dtype=np.float64),
+            has_text=np.asarray(has_text, dtype=bool),
+            ignored=frozenset(t.casefold() for t in ignore_tags),
+        )

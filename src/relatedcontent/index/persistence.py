@@ -29,11 +29,11 @@ import sklearn
 
 from .._version import __version__
 from ..exceptions import IndexFormatError
-from ..ingest.articles import FieldMap
+from ..ingest.articles import FieldMap, id_key
 from ..scoring.score import SCORE_VERSION
-from ..scoring.settings import Settings
 from ..text.boilerplate import BoilerplateFilter
 from ..vectors.tfidf import FieldWeightedVectorizer
+from .article_table import ArticleTable, article_from_json, article_json
 from .changes import compacted
 from .editorial import Editorial
 from .format import (
@@ -41,20 +41,28 @@ from .format import (
     FORMAT_VERSION,
     OPTIONAL_ARRAYS,
     V1_PARAMS,
-    article_from_json,
-    article_json,
     bad,
-    check_optional,
-    check_structure,
+    check_shapes,
+    check_values,
     expected_files,
     optional_arrays,
     read_manifest,
     snapshot_files,
 )
 from .journal import append_changes, read_changes, writer_lock
-from .state import FittedIndex
+from .metadata import Metadata
+from .rows import RowTable
+from .state import FittedIndex, fit_report, new_drift
+from .verification import is_stamped, stamp, verify_file
 
-__all__ = ["COMPACT_JOURNAL_BYTES", "Loaded", "fsync_dir", "load_index", "save_index"]
+__all__ = [
+    "COMPACT_JOURNAL_BYTES",
+    "Loaded",
+    "fsync_dir",
+    "load_index",
+    "save_index",
+    "verify_index",
+]
 
 CURRENT = "CURRENT"
 _JSON_PARAMS = (str, int, float, bool, type(None), list, tuple, dict)
@@ -119,7 +127,6 @@ def pending_records(index: FittedIndex) -> list[dict[str, Any]]:
 def save_index(
     index: FittedIndex,
     params: dict[str, Any],
-    settings: Settings,
     path: str | os.PathLike[str],
     *,
     compact: bool | None = None,
@@ -163,7 +170,7 @@ def save_index(
             size = link.journal_bytes or 0
             if compact is False or size <= COMPACT_JOURNAL_BYTES:
                 return index
-        saved = compacted(index, settings)
+        saved = compacted(index)
         final = _write_snapshot(saved, root, params)
     link.origin = (key, final.name)
     link.journal_bytes = 0
@@ -173,8 +180,8 @@ def save_index(
 
 
 def _write_snapshot(index: FittedIndex, root: Path, params: dict[str, Any]) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    snapshot = Path(tempfile.mkdtemp(prefix=f".tmp-snapshot-{stamp}-", dir=root))
+    created = time.strftime("%Y%m%dT%H%M%S")
+    snapshot = Path(tempfile.mkdtemp(prefix=f".tmp-snapshot-{created}-", dir=root))
     try:
         checksums = {
             name: _write_file(snapshot / name, data) for name, data in snapshot_files(index).items()
@@ -202,6 +209,7 @@ def _write_snapshot(index: FittedIndex, root: Path, params: dict[str, Any]) -> P
         _write_file(snapshot / "manifest.json", json.dumps(manifest, indent=2).encode())
         final = root / snapshot.name.replace(".tmp-snapshot-", "snapshot-")
         os.rename(snapshot, final)
+        stamp(final, checksums, wait=True)  # the files were just written: nothing to check
         fsync_dir(root)
         _write_file(root / ".CURRENT.tmp", final.name.encode())
         os.replace(root / ".CURRENT.tmp", root / CURRENT)
@@ -246,24 +254,6 @@ def _snapshot_dir(root: Path) -> Path:
     return root / name
 
 
-def _verify_file(path: Path, expected: dict[str, Any]) -> None:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise bad(path, "missing") from None
-    if size != expected.get("bytes"):
-        raise bad(
-            path,
-            f"has {size} bytes, the manifest says {expected.get('bytes')} (truncated or altered)",
-        )
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != expected.get("sha256"):
-        raise bad(path, "checksum does not match the manifest (altered or damaged)")
-
-
 def _load_array(path: Path, mmap: bool) -> np.ndarray:
     try:
         array: np.ndarray = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
@@ -300,8 +290,14 @@ class Loaded:
     snapshot: Path
 
 
-def load_index(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True) -> Loaded:
-    """Read the index folder ``path`` (see :func:`relatedcontent.load` for the parameters)."""
+def load_index(
+    path: str | os.PathLike[str], *, mmap: bool = False, verify: bool = True, stamped: bool = True
+) -> Loaded:
+    """Read the index folder ``path`` (see :func:`relatedcontent.load` for the parameters).
+
+    With ``stamped=False`` the files are checked in full even if they carry the
+    stamp of an earlier full check (:mod:`.verification`).
+    """
     root = Path(path)
     for attempt in range(3):
         snapshot = _snapshot_dir(root)
@@ -310,30 +306,19 @@ def load_index(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool
         time.sleep(0.05 * (attempt + 1))  # a writer just replaced CURRENT
     manifest = read_manifest(snapshot)
     names = expected_files(snapshot, manifest)
-    if verify:
-        for name, meta in manifest["files"].items():
-            _verify_file(snapshot / name, meta if isinstance(meta, dict) else {})
+    files = manifest["files"]
+    checked = verify and stamped and is_stamped(snapshot, files)
+    if verify and not checked:
+        for name, meta in files.items():
+            verify_file(snapshot / name, meta if isinstance(meta, dict) else {})
     arrays = {name: _load_array(snapshot / f"{name}.npy", mmap) for name in names}
-    try:
-        terms = json.loads((snapshot / "vocabulary.json").read_text(encoding="utf-8"))
-        with (snapshot / "articles.jsonl").open(encoding="utf-8") as handle:
-            articles = [article_from_json(json.loads(line)) for line in handle if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise bad(snapshot, f"has an unreadable vocabulary or article file ({exc})") from None
-    check_structure(snapshot, manifest, arrays, terms, articles)
     version = manifest["format_version"]
     params = _params(manifest, version)
-    vec_params = dict(manifest["vectorizer"])
-    vec_params["ngram_range"] = tuple(vec_params["ngram_range"])
-    vectorizer = FieldWeightedVectorizer(**vec_params).set_fitted(terms, np.asarray(arrays["idf"]))
-    X = sp.csr_matrix(
-        (arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
-        shape=tuple(manifest["X_shape"]),
-        copy=False,
-    )
-    ignore_tags = tuple(params.get("ignore_tags", ()))
-    boilerplate = BoilerplateFilter(None).set_fitted([], [])
-    index = FittedIndex.of_articles(articles, vectorizer, X, boilerplate, ignore_tags)
+    index = (_read_v3 if version >= 3 else _read_v1)(snapshot, manifest, arrays, params, mmap)
+    if not checked:
+        check_values(snapshot, arrays, manifest["n_articles"], len(index.vectorizer.terms_))
+        if verify:
+            stamp(snapshot, files)
     if version >= 2:
         _restore_v2(index, snapshot, manifest, arrays)
     index.neighbors = arrays["neighbors"]
@@ -346,6 +331,124 @@ def load_index(path: str | os.PathLike[str], *, mmap: bool = False, verify: bool
         index.link.origin = (os.fspath(root.resolve()), snapshot.name)
     rescore = version >= 2 and manifest.get("score_version", 1) < SCORE_VERSION
     return Loaded(params, index, changes, rescore, snapshot)
+
+
+def verify_index(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check every byte of the index folder ``path``; a summary of what was checked.
+
+    Reads each file (sizes and SHA-256 against the manifest, value ranges of
+    the arrays), every stored article and the journal, whatever the stamps
+    say; then stamps the files. Raises :class:`IndexFormatError` naming the
+    first damaged file.
+    """
+    loaded = load_index(path, verify=True, stamped=False)
+    index = loaded.index
+    for row in range(len(index.articles)):
+        index.articles[row]  # parses the line, checks its id
+    manifest = read_manifest(loaded.snapshot)
+    return {
+        "snapshot": os.fspath(loaded.snapshot),
+        "format_version": manifest["format_version"],
+        "files": len(manifest["files"]) + 1,
+        "bytes": sum(int(f.get("bytes", 0)) for f in manifest["files"].values()),
+        "articles": len(index.articles),
+        "journal_changes": len(loaded.changes),
+    }
+
+
+def _read_json(snapshot: Path, name: str) -> Any:
+    try:
+        return json.loads((snapshot / name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad(snapshot / name, f"is not readable JSON ({exc})") from None
+
+
+def _vectorizer(
+    manifest: dict[str, Any], terms: Any, arrays: dict[str, np.ndarray], snapshot: Path
+) -> FieldWeightedVectorizer:
+    if not (isinstance(terms, list) and all(isinstance(t, str) for t in terms)):
+        raise bad(snapshot / "vocabulary.json", "is not a list of terms")
+    vec_params = dict(manifest["vectorizer"])
+    vec_params["ngram_range"] = tuple(vec_params["ngram_range"])
+    return FieldWeightedVectorizer(**vec_params).set_fitted(terms, np.asarray(arrays["idf"]))
+
+
+def _matrix(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
+        shape=tuple(manifest["X_shape"]),
+        copy=False,
+    )
+
+
+def _read_v1(
+    snapshot: Path,
+    manifest: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    params: dict[str, Any],
+    mmap: bool,
+) -> FittedIndex:
+    """The index of a format 1 or 2 snapshot, whose articles are parsed to rebuild the rest."""
+    terms = _read_json(snapshot, "vocabulary.json")
+    try:
+        with (snapshot / "articles.jsonl").open(encoding="utf-8") as handle:
+            articles = [article_from_json(json.loads(line)) for line in handle if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise bad(snapshot / "articles.jsonl", f"is not readable ({exc})") from None
+    ids = [a.id for a in articles]
+    if len({id_key(i) for i in ids}) != len(ids):
+        raise bad(snapshot / "articles.jsonl", "repeats an id")
+    n_terms = len(terms) if isinstance(terms, list) else -1
+    check_shapes(snapshot, manifest, arrays, ids, n_terms)
+    vectorizer = _vectorizer(manifest, terms, arrays, snapshot)
+    boilerplate = BoilerplateFilter(None).set_fitted([], [])
+    ignore_tags = tuple(params.get("ignore_tags", ()))
+    X = _matrix(manifest, arrays)
+    return FittedIndex.of_articles(articles, vectorizer, X, boilerplate, ignore_tags)
+
+
+def _read_v3(
+    snapshot: Path,
+    manifest: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    params: dict[str, Any],
+    mmap: bool,
+) -> FittedIndex:
+    """The index of a format 3 snapshot: every part is read from its own file, articles last."""
+    ids = _read_json(snapshot, "ids.json")
+    if not (isinstance(ids, list) and all(type(i) in (int, str) for i in ids)):
+        raise bad(snapshot / "ids.json", "is not a list of ids (numbers or strings)")
+    terms = _read_json(snapshot, "vocabulary.json")
+    n_terms = len(terms) if isinstance(terms, list) else -1
+    check_shapes(snapshot, manifest, arrays, ids, n_terms)
+    rows = RowTable.from_saved(ids, np.array(arrays["tie_rank"], dtype=np.int64))
+    if len(rows) != len(ids):
+        raise bad(snapshot / "ids.json", "repeats an id")
+    size = manifest["files"]["articles.jsonl"].get("bytes")
+    if len(ids) and int(arrays["article_offsets"][-1]) != size:
+        raise bad(snapshot / "article_offsets.npy", "does not end where articles.jsonl ends")
+    X = _matrix(manifest, arrays)
+    has_text = np.diff(X.indptr) > 0
+    tables = _read_json(snapshot, "meta.json")
+    try:
+        meta = Metadata.from_saved(tables, arrays, has_text, params.get("ignore_tags", ()))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise bad(snapshot, f"has unreadable filter columns ({exc})") from None
+    vectorizer = _vectorizer(manifest, terms, arrays, snapshot)
+    articles = ArticleTable.from_file(
+        snapshot / "articles.jsonl", arrays["article_offsets"], ids, mmap=mmap
+    )
+    return FittedIndex(
+        articles=articles,
+        rows=rows,
+        vectorizer=vectorizer,
+        X=X,
+        meta=meta,
+        boilerplate=BoilerplateFilter(None).set_fitted([], []),
+        hub_sigma=np.ones(len(ids)),
+        drift=new_drift(len(ids)),
+        report=fit_report(rows, X, vectorizer),
+    )
 
 
 def _params(manifest: dict[str, Any], version: int) -> dict[str, Any]:
@@ -363,7 +466,6 @@ def _restore_v2(
     index: FittedIndex, snapshot: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]
 ) -> None:
     """Set the parts a format 2 snapshot adds (format 1 keeps the plain-cosine defaults)."""
-    n = manifest["n_articles"]
     try:
         boiler = json.loads((snapshot / "boilerplate.json").read_text(encoding="utf-8"))
         index.boilerplate.set_fitted(boiler["segments"], boiler["counts"])
@@ -384,10 +486,8 @@ def _restore_v2(
         ) from None
     if len(weights) != 3 or not all(np.isfinite(weights)):
         raise bad(snapshot / "manifest.json", "has malformed weights")
-    n_terms = len(index.vectorizer.terms_)
     for name in OPTIONAL_ARRAYS:
         if name in arrays:
-            check_optional(snapshot, name, arrays[name], n, n_terms)
             setattr(index, name, arrays[name])
     lsa_dims = {
         arrays[k].shape[1] if k in ("lsa_raw", "lsa") else arrays[k].shape[0]

@@ -39,8 +39,8 @@ class RowTable:
         Id of each row (removed rows keep their id until compaction).
     by_key : dict
         Row number of each live id, by the id's text (:func:`id_key`).
-    sorted_keys : list of tuple
-        Sort keys of the live ids, in id order.
+    sorted_keys : list of tuple or None
+        Sort keys of the live ids, in id order (made on the first change when None).
     tie_rank : ndarray of int64, shape (n_rows,)
         Position of each row's id in id order (lower first in ties).
     alive : ndarray of bool, shape (n_rows,)
@@ -51,7 +51,7 @@ class RowTable:
 
     ids: list[ArticleId]
     by_key: dict[str, int]
-    sorted_keys: list[tuple[int, Any]]
+    sorted_keys: list[tuple[int, Any]] | None
     tie_rank: np.ndarray
     alive: np.ndarray
     int_ids: int = 0
@@ -71,6 +71,35 @@ class RowTable:
             alive=np.ones(len(ids), dtype=bool),
             int_ids=sum(1 for i in ids if isinstance(i, int)),
         )
+
+    @classmethod
+    def from_saved(cls, ids: list[ArticleId], tie_rank: np.ndarray) -> RowTable:
+        """The table of a saved index: its ids and their tie ranks (all rows alive)."""
+        return cls(
+            ids=ids,
+            by_key={id_key(article_id): row for row, article_id in enumerate(ids)},
+            sorted_keys=None,
+            tie_rank=np.asarray(tie_rank, dtype=np.int64),
+            alive=np.ones(len(ids), dtype=bool),
+            int_ids=sum(1 for i in ids if isinstance(i, int)),
+        )
+
+    def take(self, rows: np.ndarray) -> RowTable:
+        """The table of the given live rows, in increasing order, renumbered from 0."""
+        ranks = np.empty(rows.size, dtype=np.int64)
+        ranks[np.argsort(self.tie_rank[rows], kind="stable")] = np.arange(rows.size)
+        table = RowTable.from_saved([self.ids[r] for r in rows.tolist()], ranks)
+        if self.sorted_keys is not None and len(self.sorted_keys) == rows.size:
+            table.sorted_keys = list(self.sorted_keys)
+        return table
+
+    def _keys(self) -> list[tuple[int, Any]]:
+        """:attr:`sorted_keys`, made from the tie ranks when a saved index is first changed."""
+        if self.sorted_keys is None:
+            live = np.flatnonzero(self.alive[: len(self.ids)])  # rows being added come later
+            order = live[np.argsort(self.tie_rank[live], kind="stable")]
+            self.sorted_keys = [id_sort_key(self.ids[r]) for r in order.tolist()]
+        return self.sorted_keys
 
     def __len__(self) -> int:
         return len(self.by_key)
@@ -139,14 +168,15 @@ class RowTable:
     # -- changes (made by relatedcontent.index.changes) ---------------------------------
     def add(self, article_id: ArticleId, row: int) -> int:
         """Register a new row's id; returns its tie rank (later ranks move up by one)."""
+        keys = self._keys()
         key = id_sort_key(article_id)
-        pos = bisect.bisect_left(self.sorted_keys, key)
-        if pos < len(self.sorted_keys):
-            rank = int(self.tie_rank[self.row_of(self.sorted_keys[pos][1])])
+        pos = bisect.bisect_left(keys, key)
+        if pos < len(keys):
+            rank = int(self.tie_rank[self.row_of(keys[pos][1])])
             self.tie_rank[self.tie_rank >= rank] += 1
         else:
             rank = int(self.tie_rank.max()) + 1 if self.tie_rank.size else 0
-        self.sorted_keys.insert(pos, key)
+        keys.insert(pos, key)
         self.ids.append(article_id)
         self.by_key[id_key(article_id)] = row
         self.tie_rank[row] = rank
@@ -157,7 +187,8 @@ class RowTable:
         """Make ``row`` a tombstone: its id is no longer indexed."""
         article_id = self.ids[row]
         del self.by_key[id_key(article_id)]
-        del self.sorted_keys[bisect.bisect_left(self.sorted_keys, id_sort_key(article_id))]
+        keys = self._keys()
+        del keys[bisect.bisect_left(keys, id_sort_key(article_id))]
         self.alive[row] = False
         self.int_ids -= isinstance(article_id, int)
 

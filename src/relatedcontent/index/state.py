@@ -22,11 +22,12 @@ import scipy.sparse as sp
 from ..ingest.articles import Article
 from ..text.boilerplate import BoilerplateFilter
 from ..vectors.tfidf import FieldWeightedVectorizer
+from .article_table import ArticleTable
 from .editorial import Editorial
 from .metadata import Metadata
 from .rows import RowTable
 
-__all__ = ["FittedIndex", "StorageLink", "new_drift"]
+__all__ = ["FittedIndex", "StorageLink", "fit_report", "new_drift"]
 
 #: Types whose values are never changed in place (Article is a frozen dataclass).
 _ATOMS = frozenset({str, int, float, bool, type(None), Article})
@@ -87,14 +88,28 @@ class StorageLink:
     journal_bytes: int | None = 0
 
 
+def fit_report(
+    rows: RowTable, X: sp.csr_matrix, vectorizer: FieldWeightedVectorizer
+) -> dict[str, Any]:
+    """What a fit found: articles, terms, and the rows left without a vector."""
+    empty_rows = np.flatnonzero(np.diff(X.indptr) == 0)
+    return {
+        "n_articles": X.shape[0],
+        "n_terms": len(vectorizer.terms_),
+        "n_without_vector": int(empty_rows.size),
+        "ids_without_vector": [rows.ids[r] for r in empty_rows[:20]],
+    }
+
+
 @dataclass(eq=False)
 class FittedIndex:
     """Everything a fit produces, row by row.
 
     Attributes
     ----------
-    articles : list of Article or None
-        The stored articles (``None`` for rows of removed articles).
+    articles : ArticleTable
+        The stored articles by row (``None`` for rows of removed articles),
+        read from a saved index's file on first use.
     rows : RowTable
         Ids, row numbers, the tie order of ids, alive flags.
     vectorizer : FieldWeightedVectorizer
@@ -131,7 +146,7 @@ class FittedIndex:
         (:mod:`relatedcontent.index.changes`).
     """
 
-    articles: list[Article | None]
+    articles: ArticleTable
     rows: RowTable
     vectorizer: FieldWeightedVectorizer
     X: sp.csr_matrix
@@ -166,9 +181,8 @@ class FittedIndex:
         """A new index of ``articles`` and their vectors, before lists are computed."""
         has_text = np.diff(X.indptr) > 0
         rows = RowTable.from_ids(a.id for a in articles)
-        empty_rows = np.flatnonzero(~has_text)
         return cls(
-            articles=list(articles),
+            articles=ArticleTable(articles),
             rows=rows,
             vectorizer=vectorizer,
             X=X,
@@ -177,12 +191,7 @@ class FittedIndex:
             editorial=Editorial() if editorial is None else editorial,
             hub_sigma=np.ones(len(articles)),
             drift=new_drift(len(articles)),
-            report={
-                "n_articles": len(articles),
-                "n_terms": len(vectorizer.terms_),
-                "n_without_vector": int(empty_rows.size),
-                "ids_without_vector": [rows.ids[r] for r in empty_rows[:20]],
-            },
+            report=fit_report(rows, X, vectorizer),
         )
 
     def products(self, Q: sp.csr_matrix) -> sp.csr_matrix:

@@ -175,8 +175,8 @@ def _factors(
     """The query's multipliers of each row's score: taxonomy boost, then recency."""
     factors: dict[str, np.ndarray] = {}
     if boost and rows.size:
-        tags = index.meta.tags
-        shared = np.array([jaccard(query.tags, tags[r]) for r in rows.tolist()])
+        meta = index.meta
+        shared = np.array([jaccard(query.tags, meta.boost_tags(r)) for r in rows.tolist()])
         factors["taxonomy"] = taxonomy_factor(boost, shared)
     if opts.half_life is not None and rows.size:
         factors["recency"] = recency_factor(index.meta.published[rows], now, opts.half_life)

@@ -206,7 +206,7 @@ def explain_pair(
         )
     query = QueryArticle.of(a, row, settings.ignore_tags)
     if settings.taxonomy_boost:
-        shared = jaccard(query.tags, index.meta.tags[other])
+        shared = jaccard(query.tags, index.meta.boost_tags(other))
         factors["taxonomy_boost"] = taxonomy_factor(settings.taxonomy_boost, shared)
     notes = []
     reason = "similar text" if rank is not None else "not in the list"

@@ -215,7 +215,7 @@ class Metadata:
             content_types={label: code for code, label in enumerate(tables["content_types"])},
             tag_table={label: code for code, label in enumerate(tags)},
             tag_incidence=incidence,
-            published=np.asarray(arrays["meta_published"], dtype=np.float64),
+            published=np.array(arrays["meta_published"], dtype=np.float64),
             has_text=np.asarray(has_text, dtype=bool),
             ignored=frozenset(t.casefold() for t in ignore_tags),
         )

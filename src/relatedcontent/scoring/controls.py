@@ -183,11 +183,19 @@ def _factors(
     return factors
 
 
-def recency_order(index: FittedIndex, rows: np.ndarray) -> np.ndarray:
-    """Rows ordered most recent first (undated last), then by id."""
-    published = index.meta.published[rows]
-    key = np.where(np.isfinite(published), -published, np.inf)
-    return rows[np.lexsort((index.rows.tie_rank[rows], key))]
+def recency_order(index: FittedIndex, mask: np.ndarray) -> np.ndarray:
+    """The rows of ``mask``, most recent first (undated last), then by id.
+
+    The order of all rows is sorted once and kept until rows are added.
+    """
+    cached = index.__dict__.get("_recency")
+    if cached is None or cached.size != index.n_rows:
+        published = index.meta.published
+        key = np.where(np.isfinite(published), -published, np.inf)
+        cached = np.lexsort((index.rows.tie_rank[: key.size], key))
+        index.__dict__["_recency"] = cached
+    order: np.ndarray = cached[mask[cached]]
+    return order
 
 
 def valid_pins(index: FittedIndex, query: QueryArticle, now: float) -> list[int]:
@@ -276,12 +284,12 @@ def _fallback(
     copies = _CopyRule(index, settings, query, taken)
     out: list[Item] = []
     if query.section:
-        same = np.flatnonzero(ok & (index.meta.section == index.meta.section_code(query.section)))
+        same = ok & (index.meta.section == index.meta.section_code(query.section))
         for row in copies.first(recency_order(index, same), missing):
             out.append((row, 0.0, "fallback: same section", {}))
             ok[row] = False
     if len(out) < missing:
-        for row in copies.first(recency_order(index, np.flatnonzero(ok)), missing - len(out)):
+        for row in copies.first(recency_order(index, ok), missing - len(out)):
             out.append((row, 0.0, "fallback: most recent", {}))
     return out
 

@@ -152,7 +152,8 @@ def snapshot_files(index: Path) -> dict[str, Any]:
     hashes = {}
     for path in sorted(p for p in snap.rglob("*") if p.is_file()):
         name = path.relative_to(snap).as_posix()
-        if name != "manifest.json":
+        # .verified holds file stamps (times, inodes): it differs on every save
+        if name not in ("manifest.json", ".verified"):
             hashes[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     manifest = json.loads((snap / "manifest.json").read_text(encoding="utf-8"))
     volatile = {k: manifest.pop(k) for k in VOLATILE_MANIFEST_KEYS if k in manifest}

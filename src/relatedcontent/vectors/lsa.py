@@ -17,7 +17,14 @@ import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 from threadpoolctl import threadpool_limits
 
-__all__ = ["fit_lsa", "lsa_vectors", "neighbour_weights", "smooth_vectors", "unit_rows"]
+__all__ = [
+    "fit_lsa",
+    "lsa_vectors",
+    "neighbour_weights",
+    "smooth_vectors",
+    "sparse_times_dense",
+    "unit_rows",
+]
 
 
 def unit_rows(M: np.ndarray) -> np.ndarray:
@@ -26,6 +33,21 @@ def unit_rows(M: np.ndarray) -> np.ndarray:
     norms[norms == 0] = 1.0
     unit: np.ndarray = (M / norms).astype(np.float32, copy=False)
     return unit
+
+
+def sparse_times_dense(S: sp.csr_matrix, M: np.ndarray) -> np.ndarray:
+    """``S @ M``, reading only the rows of ``M`` that ``S`` has columns for.
+
+    For a few query rows against a large (often memory-mapped, or transposed)
+    ``M`` this gathers those rows instead of letting scipy convert the whole of
+    ``M``. The sums are the same, in the same order, as scipy's product.
+    """
+    used = np.unique(S.indices)
+    if 4 * used.size >= M.shape[0]:
+        return np.asarray(S @ M)
+    local = np.searchsorted(used, S.indices)
+    gathered = sp.csr_matrix((S.data, local, S.indptr), shape=(S.shape[0], used.size))
+    return np.asarray(gathered @ np.ascontiguousarray(M[used]))
 
 
 def fit_lsa(X: sp.csr_matrix, n_components: int, random_state: int = 0) -> np.ndarray | None:
@@ -52,7 +74,7 @@ def fit_lsa(X: sp.csr_matrix, n_components: int, random_state: int = 0) -> np.nd
 
 def lsa_vectors(X: sp.csr_matrix, components: np.ndarray) -> np.ndarray:
     """Project TF-IDF rows onto the LSA components; unit-length rows (zero rows stay zero)."""
-    Z = np.asarray(X.astype(np.float32) @ components.T, dtype=np.float32)
+    Z = np.asarray(sparse_times_dense(X.astype(np.float32), components.T), dtype=np.float32)
     return unit_rows(Z)
 
 
@@ -92,4 +114,6 @@ def smooth_vectors(
     own = Z_raw if self_rows is None else self_rows
     if weight == 0 or W.nnz == 0:
         return unit_rows(np.array(own, dtype=np.float32))
-    return unit_rows(own + np.float32(weight) * np.asarray(W @ Z_raw, dtype=np.float32))
+    return unit_rows(
+        own + np.float32(weight) * np.asarray(sparse_times_dense(W, Z_raw), dtype=np.float32)
+    )

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relatedcontent import CorpusError, RelatedContent, UnknownArticleError, load, top_k_neighbors
+from relatedcontent.index.holders import PoolHolders
 from relatedcontent.index.state import FittedIndex
 from relatedcontent.scoring.lists import recompute_all
 from relatedcontent.scoring.score import id_sort_key
@@ -44,8 +45,8 @@ def cosine_lists(model, k):
     }
 
 
-def fresh_lists(model, k):
-    """Lists a from-scratch computation gives on the model's current articles.
+def fresh_model(model):
+    """A model whose index a from-scratch computation gives on ``model``'s current articles.
 
     Same vocabulary, IDF, boilerplate and LSA projection; pools, smoothed
     vectors, hub scales and lists all recomputed (``recompute_all``).
@@ -63,6 +64,15 @@ def fresh_lists(model, k):
     if index.embeddings is not None:
         fresh.embeddings = unit_rows(model._embed(model._scoring_view(articles)))
     recompute_all(fresh, settings)
+    out = RelatedContent(**model.get_params())
+    out._set_index(fresh)
+    return out
+
+
+def fresh_lists(model, k):
+    """The stored lists of :func:`fresh_model`."""
+    fresh = fresh_model(model).index_
+    ids = fresh.rows.ids
     return {
         ids[r]: [
             (ids[j], s)
@@ -71,6 +81,19 @@ def fresh_lists(model, k):
         ]
         for r in range(len(ids))
     }
+
+
+def assert_same_queries(model, k):
+    """Deeper and filtered lists of ``model`` equal those of a from-scratch computation."""
+    fresh = fresh_model(model)
+    ids = model.ids_
+    for position, article_id in enumerate(ids):
+        other = ids[(position + 1) % len(ids)]
+        for options in ({"n": k + 3}, {"n": k, "exclude": [other]}, {"n": k + 1, "tags": ["t"]}):
+            got = [(r.id, r.score) for r in model.related(article_id, fallback=False, **options)]
+            want = [(r.id, r.score) for r in fresh.related(article_id, fallback=False, **options)]
+            assert [g[0] for g in got] == [w[0] for w in want], (article_id, options)
+            np.testing.assert_allclose([g[1] for g in got], [w[1] for w in want], atol=1e-9)
 
 
 def assert_exact(model, k, reference=fresh_lists):
@@ -83,7 +106,8 @@ def assert_exact(model, k, reference=fresh_lists):
 
 
 def article(i, words, rng=None):
-    return {"id": i, "title": " ".join(words[:2]), "body": " ".join(words)}
+    tags = ["t"] if len(words) % 2 else []
+    return {"id": i, "title": " ".join(words[:2]), "body": " ".join(words), "tags": tags}
 
 
 @pytest.fixture
@@ -231,14 +255,20 @@ ops = st.lists(
     k=st.integers(1, 6),
     plain=st.booleans(),
     candidates=st.integers(1, 8),
+    rebuild=st.sampled_from([0.0, 1.0]),
 )
-def test_property_any_sequence_equals_fresh_computation(seed, sequence, k, plain, candidates):
+def test_property_any_sequence_equals_fresh_computation(
+    seed, sequence, k, plain, candidates, rebuild
+):
+    """Lists after any changes equal a fresh computation (``rebuild``: how often the
+    reverse index of the pools is made again; 1.0 = never, changed pools are searched)."""
     rng = np.random.default_rng(seed)
     start = [article(i if i % 3 else f"s{i}", list(rng.choice(WORDS, 4))) for i in range(12)]
     params = (
         PLAIN_COSINE if plain else {"candidates": candidates, "lsa_components": 4, "hubness_k": 2}
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PoolHolders, "REBUILD_SHARE", rebuild)
         warnings.simplefilter("ignore")
         model = RelatedContent(n_neighbors=k, stop_words=None, min_df=1, max_df=1.0, **params).fit(
             start
@@ -255,6 +285,7 @@ def test_property_any_sequence_equals_fresh_computation(seed, sequence, k, plain
             elif op == "remove" and article_id in model and len(model) > 1:
                 model.remove([article_id])
     assert_exact(model, k)
+    assert_same_queries(model, k)
     if plain:  # with the plain-cosine parameters the lists are the exact cosine top k
         assert_exact(model, k, reference=cosine_lists)
 

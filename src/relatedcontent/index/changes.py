@@ -41,6 +41,7 @@ from ..scoring.query import pool_size
 from ..scoring.score import tie_key
 from ..scoring.settings import Settings
 from ..vectors.lsa import lsa_vectors
+from .holders import PoolHolders
 from .rows import RowTable
 from .rowstore import GrowableArray, GrowableRows
 from .state import FittedIndex, fit_report
@@ -208,6 +209,9 @@ class _Growth:
 
     store: GrowableRows
     arrays: dict[str, GrowableArray]
+    holders: PoolHolders = field(default_factory=PoolHolders)
+    #: ``(rows, their first candidates, cosines)`` before each pool rewrite of a change.
+    rewritten: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 def _writable(index: FittedIndex) -> _Growth:
@@ -261,15 +265,13 @@ def apply_rows(
     repaired, exactly.
     """
     growth = _writable(index)
-    pool_idx, pool_cos = index.pools()
+    pool_idx, _ = index.pools()
     m = min(max(int(settings.smoothing_neighbors), 1), pool_idx.shape[1])
-    old_top = pool_idx[:, :m].copy()
-    old_cos = pool_cos[:, :m].copy()
+    growth.rewritten = []
     # Rows whose pool held a removed article must be recomputed in full.
     stale = np.zeros(index.n_rows, dtype=bool)
     if dead:
-        # numpy's stubs type any(axis=1) as "bool or array"; on a 2-d array it is an array
-        stale = cast(np.ndarray, np.isin(pool_idx, dead).any(axis=1))
+        stale[index.holders(np.asarray(dead, dtype=np.int64))] = True
         _kill(index, growth, list(dead))
     if batch:
         new_rows = _append(index, growth, settings, list(batch), X_new, E_new)
@@ -296,10 +298,25 @@ def apply_rows(
             offered = _offer(index, new_rows, S[np.isin(recompute, new_rows)], stale)
             changed[offered] = True
     rows = np.flatnonzero(changed & alive)
-    pad = np.full((len(new_rows), m), -1, dtype=old_top.dtype)
-    old_top = np.concatenate([old_top, pad])[rows]
-    old_cos = np.concatenate([old_cos, np.zeros((len(new_rows), m))])[rows]
+    old_top, old_cos = _before(growth, rows, m)
     repair(index, settings, rows, old_top, old_cos, new_rows)
+
+
+def _before(growth: _Growth, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``m`` candidates of ``rows`` (sorted) and their cosines before this change."""
+    top = np.full((rows.size, m), -1, dtype=np.int64)
+    cos = np.zeros((rows.size, m))
+    if not growth.rewritten or rows.size == 0:
+        return top, cos
+    logged = np.concatenate([r for r, _, _ in growth.rewritten])
+    tops = np.concatenate([t[:, :m] for _, t, _ in growth.rewritten])
+    coss = np.concatenate([c[:, :m] for _, _, c in growth.rewritten])
+    logged, first = np.unique(logged, return_index=True)  # a row's first rewrite
+    found = np.isin(rows, logged)
+    at = np.searchsorted(logged, rows[found])
+    top[found], cos[found] = tops[first[at]], coss[first[at]]
+    growth.rewritten = []
+    return top, cos
 
 
 def _kill(index: FittedIndex, growth: _Growth, rows: list[int]) -> None:
@@ -314,6 +331,7 @@ def _kill(index: FittedIndex, growth: _Growth, rows: list[int]) -> None:
         index.hub_sigma[row] = 1.0
         index.meta.has_text[row] = False
     growth.store.zero_rows(rows)
+    growth.holders.changed(np.asarray(rows, dtype=np.int64))
 
 
 def _append(
@@ -360,11 +378,15 @@ def _append(
 
 
 def _set_pools(index: FittedIndex, rows: np.ndarray, S: sp.csr_matrix) -> None:
+    """Rewrite the pools of ``rows`` from their dot products ``S`` (noting what they were)."""
     pool_idx, pool_cos = index.pools()
     K = pool_idx.shape[1]
     idx, val = select_top_k(S, K, rows, index.rows.tie_rank, exclude_self=True)
+    growth = cast(_Growth, index.growth)
+    growth.rewritten.append((rows, pool_idx[rows], pool_cos[rows]))
     pool_idx[rows] = idx
     pool_cos[rows] = val
+    growth.holders.changed(rows)
 
 
 def _offer(
@@ -413,6 +435,7 @@ def _offer(
 
 def _recompute_all(index: FittedIndex, growth: _Growth, settings: Settings) -> None:
     recompute_all(index, settings)
+    growth.holders = PoolHolders()
     for name in ("neighbors", "scores", "pool_idx", "pool_cos", "hub_sigma", "lsa"):
         value = getattr(index, name)
         if value is not None:

@@ -24,6 +24,7 @@ from ..text.boilerplate import BoilerplateFilter
 from ..vectors.tfidf import FieldWeightedVectorizer
 from .article_table import ArticleTable
 from .editorial import Editorial
+from .holders import scan_holders
 from .metadata import Metadata
 from .rows import RowTable
 
@@ -239,6 +240,18 @@ class FittedIndex:
             msg = "this index has no candidate pools (an index of format 1 never changed)"
             raise ValueError(msg)
         return self.pool_idx, self.pool_cos
+
+    def holders(self, targets: np.ndarray) -> np.ndarray:
+        """Rows whose candidate pool holds any of ``targets`` (sorted).
+
+        After the first change the growable storage keeps a reverse index of
+        the pools (:class:`~.holders.PoolHolders`); before it, the pools are scanned.
+        """
+        pool_idx, _ = self.pools()
+        if self.growth is not None:
+            found: np.ndarray = self.growth.holders.find(pool_idx, targets)
+            return found
+        return scan_holders(pool_idx, targets)
 
     def live_article(self, row: int) -> Article:
         """The article of ``row``; a ValueError for the tombstone row of a removed article."""

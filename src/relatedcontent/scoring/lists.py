@@ -30,7 +30,7 @@ from .query import pool_from_row, pool_size, query_cosines, rank_query
 from .score import final_scores, hub_scales, order_candidates, resolve_weights, text_similarity
 from .settings import Settings
 
-__all__ = ["fit_lists", "holders", "recompute_all", "repair", "rescore"]
+__all__ = ["fit_lists", "recompute_all", "repair", "rescore"]
 
 #: ``neighbors(X, k, tie_rank) -> (indices, cosines)``: the exact top-k of every row.
 Neighbors = Callable[[sp.csr_matrix, int, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -223,16 +223,6 @@ def update_lists(index: FittedIndex, settings: Settings, rows: np.ndarray) -> No
     index.scores[rows] = values
 
 
-def holders(index: FittedIndex, targets: np.ndarray) -> np.ndarray:
-    """Rows whose pool holds any of ``targets``."""
-    if targets.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    mark = np.zeros(index.n_rows + 1, dtype=bool)
-    mark[targets] = True
-    idx, _ = index.pools()
-    return np.flatnonzero(np.any(mark[np.where(idx >= 0, idx, -1)], axis=1))
-
-
 def repair(
     index: FittedIndex,
     settings: Settings,
@@ -266,7 +256,7 @@ def repair(
     sigma_rows = np.union1d(pool_rows, new_rows)
     sigma_rows = sigma_rows[alive[sigma_rows]]
     changed = update_sigma(index, settings, sigma_rows)
-    list_rows = np.union1d(sigma_rows, holders(index, np.union1d(z_rows, changed)))
+    list_rows = np.union1d(sigma_rows, index.holders(np.union1d(z_rows, changed)))
     list_rows = list_rows[alive[list_rows]]
     update_lists(index, settings, list_rows)
 

@@ -22,6 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "relatedcontent"
 #: inside a function keeps ``import relatedcontent`` free of those dependencies.
 OPTIONAL = {
     "relatedcontent.neighbors.kernel": "numba (the fast extra)",
+    "relatedcontent.neighbors.selection": "numba (the fast extra)",
     "relatedcontent.server._app": "fastapi (the server extra)",
     "relatedcontent.server._run": "uvicorn (the server extra)",
     "relatedcontent.contrib.django.signals": "django, once the app registry is ready",

@@ -276,3 +276,20 @@ def test_run_table_covers_every_posting_once():
                 peak = max(peak, XT.data[q : q + length].max())
             assert inputs.run_max[t_, slot] == peak
         assert covered == list(range(XT.indptr[term], XT.indptr[term] + df[term]))
+
+
+def test_compiled_selection_equals_the_numpy_selection():
+    """select_top_k(compiled=True) picks what the numpy path picks, ties included."""
+    pytest.importorskip("numba")
+    from relatedcontent.neighbors.blocks import select_top_k
+
+    rng = np.random.default_rng(11)
+    S = sp.random(40, 300, density=0.3, format="csr", random_state=rng)
+    S.data = np.round(S.data, 3)  # many exact ties
+    tie_rank = rng.permutation(300)
+    rows = rng.choice(300, size=40, replace=False)
+    for k in (1, 5, 60):
+        want = select_top_k(S, k, rows, tie_rank, exclude_self=True)
+        got = select_top_k(S, k, rows, tie_rank, exclude_self=True, compiled=True)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

@@ -291,7 +291,7 @@ def apply_rows(
     recompute = np.flatnonzero(stale)
     changed = np.zeros(index.n_rows, dtype=bool)
     if recompute.size:
-        S = growth.store.scores(sp.csr_matrix(index.X[recompute]), alive)
+        S = growth.store.scores(sp.csr_matrix(index.X[recompute]))
         _set_pools(index, recompute, S)
         changed[recompute] = True
         if new_rows.size:
@@ -381,7 +381,7 @@ def _set_pools(index: FittedIndex, rows: np.ndarray, S: sp.csr_matrix) -> None:
     """Rewrite the pools of ``rows`` from their dot products ``S`` (noting what they were)."""
     pool_idx, pool_cos = index.pools()
     K = pool_idx.shape[1]
-    idx, val = select_top_k(S, K, rows, index.rows.tie_rank, exclude_self=True)
+    idx, val = select_top_k(S, K, rows, index.rows.tie_rank, exclude_self=True, compiled=True)
     growth = cast(_Growth, index.growth)
     growth.rewritten.append((rows, pool_idx[rows], pool_cos[rows]))
     pool_idx[rows] = idx

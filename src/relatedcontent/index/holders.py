@@ -35,7 +35,7 @@ class PoolHolders:
     """
 
     #: Share of changed rows above which the index is made again.
-    REBUILD_SHARE = 0.02
+    REBUILD_SHARE = 0.1
 
     def __init__(self) -> None:
         self._indptr = np.zeros(1, dtype=np.int64)

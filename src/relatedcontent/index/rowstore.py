@@ -96,13 +96,25 @@ class GrowableRows:
         self._matrix = None
 
     def zero_rows(self, rows: list[int]) -> None:
-        """Empty the given rows' values (their scores become 0 everywhere)."""
-        data, indptr = self._data.view, self._indptr.view
+        """Empty the given rows' values, in the column index too (their scores become 0)."""
+        data, indices, indptr = self._data.view, self._indices.view, self._indptr.view
+        columns = self._columns
         for row in rows:
-            data[indptr[row] : indptr[row + 1]] = 0.0
+            start, end = indptr[row], indptr[row + 1]
+            if columns is not None and row < self._indexed_rows:
+                # the row is a document in the posting list of each of its terms
+                for term in indices[start:end].tolist():
+                    lo, hi = columns.indptr[term], columns.indptr[term + 1]
+                    at = lo + int(np.searchsorted(columns.indices[lo:hi], row))
+                    if at < hi and columns.indices[at] == row:
+                        columns.data[at] = 0.0
+            data[start:end] = 0.0
 
-    def scores(self, Q: sp.csr_matrix, alive: np.ndarray) -> sp.csr_matrix:
-        """Return ``Q @ X.T`` (shape ``(Q rows, n_rows)``), zero for dead rows."""
+    def scores(self, Q: sp.csr_matrix) -> sp.csr_matrix:
+        """Return ``Q @ X.T`` (shape ``(Q rows, n_rows)``); emptied rows have no entries.
+
+        (scipy's product stores no zero sums, and entries are never negative.)
+        """
         n = self.n_rows
         if self._columns is None or n - self._indexed_rows > self.REINDEX_SHARE * n:
             self._columns = sp.csr_matrix(self.matrix.T)
@@ -116,7 +128,4 @@ class GrowableRows:
             if len(parts) > 1
             else sp.csr_matrix(parts[0])
         )
-        # The column index may still hold values of rows emptied since it was built.
-        S.data[~alive[S.indices]] = 0.0
-        S.eliminate_zeros()
         return S

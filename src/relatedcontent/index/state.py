@@ -203,7 +203,7 @@ class FittedIndex:
         changes the growable storage keeps its own.
         """
         if self.growth is not None:
-            S: sp.csr_matrix = self.growth.store.scores(Q, self.rows.alive)
+            S: sp.csr_matrix = self.growth.store.scores(Q)
             return S
         columns = self.__dict__.get("_columns")
         if columns is None or columns.shape[1] != self.X.shape[0]:

@@ -13,13 +13,22 @@ Ties: scores equal once rounded to
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import scipy.sparse as sp
 
-from ..scoring.score import tie_key
+from ..scoring.score import TIE_DECIMALS, tie_key
 from .bounds import Split, needs_fallback
 
-__all__ = ["BYTES_PER_ENTRY", "block", "plan_blocks", "select_top_k", "split_block"]
+__all__ = [
+    "BYTES_PER_ENTRY",
+    "block",
+    "numba_available",
+    "plan_blocks",
+    "select_top_k",
+    "split_block",
+]
 
 #: Bytes of working memory per stored product entry in one block: the product's
 #: value and column, plus the sort keys and permutation used for selection.
@@ -52,8 +61,19 @@ def plan_blocks(X: sp.csr_matrix, budget_entries: int) -> list[tuple[int, int]]:
     return blocks
 
 
+def numba_available() -> bool:
+    """Whether numba is installed (the ``fast`` extra); it is not imported here."""
+    return importlib.util.find_spec("numba") is not None
+
+
 def select_top_k(
-    S: sp.csr_matrix, k: int, offset: int | np.ndarray, tie_rank: np.ndarray, exclude_self: bool
+    S: sp.csr_matrix,
+    k: int,
+    offset: int | np.ndarray,
+    tie_rank: np.ndarray,
+    exclude_self: bool,
+    *,
+    compiled: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick the ``k`` best columns of each row of a block of products ``S``.
 
@@ -61,12 +81,24 @@ def select_top_k(
     is an array, rows ``offset[0], offset[1], ...``). Entries must be
     positive to count; scores equal to ``TIE_DECIMALS`` decimals are
     ties, broken by ``tie_rank`` of the column (lower first). Returns
-    ``(indices, scores)`` padded with -1 / 0.0.
+    ``(indices, scores)`` padded with -1 / 0.0. With ``compiled`` (and numba
+    installed) the compiled selection (:func:`.selection.select_rows`) does it,
+    with the same result.
     """
     rows_in_block = S.shape[0]
     out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
     out_val = np.zeros((rows_in_block, k), dtype=np.float64)
     if S.nnz == 0 or k == 0:
+        return out_idx, out_val
+    if compiled and S.dtype == np.float64 and numba_available():
+        from .selection import select_rows  # numba is an optional dependency
+
+        own = np.full(rows_in_block, -1, dtype=np.int64)
+        if exclude_self:
+            own[:] = offset + np.arange(rows_in_block) if np.isscalar(offset) else offset
+        scale = np.float64(10.0**TIE_DECIMALS)
+        tie = np.asarray(tie_rank, dtype=np.int64)
+        select_rows(S.indptr, S.indices, S.data, own, k, tie, scale, out_idx, out_val)
         return out_idx, out_val
     rows = np.repeat(np.arange(rows_in_block), np.diff(S.indptr))
     cols = S.indices

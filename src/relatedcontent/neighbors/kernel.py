@@ -55,52 +55,15 @@ import scipy.sparse as sp
 from numba import njit
 
 from ..scoring.score import TIE_DECIMALS
+from .selection import _take
 
-__all__ = ["KernelInputs", "plan_tiles", "prepare", "rows_top_k", "warm_up"]
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _insert(top_j, top_s, top_key, top_r, filled, k, j, s, key, r):  # pragma: no cover
-    """Insert ``j`` (score ``s``, tie key ``key``, rank ``r``) into a row's sorted top-k."""
-    pos = filled if filled < k else k - 1
-    while pos > 0 and (key > top_key[pos - 1] or (key == top_key[pos - 1] and r < top_r[pos - 1])):
-        if pos < k:
-            top_j[pos] = top_j[pos - 1]
-            top_s[pos] = top_s[pos - 1]
-            top_key[pos] = top_key[pos - 1]
-            top_r[pos] = top_r[pos - 1]
-        pos -= 1
-    top_j[pos] = j
-    top_s[pos] = s
-    top_key[pos] = key
-    top_r[pos] = r
-    return filled + 1 if filled < k else k
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _offer(top_j, top_s, top_key, top_r, filled, k, j, s, r, scale):  # pragma: no cover
-    """Offer ``j`` with score ``s`` to a row's top-k; return the new fill."""
-    # Scores equal after rounding to TIE_DECIMALS are ties (as np.round does it).
-    key = np.rint(s * scale) / scale
-    if filled == k and (key < top_key[k - 1] or (key == top_key[k - 1] and r > top_r[k - 1])):
-        return filled
-    return _insert(top_j, top_s, top_key, top_r, filled, k, j, s, key, r)
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _take(sel, filled, lo, j, s):  # pragma: no cover - compiled
-    """:func:`_offer` document ``j`` (score ``s``), then raise ``lo`` once the list is full.
-
-    ``sel`` is what selection reads: ``(exclude_self, tie_rank, k, top_j,
-    top_s, top_key, top_r, scale, tiny, margin, eps)``. Returns the fill and ``lo``.
-    """
-    _, tie_rank, k, top_j, top_s, top_key, top_r, scale, tiny, margin, eps = sel
-    filled = _offer(top_j, top_s, top_key, top_r, filled, k, j, s, tie_rank[j], scale)
-    if filled == k:
-        # A score this far under the k-th best's tie key cannot round up to it.
-        bar = top_key[k - 1]
-        lo = max(bar - margin - 8 * eps * bar, tiny)
-    return filled, lo
+__all__ = [
+    "KernelInputs",
+    "plan_tiles",
+    "prepare",
+    "rows_top_k",
+    "warm_up",
+]
 
 
 @njit(nogil=True, cache=True, inline="always")

@@ -28,7 +28,6 @@ The engines:
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import warnings
 from collections.abc import Callable
@@ -41,7 +40,7 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from numpy.typing import DTypeLike
 
-from .blocks import BYTES_PER_ENTRY, block, plan_blocks, split_block
+from .blocks import BYTES_PER_ENTRY, block, numba_available, plan_blocks, split_block
 from .bounds import Split, column_order, frequent_terms, split_frequent
 
 __all__ = [
@@ -151,11 +150,6 @@ def _canonical(X: sp.csr_matrix) -> sp.csr_matrix:
         X = X.copy()
         X.sum_duplicates()
     return X
-
-
-def numba_available() -> bool:
-    """Whether numba is installed (the ``fast`` extra); it is not imported here."""
-    return importlib.util.find_spec("numba") is not None
 
 
 def _nonnegative(X: sp.csr_matrix) -> bool:

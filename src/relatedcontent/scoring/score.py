@@ -166,13 +166,17 @@ def lsa_similarity(A: np.ndarray, B: np.ndarray, idx: np.ndarray, chunk: int = 4
     h = A.shape[1] // 2
     out = np.zeros(idx.shape, dtype=np.float64)
     norms_a = np.linalg.norm(A[:, :h], axis=1)
+    # The leading parts' norms of every row of B, once, when more are gathered than B has
+    # (the same values, bit for bit, as norms of the gathered rows).
+    norms_b = np.linalg.norm(B[:, :h], axis=1) if idx.size > B.shape[0] else None
     for start in range(0, idx.shape[0], chunk):
-        rows = idx[start : start + chunk]
-        gathered = B[np.maximum(rows, 0)]
+        rows = np.maximum(idx[start : start + chunk], 0)
+        gathered = B[rows]
         a = A[start : start + chunk]
         full = np.einsum("rd,rkd->rk", a, gathered)
         lead = np.einsum("rd,rkd->rk", a[:, :h], gathered[:, :, :h])
-        den = norms_a[start : start + chunk, None] * np.linalg.norm(gathered[:, :, :h], axis=2)
+        lead_b = np.linalg.norm(gathered[:, :, :h], axis=2) if norms_b is None else norms_b[rows]
+        den = norms_a[start : start + chunk, None] * lead_b
         lead = np.divide(lead, den, out=np.zeros_like(lead), where=den > 0)
         out[start : start + chunk] = 0.5 * (full + lead)
     out[idx < 0] = 0.0

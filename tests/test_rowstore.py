@@ -1,0 +1,33 @@
+"""Growable rows: products through the column index equal plain products, after any changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from relatedcontent.index.rowstore import GrowableRows
+
+
+def _expected(X, Q, dead):
+    X = sp.csr_matrix(X, copy=True)
+    for row in dead:
+        X.data[X.indptr[row] : X.indptr[row + 1]] = 0.0
+    X.eliminate_zeros()
+    return (Q @ X.T).toarray()
+
+
+def test_products_after_appends_and_emptied_rows():
+    rng = np.random.default_rng(3)
+    X = sp.random(60, 30, density=0.2, format="csr", random_state=rng)
+    store = GrowableRows(X)
+    Q = sp.random(5, 30, density=0.3, format="csr", random_state=rng)
+    np.testing.assert_array_equal(store.scores(Q).toarray(), (Q @ X.T).toarray())
+    more = sp.random(2, 30, density=0.2, format="csr", random_state=rng)
+    store.append(more)  # scored directly, not through the column index
+    X = sp.vstack([X, more], format="csr")
+    dead = [3, 17, 61]  # two indexed rows and one appended row
+    store.zero_rows(dead)
+    S = store.scores(Q)
+    np.testing.assert_array_equal(S.toarray(), _expected(X, Q, dead))
+    assert not np.isin(S.indices, dead).any()  # no stored zeros for emptied rows
+    assert (S.data > 0).all()

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from relatedcontent import Recommendation, RelatedContent, load
+from relatedcontent import Recommendation, RelatedContent, UnknownArticleError, load
 from relatedcontent.cli import main
 
 from ._server import TOKEN, require_server_stack
@@ -358,11 +358,13 @@ def test_a_failed_write_changes_nothing(council_records, tmp_path):
     assert not (tmp_path / "idx").exists()
 
 
-def test_readers_never_see_a_write_in_progress(council_records):
+def test_readers_never_see_a_write_in_progress(council_records, monkeypatch):
     state = IndexState(RelatedContent().fit(council_records[:20]), None)
-    old = state.snapshot
-    before = old.model.related("garden-waste-subscriptions-open", n=19)
+    before = state.snapshot.model.related("garden-waste-subscriptions-open", n=19)
     applied, release = threading.Event(), threading.Event()
+    copies = []
+    real_copy = RelatedContent._copy
+    monkeypatch.setattr(RelatedContent, "_copy", lambda self: copies.append(1) or real_copy(self))
 
     def change(model, current):
         model.remove(["bin-collection-changes-christmas"])
@@ -370,22 +372,49 @@ def test_readers_never_see_a_write_in_progress(council_records):
         release.wait(timeout=60)
         return "done"
 
-    writer = threading.Thread(target=state.write, args=(change,))
-    writer.start()
-    try:
-        assert applied.wait(timeout=60)
-        seen = state.snapshot  # the change is applied to a copy, not yet live
-        assert seen is old
-        assert "bin-collection-changes-christmas" in seen.model
-        assert len(seen.model) == 20
-        assert seen.model.related("garden-waste-subscriptions-open", n=19) == before
-    finally:
-        release.set()
-        writer.join(timeout=60)
-    assert "bin-collection-changes-christmas" not in state.snapshot.model
-    assert state.snapshot.generation == 1
-    assert state.snapshot.token != old.token
-    assert "bin-collection-changes-christmas" in old.model  # readers holding the old one are safe
+    with state.reading() as held:
+        writer = threading.Thread(target=state.write, args=(change,))
+        writer.start()
+        try:
+            assert applied.wait(timeout=60)
+            with state.reading() as seen:  # the change is made on the spare, not yet live
+                assert seen is held
+                assert "bin-collection-changes-christmas" in seen.model
+                assert len(seen.model) == 20
+        finally:
+            release.set()
+            writer.join(timeout=60)
+        assert "bin-collection-changes-christmas" not in state.snapshot.model
+        assert state.snapshot.generation == 1
+        assert state.snapshot.token != held.token
+        # the replica this reader holds is not touched while it is held
+        assert "bin-collection-changes-christmas" in held.model
+        assert held.model.related("garden-waste-subscriptions-open", n=19) == before
+    # Once its readers are gone, the old replica catches up and takes the next write:
+    # no write after the first copies the model.
+    for article_id in ("garden-waste-subscriptions-open", "fly-tipping-fines-rise"):
+        state.write(lambda model, current, a=article_id: model.remove([a]))
+    assert copies == [1]
+    direct = RelatedContent().fit(council_records[:20])
+    direct.remove(["bin-collection-changes-christmas"])
+    direct.remove(["garden-waste-subscriptions-open"])
+    direct.remove(["fly-tipping-fines-rise"])
+    live = state.snapshot.model
+    assert live.ids_ == direct.ids_
+    for article_id in direct.ids_:
+        assert live.related(article_id, n=8) == direct.related(article_id, n=8)
+
+
+def test_a_refused_write_keeps_the_spare(council_records, monkeypatch):
+    state = IndexState(RelatedContent().fit(council_records[:20]), None)
+    state.write(lambda model, current: model.remove(["bin-collection-changes-christmas"]))
+    copies = []
+    monkeypatch.setattr(RelatedContent, "_copy", lambda self: copies.append(1))
+    with pytest.raises(UnknownArticleError):
+        state.write(lambda model, current: model.remove(["no-such-article"]))
+    state.write(lambda model, current: model.remove(["fly-tipping-fines-rise"]))
+    assert copies == []
+    assert len(state.snapshot.model) == 18
 
 
 def test_successive_writes_equal_the_same_changes_made_directly(council_records, tmp_path):

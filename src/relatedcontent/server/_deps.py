@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
 from ._errors import ApiError
-from ._state import IndexState
+from ._state import IndexState, Snapshot
 from ._token import TOKEN_ENV
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "ServerSettings",
     "WriteRoute",
     "bearer_doc",
+    "current",
     "require_token",
     "server_settings",
     "state",
@@ -50,6 +51,12 @@ def state(request: Request) -> IndexState:
     """The live index state of the application."""
     value: IndexState = request.app.state.rc_state
     return value
+
+
+def current(request: Request) -> Iterator[Snapshot]:
+    """The live snapshot, in use until the answer is made (writers never change it meanwhile)."""
+    with state(request).reading() as snapshot:
+        yield snapshot
 
 
 def server_settings(request: Request) -> ServerSettings:

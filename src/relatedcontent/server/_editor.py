@@ -7,10 +7,10 @@ from fastapi.responses import HTMLResponse
 
 from .._version import __version__
 from ..exceptions import UnknownArticleError
-from ._deps import state
+from ._deps import current
 from ._editor_views import describe, search_titles
 from ._render import render_fragment, render_page, safe_href
-from ._state import IndexState
+from ._state import Snapshot
 
 __all__ = ["editor_router"]
 
@@ -25,10 +25,9 @@ def editor_router(max_n: int) -> APIRouter:
         q: str = Query("", max_length=200, description="Title search."),
         id: str | None = Query(None, description="Article whose list to show."),  # noqa: A002
         n: int = Query(5, ge=1, le=max_n, description=f"How many items (1 to {max_n})."),
-        live: IndexState = Depends(state),
+        snapshot: Snapshot = Depends(current),
     ) -> HTMLResponse:
         """Search an article; see its list with scores and reasons, and the readers' block."""
-        snapshot = live.snapshot
         model = snapshot.model
         results = search_titles(snapshot, q, 20) if q.strip() else []
         selected = None

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
 from ..ingest.articles import Article
-from ._deps import ServerSettings, server_settings, state
+from ._deps import ServerSettings, current, server_settings, state
 from ._editor_views import search_titles
 from ._errors import ApiError
 from ._http import OPTIONS, cached, is_lookup, query_options
@@ -100,7 +100,7 @@ def reads_router(max_n: int) -> APIRouter:
         article_id: str,
         n: int = n_query,
         heading: str = Query(DEFAULT_HEADING, max_length=200, description="Heading of the block."),
-        live: IndexState = Depends(state),
+        snapshot: Snapshot = Depends(current),
         settings: ServerSettings = Depends(server_settings),
     ) -> Response:
         """Return the list as ``<aside class="rc-related">`` markup, escaped and ready to insert.
@@ -108,10 +108,9 @@ def reads_router(max_n: int) -> APIRouter:
         If no article has the id but ``{id}.html`` is itself an article id, the
         JSON list of that article is returned (its block is at ``{id}.html.html``).
         """
-        snapshot = live.snapshot
         model = snapshot.model
         if model.resolve_id(article_id) not in model and f"{article_id}.html" in model:
-            return await related_json(request, f"{article_id}.html", n, False, live, settings)
+            return await related_json(request, f"{article_id}.html", n, False, snapshot, settings)
 
         def make() -> Response:
             resolved, items = related_items(snapshot, article_id, n, request)
@@ -133,11 +132,10 @@ def reads_router(max_n: int) -> APIRouter:
         explain: bool = Query(
             False, description="Add each item's reasons (shared terms, tags...)."
         ),
-        live: IndexState = Depends(state),
+        snapshot: Snapshot = Depends(current),
         settings: ServerSettings = Depends(server_settings),
     ) -> Response:
         """Return ``{"id": ..., "related": [{"id", "score", "title", "url", "teaser", ...}]}``."""
-        snapshot = live.snapshot
 
         def make() -> Response:
             resolved, items = related_items(snapshot, article_id, n, request)
@@ -158,12 +156,14 @@ def reads_router(max_n: int) -> APIRouter:
         summary='Related articles for a draft (the editor\'s "suggest related" box)',
         responses={422: {"description": "Empty draft or bad field."}},
     )
-    def similar(draft: Draft, n: int = n_query, live: IndexState = Depends(state)) -> JSONResponse:
+    def similar(
+        draft: Draft, n: int = n_query, snapshot: Snapshot = Depends(current)
+    ) -> JSONResponse:
         """Return ``{"related": [...]}`` for a draft's title and body; nothing is indexed."""
         if not (draft.title.strip() or draft.body.strip() or draft.tags):
             message = "the draft is empty; give a 'title' or a 'body'"
             raise ApiError(422, "empty_draft", message, "body")
-        model = live.snapshot.model
+        model = snapshot.model
         draft_id: Any = "__draft__"
         if draft.id is not None:
             draft_id = model.resolve_id(draft.id) if isinstance(draft.id, str) else draft.id
@@ -178,18 +178,19 @@ def reads_router(max_n: int) -> APIRouter:
             ..., min_length=1, max_length=200, description="Words of the title (any case)."
         ),
         limit: int = Query(10, ge=1, le=100),
-        live: IndexState = Depends(state),
+        snapshot: Snapshot = Depends(current),
     ) -> JSONResponse:
         """Return ``{"query": q, "results": [{"id", "title", "url"}]}``, titles with every word."""
-        results = search_titles(live.snapshot, q, limit)
+        results = search_titles(snapshot, q, limit)
         return JSONResponse({"query": q, "results": results}, headers={"Cache-Control": "no-cache"})
 
     @router.get("/health", summary="Liveness and index facts", tags=["service"])
     async def health(
-        live: IndexState = Depends(state), settings: ServerSettings = Depends(server_settings)
+        live: IndexState = Depends(state),
+        settings: ServerSettings = Depends(server_settings),
+        snapshot: Snapshot = Depends(current),
     ) -> JSONResponse:
         """Return the index size, the number of writes applied and whether writes are on."""
-        snapshot = live.snapshot
         body = {
             "status": "ok",
             "version": __version__,

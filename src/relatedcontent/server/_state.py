@@ -1,10 +1,16 @@
-"""The live index of a server: one immutable snapshot for readers, serialised writers.
+"""The live index of a server: one unchanging snapshot for readers, serialised writers.
 
-Readers take the current :class:`Snapshot` once per request and use only it,
-so a request never sees a half-applied change. A writer holds the write lock,
-copies the model, applies the change to the copy, persists the copy with
-``model.save(path)``, and only then swaps the snapshot in (copy-on-write). A
-failed change or save leaves the live snapshot untouched.
+Readers take the current :class:`Snapshot` once per request (``reading()``)
+and use only it, so a request never sees a half-applied change, and never
+waits for a writer. Two replicas of the model take turns ("left-right"): a
+writer holds the write lock, applies the change to the spare replica,
+persists it with ``model.save(path)`` and only then swaps it in as the live
+snapshot. The replica readers just left is brought up to date afterwards, in
+the background: once its last reader is done, the change is replayed on it
+from its journal records (the path a load replays, so both replicas stay
+equal) and it becomes the spare. No write copies the model; the first write
+makes the spare, once. A failed change or save leaves the live snapshot
+untouched (and the spare is made again).
 
 The snapshot's ``token`` identifies the state of the index: it is derived from
 the saved index's files at start-up and changes with every write, so ETags built
@@ -17,13 +23,14 @@ import hashlib
 import os
 import secrets
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .._recommender import RelatedContent
-from ..exceptions import IndexFormatError
+from ..exceptions import IndexFormatError, RelatedContentError
 from ._errors import ApiError
 
 __all__ = ["IndexState", "Snapshot", "state_token"]
@@ -49,6 +56,8 @@ class Snapshot:
     token: str
     generation: int = 0
     _titles: list[str | None] | None = field(default=None, repr=False)
+    #: Requests using this snapshot now (guarded by the state's condition).
+    readers: int = field(default=0, repr=False)
 
     def lower_titles(self) -> list[str | None]:
         """Return the case-folded titles by row (computed once per snapshot).
@@ -105,15 +114,36 @@ class IndexState:
         only (the demo).
     """
 
+    #: Longest wait, in seconds, for the readers of the previous replica; after it
+    #: the spare is made again by copying the live model.
+    DRAIN_SECONDS = 30.0
+
     def __init__(self, model: RelatedContent, path: str | os.PathLike[str] | None) -> None:
         self.path = None if path is None else Path(path)
         self._snapshot = Snapshot(model=model, token=state_token(self.path))
         self._write_lock = threading.Lock()
+        self._readers = threading.Condition()
+        self._spare: RelatedContent | None = None
+        self._catch_up: threading.Thread | None = None
 
     @property
     def snapshot(self) -> Snapshot:
-        """The current snapshot; read it once per request."""
+        """The current snapshot (requests use :meth:`reading`, which the writers wait for)."""
         return self._snapshot
+
+    @contextmanager
+    def reading(self) -> Iterator[Snapshot]:
+        """The current snapshot, registered as in use until the block ends."""
+        with self._readers:
+            snapshot = self._snapshot
+            snapshot.readers += 1
+        try:
+            yield snapshot
+        finally:
+            with self._readers:
+                snapshot.readers -= 1
+                if snapshot.readers == 0:
+                    self._readers.notify_all()
 
     @property
     def persistent(self) -> bool:
@@ -121,14 +151,14 @@ class IndexState:
         return self.path is not None
 
     def write(self, change: Callable[[RelatedContent, Snapshot], T]) -> tuple[T, Snapshot]:
-        """Apply ``change`` to a copy of the model, persist it, then make it live.
+        """Apply ``change`` to the spare replica, persist it, then make it live.
 
         Parameters
         ----------
         change : callable
-            ``change(model_copy, current_snapshot)`` modifies the copy and
-            returns a result. It may raise :class:`ApiError`; the live
-            snapshot is then unchanged.
+            ``change(model, current_snapshot)`` modifies ``model`` (the spare,
+            equal to the live model) and returns a result. It may raise
+            :class:`ApiError`; the live snapshot is then unchanged.
 
         Returns
         -------
@@ -138,27 +168,66 @@ class IndexState:
             The new live snapshot.
         """
         with self._write_lock:
+            if self._catch_up is not None:
+                self._catch_up.join()
+                self._catch_up = None
             current = self._snapshot
-            model = current.model._copy()
-            result = change(model, current)
-            if self.path is not None:
-                try:
-                    model.save(self.path)
-                except IndexFormatError as exc:
-                    msg = (
-                        f"{exc}; the change was not applied. If another program changed the "
-                        "index, restart the server; send changes through the server while it runs"
-                    )
-                    raise ApiError(409, "index_conflict", msg) from None
-                except OSError as exc:
-                    msg = (
-                        f"the index could not be saved ({exc.strerror or exc}); the change was not "
-                        "applied. Check the disk and the index folder's permissions, then retry"
-                    )
-                    raise ApiError(503, "save_failed", msg) from None
+            model = self._spare if self._spare is not None else current.model._copy()
+            self._spare = None  # until the change is made and saved, nobody's spare
+            journal = len(model.index_.link.pending)
+            try:
+                result = change(model, current)
+                records = model.pending_changes()[journal:]
+                before = model.index_
+                self._save(model)
+            except (ApiError, RelatedContentError):
+                if len(model.index_.link.pending) == journal:
+                    self._spare = model  # refused before any change: still equal to the live one
+                raise
+            compacted = model.index_ is not before  # the save wrote a compacted snapshot
             token = hashlib.sha256(
                 f"{current.token}:{current.generation + 1}:{state_token(self.path)}".encode()
             ).hexdigest()
             new = Snapshot(model=model, token=token, generation=current.generation + 1)
-            self._snapshot = new
+            with self._readers:
+                self._snapshot = new
+            self._catch_up = threading.Thread(
+                target=self._make_spare, args=(current, new, records, compacted), daemon=True
+            )
+            self._catch_up.start()
             return result, new
+
+    def _save(self, model: RelatedContent) -> None:
+        if self.path is None:
+            return
+        try:
+            model.save(self.path)
+        except IndexFormatError as exc:
+            msg = (
+                f"{exc}; the change was not applied. If another program changed the "
+                "index, restart the server; send changes through the server while it runs"
+            )
+            raise ApiError(409, "index_conflict", msg) from None
+        except OSError as exc:
+            msg = (
+                f"the index could not be saved ({exc.strerror or exc}); the change was not "
+                "applied. Check the disk and the index folder's permissions, then retry"
+            )
+            raise ApiError(503, "save_failed", msg) from None
+
+    def _make_spare(
+        self, old: Snapshot, new: Snapshot, records: list[dict[str, Any]], compacted: bool
+    ) -> None:
+        """Bring ``old``'s replica up to ``new`` once its readers are done; keep it as spare."""
+        if compacted:
+            return  # the live replica's rows were renumbered: the next write copies it
+        with self._readers:
+            drained = self._readers.wait_for(lambda: old.readers == 0, self.DRAIN_SECONDS)
+        if not drained:
+            return  # a reader stayed: the next write copies the live replica
+        live = new.model.index_
+        model = old.model
+        model._replay(records)
+        # The live replica saved these changes: the spare's storage link says so too.
+        model.index_.link = replace(live.link, pending=[])
+        self._spare = model

@@ -20,11 +20,22 @@ from .ingest.articles import Article, ArticleId, FieldMap, to_article
 from .outputs.items import Recommendation, recommendation
 from .scoring.controls import Item, QueryArticle, assemble
 from .scoring.explain import Explanation, explain_pair
+from .scoring.lists import pool_lists
 from .scoring.options import make_options
-from .scoring.query import pool_from_row, pool_size, query_cosines, query_vectors, rank_query
+from .scoring.query import (
+    pool_from_row,
+    pool_size,
+    query_cosines,
+    query_vectors,
+    rank_query,
+    stored_pool,
+)
 from .scoring.score import pair_parts
 from .scoring.settings import Settings
 from .text.view import scoring_view
+
+#: Articles whose deeper lists ``related_all`` scores together.
+ALL_BLOCK = 1024
 
 __all__ = ["QueryMixin"]
 
@@ -96,8 +107,11 @@ class QueryMixin:
             keep = rows >= 0
             return rows[keep], np.asarray(index.scores[row])[keep]
         settings = self._settings()
-        cos = query_cosines(index, index.X[row])
-        pool = pool_from_row(index, cos, allowed, pool_size(index, settings, size), exclude=row)
+        wanted = pool_size(index, settings, size)
+        pool = stored_pool(index, row, allowed, wanted)
+        if pool is None:
+            cos = query_cosines(index, index.X[row])
+            pool = pool_from_row(index, cos, allowed, wanted, exclude=row)
         z = None if index.lsa is None else index.lsa[row : row + 1]
         e = None if index.embeddings is None else index.embeddings[row : row + 1]
         sigma = float(index.hub_sigma[row])
@@ -225,8 +239,14 @@ class QueryMixin:
         return self._related_row(row, n, options, "related")
 
     def _related_row(
-        self, row: int, n: int, options: Mapping[str, Any], method: str
+        self,
+        row: int,
+        n: int,
+        options: Mapping[str, Any],
+        method: str,
+        deeper: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[Recommendation]:
+        """The list of ``row``; ``deeper``: its first items without options, when known."""
         index = self.index_
         opts = make_options(index.editorial.policy, options, method)
         article = index.articles[row]
@@ -237,6 +257,9 @@ class QueryMixin:
         def ranked(
             allowed: np.ndarray | None, custom: bool, size: int
         ) -> tuple[np.ndarray, np.ndarray]:
+            if deeper is not None and not custom and size <= deeper[0].size:
+                keep = deeper[0] >= 0
+                return deeper[0][keep], deeper[1][keep]
             return self._ranked_row(row, allowed, custom, size)
 
         items = assemble(index, self._settings(), query, n, opts, ranked)
@@ -247,15 +270,23 @@ class QueryMixin:
     ) -> Iterator[tuple[ArticleId, list[Recommendation]]]:
         """Yield ``(id, related list)`` for every article, in index order.
 
-        ``options`` are those of :meth:`related`.
+        ``options`` are those of :meth:`related`. Lists longer than the stored
+        ones are scored from the candidate pools a block of articles at a
+        time (the same lists as :meth:`related` gives one by one).
         """
         index = self._check_fitted()
         n = check_n(n, "related_all")
         make_options(index.editorial.policy, options, "related_all")
-        for row, article_id in enumerate(index.rows.ids):
-            if not index.rows.alive[row]:
-                continue
-            yield article_id, self._related_row(row, n, options, "related_all")
+        live = np.flatnonzero(index.rows.alive)
+        pools = index.pool_idx
+        batch = n > index.neighbors.shape[1] and pools is not None and n <= pools.shape[1]
+        for start in range(0, live.size, ALL_BLOCK):
+            rows = live[start : start + ALL_BLOCK]
+            lists = pool_lists(index, self._settings(), rows, n) if batch else None
+            for position, row in enumerate(rows.tolist()):
+                deeper = None if lists is None else (lists[0][position], lists[1][position])
+                article_id = index.rows.ids[row]
+                yield article_id, self._related_row(row, n, options, "related_all", deeper)
 
     def similar(
         self, draft: str | Article | Mapping[str, Any], n: int = 5, **options: Any

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..index.state import FittedIndex
-from ..ingest.articles import ArticleId
+from ..ingest.articles import Article, ArticleId
 from ..text.clean import make_teaser
 
 __all__ = ["Recommendation", "recommendation"]
@@ -95,15 +95,13 @@ def recommendation(
     parameter); this is the one place an item's image is chosen.
     """
     a = index.live_article(row)  # removed rows are never listed
-    body = index.boilerplate.lead(a.body, int(teaser_length) + 1) or a.body
-    source = body or a.title
-    title = a.title or make_teaser(body, min(80, int(teaser_length)))
+    title, teaser = _title_and_teaser(index, row, a, int(teaser_length))
     return Recommendation(
         id=a.id,
         score=float(score),
         title=title,
         url=a.url,
-        teaser=make_teaser(source, int(teaser_length)),
+        teaser=teaser,
         section=a.section,
         published=a.published,
         tags=a.tags + a.categories,
@@ -111,3 +109,24 @@ def recommendation(
         reason=reason,
         image=a.image or default_image,
     )
+
+
+#: Teasers kept per index (a row's article and the boilerplate never change).
+TEASER_CACHE = 65536
+
+
+def _title_and_teaser(
+    index: FittedIndex, row: int, a: Article, teaser_length: int
+) -> tuple[str, str]:
+    """The item's title (its first words when the article has none) and teaser, cached by row."""
+    cache: dict[tuple[int, int], tuple[str, str]] = index.__dict__.setdefault("_teasers", {})
+    found = cache.get((row, teaser_length))
+    if found is not None:
+        return found
+    body = index.boilerplate.lead(a.body, teaser_length + 1) or a.body
+    title = a.title or make_teaser(body, min(80, teaser_length))
+    made = (title, make_teaser(body or a.title, teaser_length))
+    if len(cache) >= TEASER_CACHE:
+        cache.clear()
+    cache[(row, teaser_length)] = made
+    return made

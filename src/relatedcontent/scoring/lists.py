@@ -30,7 +30,7 @@ from .query import pool_from_row, pool_size, query_cosines, rank_query
 from .score import final_scores, hub_scales, order_candidates, resolve_weights, text_similarity
 from .settings import Settings
 
-__all__ = ["fit_lists", "recompute_all", "repair", "rescore"]
+__all__ = ["fit_lists", "pool_lists", "recompute_all", "repair", "rescore"]
 
 #: ``neighbors(X, k, tie_rank) -> (indices, cosines)``: the exact top-k of every row.
 Neighbors = Callable[[sp.csr_matrix, int, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -185,6 +185,19 @@ def update_lists(index: FittedIndex, settings: Settings, rows: np.ndarray) -> No
     """Recompute the stored lists of ``rows`` from their pools."""
     if rows.size == 0:
         return
+    neighbors, values = pool_lists(index, settings, rows, index.neighbors.shape[1])
+    index.neighbors[rows] = neighbors
+    index.scores[rows] = values
+
+
+def pool_lists(
+    index: FittedIndex, settings: Settings, rows: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``k`` items of the lists of ``rows`` (rows, -1 = none; scores), from their pools.
+
+    The lists :meth:`RelatedContent.related` gives without options, for ``k``
+    up to the pool size: the stored lists, and deeper ones for ``related_all``.
+    """
     idx_all, cos_all = index.pools()
     idx, cos = idx_all[rows], cos_all[rows]
     Z, E = index.lsa, index.embeddings
@@ -202,12 +215,11 @@ def update_lists(index: FittedIndex, settings: Settings, rows: np.ndarray) -> No
     if settings.hides_copies:
         score = np.where(cos >= settings.near_duplicate_threshold, -np.inf, score)
     ordered, scores = order_candidates(score, idx, index.rows.tie_rank)
-    k = index.neighbors.shape[1]
     neighbors = np.full((rows.size, k), -1, dtype=np.int64)
     values = np.zeros((rows.size, k))
     width = min(k, ordered.shape[1])
     neighbors[:, :width], values[:, :width] = ordered[:, :width], scores[:, :width]
-    care, copies = _rows_needing_care(index, settings, rows, ordered)
+    care, copies = _rows_needing_care(index, settings, rows, ordered, max(k, settings.n_neighbors))
     for position in care:
         row = int(rows[position])
         pool_idx, pool_cos = _default_pool(index, row)
@@ -219,8 +231,7 @@ def update_lists(index: FittedIndex, settings: Settings, rows: np.ndarray) -> No
         values[position] = 0.0
         neighbors[position, : min(k, got.size)] = got[:k]
         values[position, : min(k, got.size)] = got_scores[:k]
-    index.neighbors[rows] = neighbors
-    index.scores[rows] = values
+    return neighbors, values
 
 
 def repair(
@@ -272,7 +283,7 @@ def _default_pool(index: FittedIndex, row: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _rows_needing_care(
-    index: FittedIndex, settings: Settings, rows: np.ndarray, ordered: np.ndarray
+    index: FittedIndex, settings: Settings, rows: np.ndarray, ordered: np.ndarray, k: int
 ) -> tuple[np.ndarray, Any]:
     """Positions (in ``rows``) whose list needs the per-query rules (languages, near-copies).
 
@@ -298,7 +309,7 @@ def _rows_needing_care(
         r, c = np.nonzero(copies)
         pairs = sp.csr_matrix((np.ones(r.size), (r, idx_all[r, c])), shape=(n, n))
         pairs = pairs + pairs.T
-        listed = ordered[:, : max(int(settings.n_neighbors) * 2, 1)]
+        listed = ordered[:, : max(int(k) * 2, 1)]
         k = listed.shape[1]
         valid = listed >= 0
         L = sp.csr_matrix(

@@ -32,6 +32,7 @@ __all__ = [
     "pool_size",
     "query_vectors",
     "rank_query",
+    "stored_pool",
 ]
 
 NEAR_DUPLICATE_MODES = ("hide", "collapse", "show")
@@ -83,6 +84,32 @@ def pool_from_row(
         cand, values = cand[keep], values[keep]
     order = order_rows(cand, values, index.rows.tie_rank)[:size]
     return cand[order].astype(np.int64), values[order]
+
+
+def stored_pool(
+    index: FittedIndex, row: int, allowed: np.ndarray | None, size: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`pool_from_row` of an indexed row, read from its stored pool when that decides it.
+
+    A stored pool holds the row's nearest articles by cosine, best first, in
+    the same order; when it is not full it holds every article sharing a term
+    with the row. So its first ``size`` allowed members are the query's pool
+    if there are that many, or if the pool is not full. Otherwise (a filter
+    left too few, or a larger ``size``) this returns None: the full product
+    decides.
+    """
+    if index.pool_idx is None or index.pool_cos is None:
+        return None
+    members = np.asarray(index.pool_idx[row])
+    values = np.asarray(index.pool_cos[row])
+    full = members.size > 0 and members[-1] >= 0
+    keep = members >= 0
+    if allowed is not None:
+        keep &= allowed[np.maximum(members, 0)]
+    members, values = members[keep], values[keep]
+    if members.size < size and full:
+        return None
+    return members[:size].astype(np.int64), values[:size].astype(np.float64)
 
 
 def query_vectors(

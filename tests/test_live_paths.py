@@ -83,3 +83,19 @@ def test_cached_teasers_are_the_teasers(model):
     model.index_.__dict__.pop("_teasers")
     assert [r.to_dict() for r in model.related(model.ids_[3], n=8)] == first
     assert np.all([item["teaser"] for item in first])
+
+
+def test_changes_in_memory_blocks_equal_changes_at_once(council_records):
+    """Pools recomputed after a change are made block by block within the memory budget."""
+
+    def changed(budget):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = RelatedContent(n_neighbors=5, candidates=10, memory_budget=budget)
+            model.fit(council_records[:50])
+            model.remove([council_records[3]["id"], council_records[9]["id"]])
+            model.add(council_records[50:58])
+            model.update([{**council_records[12], "body": "Bins and recycling at Christmas."}])
+        return {i: [(r.id, r.score) for r in model.related(i, n=5)] for i in model.ids_}
+
+    assert changed(1) == changed("512MiB")

@@ -35,7 +35,8 @@ import scipy.sparse as sp
 
 from ..exceptions import DuplicateArticleError, UnknownArticleError
 from ..ingest.articles import Article, ArticleId, id_key
-from ..neighbors.blocks import select_top_k
+from ..neighbors.blocks import BYTES_PER_ENTRY, cut_blocks, select_top_k
+from ..neighbors.plan import parse_memory
 from ..scoring.lists import recompute_all, repair
 from ..scoring.query import pool_size
 from ..scoring.score import tie_key
@@ -291,15 +292,28 @@ def apply_rows(
     recompute = np.flatnonzero(stale)
     changed = np.zeros(index.n_rows, dtype=bool)
     if recompute.size:
-        S = growth.store.scores(sp.csr_matrix(index.X[recompute]))
-        _set_pools(index, recompute, S)
+        new_products = []  # new rows come last in recompute, in order
+        for block in _product_blocks(growth, settings, index.X, recompute):
+            S = growth.store.scores(sp.csr_matrix(index.X[block]))
+            _set_pools(index, block, S)
+            new_products.append(S[np.isin(block, new_rows)])
         changed[recompute] = True
         if new_rows.size:
-            offered = _offer(index, new_rows, S[np.isin(recompute, new_rows)], stale)
+            S_new = sp.csr_matrix(sp.vstack(new_products, format="csr"))
+            offered = _offer(index, new_rows, S_new, stale)
             changed[offered] = True
     rows = np.flatnonzero(changed & alive)
     old_top, old_cos = _before(growth, rows, m)
     repair(index, settings, rows, old_top, old_cos, new_rows)
+
+
+def _product_blocks(
+    growth: _Growth, settings: Settings, X: sp.csr_matrix, rows: np.ndarray
+) -> list[np.ndarray]:
+    """``rows`` in blocks whose products with every row fit the memory budget."""
+    budget = max(parse_memory(settings.memory_budget) // BYTES_PER_ENTRY, 1)
+    bounds = growth.store.product_bounds(sp.csr_matrix(X[rows]))
+    return [rows[start:stop] for start, stop in cut_blocks(bounds, budget)]
 
 
 def _before(growth: _Growth, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,8 @@ rebuilt once they make up a noticeable share.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -110,15 +112,35 @@ class GrowableRows:
                         columns.data[at] = 0.0
             data[start:end] = 0.0
 
+    def product_bounds(self, Q: sp.csr_matrix) -> np.ndarray:
+        """Per row of ``Q``, at most how many entries its row of :meth:`scores` holds.
+
+        The sum of its terms' document frequencies, capped at the number of rows.
+        """
+        self._index()
+        columns = cast(sp.csr_matrix, self._columns)
+        df = np.diff(columns.indptr).astype(np.int64)
+        if self.n_rows > self._indexed_rows:
+            newer = self._indices.view[self._indptr.view[self._indexed_rows] :]
+            df += np.bincount(newer, minlength=self.n_cols)
+        pattern = sp.csr_matrix((np.ones(Q.nnz, dtype=np.int64), Q.indices, Q.indptr), Q.shape)
+        bounds: np.ndarray = np.minimum(pattern @ df, self.n_rows)
+        return bounds
+
+    def _index(self) -> None:
+        """Make the column index if there is none, or if many rows were added since."""
+        n = self.n_rows
+        if self._columns is None or n - self._indexed_rows > self.REINDEX_SHARE * n:
+            self._columns = sp.csr_matrix(self.matrix.T)
+            self._indexed_rows = n
+
     def scores(self, Q: sp.csr_matrix) -> sp.csr_matrix:
         """Return ``Q @ X.T`` (shape ``(Q rows, n_rows)``); emptied rows have no entries.
 
         (scipy's product stores no zero sums, and entries are never negative.)
         """
         n = self.n_rows
-        if self._columns is None or n - self._indexed_rows > self.REINDEX_SHARE * n:
-            self._columns = sp.csr_matrix(self.matrix.T)
-            self._indexed_rows = n
+        self._index()
         X = self.matrix
         parts = [Q @ self._columns]
         if n > self._indexed_rows:

@@ -24,6 +24,7 @@ from .bounds import Split, needs_fallback
 __all__ = [
     "BYTES_PER_ENTRY",
     "block",
+    "cut_blocks",
     "numba_available",
     "plan_blocks",
     "select_top_k",
@@ -48,8 +49,16 @@ def plan_blocks(X: sp.csr_matrix, budget_entries: int) -> list[tuple[int, int]]:
         return []
     df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64)
     pattern = sp.csr_matrix((np.ones_like(X.data, dtype=np.int64), X.indices, X.indptr), X.shape)
-    bound = np.minimum(pattern @ df, n)
-    ends = np.cumsum(bound)
+    return cut_blocks(np.minimum(pattern @ df, n), budget_entries)
+
+
+def cut_blocks(bounds: np.ndarray, budget_entries: int) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` blocks whose summed ``bounds`` fit ``budget_entries``.
+
+    A single row always forms a block, whatever its bound.
+    """
+    n = bounds.size
+    ends = np.cumsum(bounds)
     blocks = []
     start = 0
     while start < n:

@@ -453,3 +453,16 @@ def test_flat_copies_only_containers_of_atomic_values():
     assert _flat_copy([("a", ["mutable"])]) is None
     assert _flat_copy({"a": {"b": 1}}) is None
     assert _flat_copy(("a",)) is None  # not a list or dict: deep-copied as usual
+
+
+def test_the_spare_is_made_before_the_first_write(council_records, monkeypatch):
+    state = IndexState(RelatedContent().fit(council_records[:20]), None)
+    copies = []
+    real_copy = RelatedContent._copy
+    monkeypatch.setattr(RelatedContent, "_copy", lambda self: copies.append(1) or real_copy(self))
+    state.prepare_writes().join(timeout=60)
+    assert copies == [1]
+    state.write(lambda model, current: model.remove(["fly-tipping-fines-rise"]))
+    assert copies == [1]
+    assert "fly-tipping-fines-rise" not in state.snapshot.model
+    assert state.snapshot.model.index_.growth is not None

@@ -20,7 +20,7 @@ import numpy as np
 
 from .exceptions import CorpusError
 from .index.article_table import article_from_json
-from .index.changes import Batch, apply_rows, plan_batch, refit_advice
+from .index.changes import Batch, apply_rows, plan_batch, prepare_changes, refit_advice
 from .index.persistence import pending_records
 from .index.state import FittedIndex, StorageLink
 from .ingest.articles import (
@@ -258,6 +258,10 @@ class EditingMixin:
         tokens, unknown = index.vectorizer.token_counts(batch)
         index.drift["new_tokens"] += tokens
         index.drift["unknown_tokens"] += unknown
+
+    def _prepare_changes(self) -> None:
+        """Make the storage changes need now, so that the first change is as fast as the next."""
+        prepare_changes(self._check_fitted())
 
     def _apply(self, batch: Batch) -> None:
         """Vectorise the batch's articles, then change the index (nothing changes on error)."""

@@ -54,6 +54,7 @@ __all__ = [
     "apply_rows",
     "compacted",
     "plan_batch",
+    "prepare_changes",
     "refit_advice",
 ]
 
@@ -243,6 +244,17 @@ def _writable(index: FittedIndex) -> _Growth:
     index.X = growth.store.matrix
     _show_views(index, growth)
     return growth
+
+
+def prepare_changes(index: FittedIndex) -> None:
+    """Make the storage changes need now (copies of the arrays, the column and pool indexes).
+
+    The first change after a load otherwise pays for it (seconds for a large
+    index); a server calls this in the background before its first write.
+    """
+    growth = _writable(index)
+    growth.store.scores(sp.csr_matrix((0, index.X.shape[1])))  # builds the column index
+    growth.holders.find(index.pools()[0], np.zeros(1, dtype=np.int64))  # and the pool index
 
 
 def _show_views(index: FittedIndex, growth: _Growth) -> None:

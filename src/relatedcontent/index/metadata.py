@@ -8,6 +8,7 @@ A saved index keeps these columns, so loading one does not read its articles.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..ingest.articles import Article, parse_date
+from .fields import fields_of
 
 __all__ = ["CONTENT_TYPE_FIELD", "Metadata", "epoch", "tag_keys"]
 
@@ -112,6 +114,10 @@ class Metadata:
         self.published = np.concatenate([self.published, published])
         self.has_text = np.concatenate([self.has_text, np.asarray(has_text, dtype=bool)])
         self.__dict__.pop("_tag_names", None)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Metadata:
+        # the declared fields only: not the tag-name cache readers may be filling
+        return Metadata(**copy.deepcopy(fields_of(self), memo))
 
     def take(self, rows: np.ndarray) -> Metadata:
         """The columns of the given rows, in that order (the label tables are kept)."""

@@ -24,6 +24,7 @@ from ..text.boilerplate import BoilerplateFilter
 from ..vectors.tfidf import FieldWeightedVectorizer
 from .article_table import ArticleTable
 from .editorial import Editorial
+from .fields import fields_of
 from .holders import scan_holders
 from .metadata import Metadata
 from .rows import RowTable
@@ -218,14 +219,19 @@ class FittedIndex:
         (ids, row numbers, frozen articles) are copied one level deep, at C
         speed. The copy owns its arrays (memory-mapped ones are read into
         memory) and has no growable storage: its first change makes its own.
+        Caches that readers may be filling meanwhile (in a server) are not
+        copied: the fields are read once, atomically, and the copy makes its own.
         """
         memo: dict[int, Any] = {id(self.growth): None}
         for owner in (self, self.rows, self.meta):
-            for value in vars(owner).values():
+            for value in fields_of(owner).values():
                 flat = flat_copy(value)
                 if flat is not None:
                     memo[id(value)] = flat
         return copy.deepcopy(self, memo)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FittedIndex:
+        return FittedIndex(**copy.deepcopy(fields_of(self), memo))
 
     def pools(self) -> tuple[np.ndarray, np.ndarray]:
         """The candidate pools ``(pool_idx, pool_cos)``, which every list is scored from.

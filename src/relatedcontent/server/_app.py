@@ -91,6 +91,8 @@ def create_app(
         ),
     )
     app.state.rc_state = state
+    if token:
+        state.prepare_writes()
     app.state.rc_settings = ServerSettings(
         token=token or None, cache_max_age=cache_max_age, max_n=max_n
     )

@@ -197,6 +197,24 @@ class IndexState:
             self._catch_up.start()
             return result, new
 
+    def prepare_writes(self) -> threading.Thread:
+        """Make the spare replica in the background, so that the first write is as fast as the next.
+
+        Writes wait for it (they hold the same lock); reads go on meanwhile.
+        Returns the thread doing it.
+        """
+
+        def make() -> None:
+            with self._write_lock:
+                if self._spare is None:
+                    spare = self._snapshot.model._copy()
+                    spare._prepare_changes()
+                    self._spare = spare
+
+        thread = threading.Thread(target=make, daemon=True, name="relatedcontent-spare")
+        thread.start()
+        return thread
+
     def _save(self, model: RelatedContent) -> None:
         if self.path is None:
             return

@@ -17,6 +17,7 @@ MODULES = [
     "relatedcontent.ingest.sql",
     "relatedcontent.neighbors.plan",
     "relatedcontent.outputs.files",
+    "relatedcontent.outputs.strings",
     "relatedcontent.text.clean",
 ]
 

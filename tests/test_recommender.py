@@ -331,7 +331,8 @@ def test_vectors_equal_scikit_learn_tfidf(council_records):
 
     rc = RelatedContent().fit(council_records)
     vec = rc.vectorizer_
-    counts = [sp.csr_matrix(vec._counter_.transform(f)) for f in vec._fields(rc.articles_)]
+    counter = vec._counter(vec.vocabulary_)
+    counts = [sp.csr_matrix(counter.transform(f)) for f in vec._fields(rc.articles_)]
     weighted = vec._weighted_counts(counts)
     reference = TfidfTransformer(sublinear_tf=True)
     reference.idf_ = vec.idf_

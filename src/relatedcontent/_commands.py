@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from ._distributed import fit_distributed, open_client
-from ._evaluate import evaluate
+from ._evaluate import evaluate, site_summary
 from ._recommender import RelatedContent, load, verify
 from .ingest.articles import Article, FieldMap
 from .ingest.files import read_articles, read_records, sample_articles
@@ -103,6 +103,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     params = dict(args.param)
     own = {
         "n_neighbors",
+        "language",
         "title_weight",
         "tags_weight",
         "min_df",
@@ -151,6 +152,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _model_params(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "n_neighbors": args.n_neighbors,
+        "language": args.language,
         "title_weight": args.title_weight,
         "tags_weight": args.tags_weight,
         "min_df": args.min_df,
@@ -306,6 +308,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "memory_bytes": model.memory_usage(),
         "drift": drift,
         "refit_advice": model.refit_advice(),
+        **site_summary(model),
     }
     if args.json:
         out.write(json.dumps(status) + "\n")
@@ -321,6 +324,15 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"{100 * unknown:.1f}% of new words not in the vocabulary\n"
         f"refit: {status['refit_advice'] or 'not needed'}\n"
     )
+    for name, values in (
+        ("scores of listed items", status["scores"]["items"]),
+        ("scores of first items", status["scores"]["first_items"]),
+    ):
+        if values:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+            out.write(f"{name}: {shown}\n")
+    for code, entry in sorted(status["languages"].items(), key=lambda kv: -kv[1]["articles"]):
+        out.write(f"language {code}: {entry['articles']} articles; {entry['analysis']}\n")
     return 0
 
 

@@ -62,7 +62,7 @@ from .neighbors.plan import Results, numba_available, plan_neighbors, run_span
 from .neighbors.progress import ProgressPrinter
 from .text.boilerplate import BoilerplateFilter
 from .text.view import scoring_view
-from .vectors.tfidf import FieldWeightedVectorizer, merge_term_counts
+from .vectors.tfidf import FieldWeightedVectorizer, TermCounts, merge_term_counts, word_lengths
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -188,8 +188,12 @@ def _count_task(view: list[Article], vectorizer: FieldWeightedVectorizer) -> Any
     return vectorizer.count_terms(view)
 
 
-def _summary_task(counts: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    return counts.terms, counts.df, counts.n_docs
+def _lengths_task(view: list[Article]) -> np.ndarray:
+    return word_lengths(view)
+
+
+def _summary_task(counts: TermCounts) -> tuple[np.ndarray, np.ndarray, int, Any]:
+    return counts.summary()
 
 
 def _transform_task(vectorizer: FieldWeightedVectorizer, counts: Any) -> sp.csr_matrix:
@@ -432,6 +436,13 @@ def fit_distributed(
     ]
     del reads
     vectorizer = model._make_vectorizer()
+    lengths = client.gather(
+        [
+            client.submit(_lengths_task, v, retries=retries, key=f"relatedcontent-len-{token}-{i}")
+            for i, v in enumerate(views)
+        ]
+    )
+    vectorizer.choose_char_share(np.concatenate(lengths))
     counts = [
         client.submit(
             _count_task, v, vectorizer, retries=retries, key=f"relatedcontent-count-{token}-{i}"

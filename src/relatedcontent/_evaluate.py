@@ -23,8 +23,9 @@ import scipy.sparse as sp
 
 from ._recommender import RelatedContent
 from .ingest.articles import Article
+from .text.languages import describe
 
-__all__ = ["evaluate", "dedupe", "list_metrics", "pair_cosines"]
+__all__ = ["evaluate", "dedupe", "list_metrics", "pair_cosines", "site_summary"]
 
 
 def _labels(article: Article, label_field: str) -> frozenset[str]:
@@ -141,3 +142,52 @@ def evaluate(
     result = list_metrics(neighbors, pair_cosines(model.X_, neighbors), labels)
     result["fit_seconds"] = seconds
     return result
+
+
+#: Quantiles of the stored scores that ``status`` shows.
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def site_summary(model: RelatedContent) -> dict[str, Any]:
+    """What a site's index holds: its score distribution and its languages.
+
+    Returns
+    -------
+    dict
+        ``scores``: quantiles (``"p10"`` ... ``"p90"``) of the scores of all
+        stored items and of each list's first item, to choose a ``min_score``
+        (a score is the blended similarity of two articles, 0 to 1, after the
+        hubness reduction: see docs/how-it-works.md); ``languages``: for each
+        language code, its articles and how they are analysed.
+    """
+
+    index = model._check_fitted()
+    alive = np.asarray(index.rows.alive, dtype=bool)
+    scores = np.asarray(index.scores, dtype=np.float64)[alive]
+    held = np.asarray(index.neighbors)[alive] >= 0
+
+    def quantiles(values: np.ndarray) -> dict[str, float]:
+        if values.size == 0:
+            return {}
+        found = np.quantile(values, QUANTILES)
+        return {
+            f"p{round(100 * q)}": round(float(v), 4) for q, v in zip(QUANTILES, found, strict=True)
+        }
+
+    codes = np.asarray(index.meta.language)[alive]
+    labels = {code: label for label, code in index.meta.languages.items()}
+    counted = np.unique(codes, return_counts=True)
+    default = model.language
+    languages: dict[str, Any] = {}
+    for code, count in zip(*counted, strict=True):
+        label = labels.get(int(code)) or default
+        entry = languages.setdefault(label, {"articles": 0, "analysis": ""})
+        entry["articles"] += int(count)
+        entry["analysis"] = describe(label, default, model.vectorizer_)
+    return {
+        "scores": {
+            "items": quantiles(scores[held]),
+            "first_items": quantiles(scores[:, 0][held[:, 0]]) if scores.shape[1] else {},
+        },
+        "languages": languages,
+    }

@@ -71,7 +71,24 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         Weight of tags and categories (0 to ignore them).
     body_weight : float, default=1.0
         Weight of the body.
-    stop_words : "english", list of str or None, default="english"
+    language : str, default="en"
+        Language (ISO 639-1) of articles without a ``language`` field. Each
+        article is analysed by its language's analyzer: stop words, Snowball
+        stemming, character bigrams for Chinese, Japanese and Thai (see
+        :mod:`relatedcontent.text.languages` and the README's "Languages").
+    analyzer : {"language", "words"}, default="language"
+        "words" analyses every article as earlier versions did
+        (scikit-learn's English word analyzer).
+    stop_words : "auto", "english", list of str or None, default="auto"
+        "auto": each language's own list (for English, scikit-learn's list
+        without its content words); "english": scikit-learn's list for all.
+    stemming : bool, default=True
+        Stem the languages that have a Snowball stemmer, except English
+        (needs the ``languages`` extra).
+    char_ngrams : "auto" or float, default="auto"
+        Share of the similarity given to character n-grams (3 to 5
+        characters within words). "auto": 0.5 when the median article has
+        fewer than 64 words (short texts), else 0.
     sublinear_tf : bool, default=True
         Use ``1 + log(tf)`` term frequencies.
     min_df : int, float or "auto", default="auto"
@@ -82,7 +99,8 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         than 20 articles.
     ngram_range : tuple of int, default=(1, 1)
     max_features : int or None, default=None
-    strip_accents : "unicode", "ascii" or None, default="unicode"
+    strip_accents : "unicode", "ascii" or None, default=None
+        Remove accents from terms (after stemming).
     teaser_length : int, default=100
         Maximum characters of a teaser, ellipsis included.
     empty_text : {"keep", "drop", "error"}, default="keep"
@@ -213,13 +231,17 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         title_weight: float = 1.5,
         tags_weight: float = 1.0,
         body_weight: float = 1.0,
-        stop_words: Any = "english",
+        language: str = "en",
+        analyzer: str = "language",
+        stop_words: Any = "auto",
+        stemming: bool = True,
+        char_ngrams: Any = "auto",
         sublinear_tf: bool = True,
         min_df: Any = "auto",
         max_df: Any = "auto",
         ngram_range: tuple[int, int] = (1, 1),
         max_features: int | None = None,
-        strip_accents: str | None = "unicode",
+        strip_accents: str | None = None,
         teaser_length: int = 100,
         empty_text: str = "keep",
         field_map: FieldMap | Mapping[str, Any] | None = None,
@@ -247,7 +269,11 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
         self.title_weight = title_weight
         self.tags_weight = tags_weight
         self.body_weight = body_weight
+        self.language = language
+        self.analyzer = analyzer
         self.stop_words = stop_words
+        self.stemming = stemming
+        self.char_ngrams = char_ngrams
         self.sublinear_tf = sublinear_tf
         self.min_df = min_df
         self.max_df = max_df
@@ -294,7 +320,11 @@ class RelatedContent(QueryMixin, EditingMixin, BaseEstimator):
             title_weight=self.title_weight,
             body_weight=self.body_weight,
             tags_weight=self.tags_weight,
+            analyzer=self.analyzer,
+            language=self.language,
             stop_words=self.stop_words,
+            stemming=self.stemming,
+            char_ngrams=self.char_ngrams,
             ngram_range=self.ngram_range,  # the vectorizer makes it a tuple
             strip_accents=self.strip_accents,
             min_df=self.min_df,

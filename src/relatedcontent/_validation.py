@@ -9,10 +9,12 @@ from typing import Any
 from .ingest.articles import FieldMap
 from .neighbors.plan import parse_memory
 from .scoring.query import NEAR_DUPLICATE_MODES
+from .text.languages import language_of
 
 __all__ = [
     "EMPTY_TEXT_POLICIES",
     "check_default_image",
+    "check_language",
     "check_n",
     "resolve_field_map",
     "validate_params",
@@ -55,6 +57,18 @@ def _check_choice(model: Any, name: str, choices: tuple[str, ...]) -> None:
             f"{', '.join(map(repr, choices))}. Got {value!r} instead."
         )
         raise ValueError(msg)
+
+
+def check_language(value: Any) -> str:
+    """A site's default language: an ISO 639-1 code such as "en" or "cy"."""
+    code, problem = language_of(value if isinstance(value, str) else None, "")
+    if not isinstance(value, str) or problem is not None or not code:
+        msg = (
+            "The 'language' parameter of RelatedContent must be an ISO 639-1 code such as "
+            f"'en', 'cy' or 'de'. Got {value!r} instead."
+        )
+        raise ValueError(msg)
+    return code
 
 
 def check_default_image(value: Any) -> str | None:
@@ -123,6 +137,10 @@ def validate_params(model: Any) -> None:
         )
         raise ValueError(msg)
     _check_choice(model, "empty_text", EMPTY_TEXT_POLICIES)
+    _check_choice(model, "analyzer", ("language", "words"))
+    check_language(model.language)
+    if model.char_ngrams != "auto":
+        _check_number(model, "char_ngrams", high=1.0)
     check_default_image(model.default_image)
     parse_memory(model.memory_budget)
     resolve_field_map(model.field_map)

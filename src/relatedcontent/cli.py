@@ -145,6 +145,12 @@ def _add_build(sub: Any) -> None:
     p.add_argument(
         "--n-neighbors", type=_positive_int, default=10, help="related items kept per article"
     )
+    p.add_argument(
+        "--language",
+        default="en",
+        metavar="CODE",
+        help="language of articles without a language field (ISO 639-1; default en)",
+    )
     p.add_argument("--title-weight", type=float, default=1.5)
     p.add_argument("--tags-weight", type=float, default=1.0)
     p.add_argument("--min-df", type=_df, default="auto")

@@ -370,6 +370,8 @@ def _vectorizer(
         raise bad(snapshot / "vocabulary.json", "is not a list of terms")
     vec_params = dict(manifest["vectorizer"])
     vec_params["ngram_range"] = tuple(vec_params["ngram_range"])
+    # Saved before languages were told apart: scikit-learn's word analyzer.
+    vec_params.setdefault("analyzer", "words")
     return FieldWeightedVectorizer(**vec_params).set_fitted(terms, np.asarray(arrays["idf"]))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..index.state import FittedIndex
+from ..text.languages import CHAR_PREFIX
 from .controls import QueryArticle, valid_pins
 from .options import timestamp
 from .score import hub_exponent, jaccard, pair_parts, taxonomy_factor
@@ -161,7 +162,12 @@ def shared_terms(
     total = float(products.sum())
     if common.size == 0 or total <= 0:
         return max(total, 0.0), ()
-    order = np.lexsort((common, -products))[:top]
+    # Character n-grams (short texts) count in the cosine but are not shown.
+    order = [
+        k
+        for k in np.lexsort((common, -products))
+        if not terms[int(common[k])].startswith(CHAR_PREFIX)
+    ][:top]
     return total, tuple(
         SharedTerm(
             term=terms[int(common[k])], weight=float(products[k]), share=float(products[k] / total)

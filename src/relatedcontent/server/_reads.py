@@ -16,12 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
 from ..ingest.articles import Article
+from ..outputs.strings import block_strings
 from ._deps import ServerSettings, current, server_settings, state
 from ._editor_views import search_titles
 from ._errors import ApiError
 from ._http import OPTIONS, cached, is_lookup, query_options
-from ._render import DEFAULT_HEADING, render_fragment
+from ._render import render_fragment
 from ._state import IndexState, Snapshot
+
+#: A BCP 47 language tag, loosely: "cy", "de-AT", "zh-Hant-TW".
+LANGUAGE_TAG = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
 
 __all__ = ["reads_router"]
 
@@ -99,7 +103,19 @@ def reads_router(max_n: int) -> APIRouter:
         request: Request,
         article_id: str,
         n: int = n_query,
-        heading: str = Query(DEFAULT_HEADING, max_length=200, description="Heading of the block."),
+        heading: str | None = Query(
+            None, max_length=200, description="Heading of the block (default: the language's)."
+        ),
+        lang: str | None = Query(
+            None,
+            max_length=35,
+            pattern=LANGUAGE_TAG,
+            description="Language of the page (such as cy, de-AT): the block's words, lang and "
+            "dir. Default: the article's language, else the index's.",
+        ),
+        read_more: str | None = Query(
+            None, max_length=100, description='Text of the "Read more" links.'
+        ),
         snapshot: Snapshot = Depends(current),
         settings: ServerSettings = Depends(server_settings),
     ) -> Response:
@@ -114,7 +130,9 @@ def reads_router(max_n: int) -> APIRouter:
 
         def make() -> Response:
             resolved, items = related_items(snapshot, article_id, n, request)
-            return HTMLResponse(render_fragment(resolved, items, heading))
+            language = lang or model.article(resolved).language or model.language
+            strings = block_strings(language, {"heading": heading, "read_more": read_more})
+            return HTMLResponse(render_fragment(resolved, items, strings=strings))
 
         cheap = is_lookup(snapshot, n, request)
         return await cached(request, snapshot, settings.cache_max_age, make, cheap=cheap)

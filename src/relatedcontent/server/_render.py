@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from ..outputs.items import Recommendation
+from ..outputs.strings import BLOCK_STRINGS, BlockStrings, block_strings
 
 __all__ = [
     "render_fragment",
@@ -29,7 +30,7 @@ __all__ = [
     "THUMBNAIL_SIZE",
 ]
 
-DEFAULT_HEADING = "You might also like"
+DEFAULT_HEADING = BLOCK_STRINGS["en"][0]
 #: ``width`` and ``height`` attributes of a thumbnail: the box ``static/related.css``
 #: gives it (``aspect-ratio: 16 / 9``), so the page does not move while images load.
 THUMBNAIL_SIZE = (160, 90)
@@ -83,14 +84,22 @@ def _item_view(item: Recommendation) -> dict[str, Any]:
 
 
 def render_fragment(
-    article_id: Any, items: Sequence[Recommendation], heading: str = DEFAULT_HEADING
+    article_id: Any,
+    items: Sequence[Recommendation],
+    heading: str | None = None,
+    *,
+    language: str | None = None,
+    strings: BlockStrings | None = None,
 ) -> str:
     """Render the "You might also like" block of ``article_id`` as an HTML fragment.
 
     The markup is ``<aside class="rc-related">`` holding an ``<h2 class="rc-heading">``
     and an ``<ol class="rc-list">`` of ``<li class="rc-item">``, each with an
     ``<a class="rc-title">``, a ``<p class="rc-teaser">`` and an
-    ``<a class="rc-more">Read more</a>``. An item with an image starts with its
+    ``<a class="rc-more">Read more</a>``, in the page's language: the aside has
+    ``lang`` and ``dir`` (``rtl`` for Arabic, Hebrew, Persian, Urdu...) and its
+    words come from :func:`relatedcontent.outputs.strings.block_strings`. An
+    item with an image starts with its
     thumbnail, ``<a class="rc-thumb">`` (``<span>`` without a link) holding
     ``<img class="rc-image">`` with the title as ``alt``, ``width``/``height``
     of :data:`THUMBNAIL_SIZE`, ``loading="lazy"`` and ``decoding="async"``; the
@@ -104,7 +113,13 @@ def render_fragment(
     article_id : str or int
         The article the list belongs to.
     items : sequence of Recommendation
-    heading : str, default="You might also like"
+    heading : str, optional
+        Instead of the language's heading.
+    language : str, optional
+        The page's language (ISO 639-1; default English).
+    strings : BlockStrings, optional
+        All the block's words at once (``language`` and ``heading`` are then
+        not read).
 
     Returns
     -------
@@ -115,7 +130,7 @@ def render_fragment(
     return _env.get_template("fragment.html").render(
         article_id=str(article_id),
         heading_id=f"rc-heading-{key}",
-        heading=heading,
+        strings=strings or block_strings(language, {"heading": heading}),
         items=[_item_view(i) for i in items],
         thumbnail_size=THUMBNAIL_SIZE,
     )

@@ -1,6 +1,9 @@
 """Vectors: field-weighted TF-IDF over title, body and tags.
 
-Each field is tokenised once with one shared scikit-learn analyzer. Term counts
+Each field is analysed by the analyzer of the article's language
+(:mod:`relatedcontent.text.languages`; ``analyzer="words"`` is scikit-learn's
+English word analyzer of earlier versions, which indexes saved by them keep).
+On short texts the words are blended with character n-grams. Term counts
 are combined with per-field weights (a word in the title counts ``title_weight``
 times), document frequencies are pruned with ``min_df``/``max_df``, and
 scikit-learn's :class:`~sklearn.feature_extraction.text.TfidfTransformer` turns
@@ -20,12 +23,34 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from ..ingest.articles import Article
+from ..text.languages import (
+    CHAR_PREFIX,
+    Analyzer,
+    CharGrams,
+    analyzers_for,
+    learnt_stop_words,
+)
 
-__all__ = ["FieldWeightedVectorizer", "TermCounts", "merge_term_counts", "resolve_df_limits"]
+__all__ = [
+    "FieldWeightedVectorizer",
+    "TermCounts",
+    "merge_term_counts",
+    "resolve_df_limits",
+    "word_lengths",
+]
 
 #: Corpora smaller than this get ``min_df=1`` and ``max_df=1.0`` under "auto":
 #: with a handful of articles, pruning would empty the vocabulary.
 SMALL_CORPUS = 20
+
+#: ``char_ngrams="auto"`` blends character n-grams in when the median article
+#: has fewer words than this (title and body), with this share of the cosine.
+SHORT_TEXT_WORDS = 64
+CHAR_SHARE = 0.5
+CHAR_RANGE = (3, 5)
+
+#: Per language without a stop list: ``{code: (df over its articles, n_articles)}``.
+Listless = dict[str, tuple[np.ndarray, int]]
 
 
 class TermCounts(NamedTuple):
@@ -41,31 +66,48 @@ class TermCounts(NamedTuple):
         Articles in the partition.
     counts : list of 3 csr_matrix
         Title, body and tag counts, shape ``(n_docs, len(terms))``.
+    listless : dict
+        For each language of the partition that has no stop list, the
+        document frequencies of ``terms`` among its articles and their number
+        (see :func:`relatedcontent.text.languages.learnt_stop_words`).
     """
 
     terms: np.ndarray
     df: np.ndarray
     n_docs: int
     counts: list[sp.csr_matrix]
+    listless: Listless = {}
+
+    def summary(self) -> tuple[np.ndarray, np.ndarray, int, Listless]:
+        """What :func:`merge_term_counts` needs (without the count matrices)."""
+        return self.terms, self.df, self.n_docs, self.listless
 
 
 def merge_term_counts(
-    parts: Sequence[tuple[np.ndarray, np.ndarray, int]],
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Merge ``(terms, df, n_docs)`` of several partitions into corpus totals.
+    parts: Sequence[tuple[np.ndarray, np.ndarray, int, Listless]],
+) -> tuple[np.ndarray, np.ndarray, int, Listless]:
+    """Merge ``(terms, df, n_docs, listless)`` of partitions into corpus totals.
 
-    Returns the sorted union of the terms, their summed document frequencies
-    and the total article count; one partition comes back unchanged.
+    Returns the sorted union of the terms, their summed document frequencies,
+    the total article count, and the per-language frequencies of languages
+    without a stop list summed the same way; one partition comes back unchanged.
     """
     if len(parts) == 1:
-        terms, df, n_docs = parts[0]
-        return terms, np.asarray(df, dtype=np.int64), int(n_docs)
+        terms, df, n_docs, only = parts[0]
+        return terms, np.asarray(df, dtype=np.int64), int(n_docs), dict(only)
     terms = np.unique(np.concatenate([np.asarray(p[0], dtype=str) for p in parts]))
     df = np.zeros(terms.size, dtype=np.int64)
-    for part_terms, part_df, _ in parts:
-        if len(part_terms):
-            df[np.searchsorted(terms, part_terms)] += part_df
-    return terms, df, sum(int(p[2]) for p in parts)
+    listless: Listless = {}
+    for part_terms, part_df, _, part_listless in parts:
+        if not len(part_terms):
+            continue
+        where = np.searchsorted(terms, part_terms)
+        df[where] += part_df
+        for code, (code_df, code_n) in part_listless.items():
+            summed, n = listless.get(code, (np.zeros(terms.size, dtype=np.int64), 0))
+            summed[where] += code_df
+            listless[code] = (summed, n + int(code_n))
+    return terms, df, sum(int(p[2]) for p in parts), listless
 
 
 def resolve_df_limits(min_df: Any, max_df: Any, n_docs: int) -> tuple[int, float]:
@@ -99,7 +141,24 @@ class FieldWeightedVectorizer:
     ----------
     title_weight, body_weight, tags_weight : float
         Multipliers of a term's count in each field.
-    stop_words, ngram_range, strip_accents, lowercase, max_features :
+    analyzer : {"language", "words"}
+        "language": each article analysed by the analyzer of its language
+        (:mod:`relatedcontent.text.languages`); "words": scikit-learn's word
+        analyzer for every article (the analysis of indexes saved before
+        languages were told apart, which they keep).
+    language : str
+        The language of articles without a ``language`` field.
+    stop_words : "auto", "english", list of str or None
+        "auto": each language's own list ("english" under ``analyzer="words"``).
+    stemming : bool
+        Snowball stemming of the languages that have a stemmer (not English).
+    char_ngrams : "auto" or float
+        Share of the cosine given to character n-grams (``char_wb`` 3-5):
+        "auto" is 0.5 when the median article has fewer than
+        :data:`SHORT_TEXT_WORDS` words (on sites of at least
+        :data:`SMALL_CORPUS` articles) and 0 otherwise. After a fit,
+        :meth:`get_params` reports the share chosen.
+    ngram_range, strip_accents, lowercase, max_features :
         As in :class:`~sklearn.feature_extraction.text.CountVectorizer`.
     min_df, max_df : int, float or "auto"
         Document-frequency pruning; see :func:`resolve_df_limits`.
@@ -115,9 +174,13 @@ class FieldWeightedVectorizer:
         title_weight: float = 1.5,
         body_weight: float = 1.0,
         tags_weight: float = 1.0,
-        stop_words: str | Sequence[str] | None = "english",
+        analyzer: str = "language",
+        language: str = "en",
+        stop_words: str | Sequence[str] | None = "auto",
+        stemming: bool = True,
+        char_ngrams: Any = "auto",
         ngram_range: tuple[int, int] = (1, 1),
-        strip_accents: str | None = "unicode",
+        strip_accents: str | None = None,
         lowercase: bool = True,
         min_df: Any = "auto",
         max_df: Any = "auto",
@@ -128,7 +191,11 @@ class FieldWeightedVectorizer:
         self.title_weight = title_weight
         self.body_weight = body_weight
         self.tags_weight = tags_weight
+        self.analyzer = analyzer
+        self.language = language
         self.stop_words = stop_words
+        self.stemming = stemming
+        self.char_ngrams = char_ngrams
         self.ngram_range = tuple(ngram_range)
         self.strip_accents = strip_accents
         self.lowercase = lowercase
@@ -137,27 +204,68 @@ class FieldWeightedVectorizer:
         self.max_features = max_features
         self.sublinear_tf = sublinear_tf
         self.dtype = dtype
+        self.char_share_ = 0.0 if char_ngrams == "auto" else float(char_ngrams)
+
+    # The analyzers (with their stemmers) and counters are made again where
+    # needed: they are not copied to Dask workers or deep copies.
+    _CACHES = ("_analyzers_", "_counter_", "_word_check_", "_chars_", "_words_")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
 
     # -- helpers -------------------------------------------------------------
+    @property
+    def _by_language(self) -> bool:
+        return self.analyzer != "words"
+
     def _counter(self, vocabulary: dict[str, int] | None = None) -> CountVectorizer:
+        if self._by_language:
+            return CountVectorizer(analyzer=self._analyze, vocabulary=vocabulary, dtype=np.float64)
         return CountVectorizer(
-            stop_words=self.stop_words,
+            stop_words="english" if self.stop_words == "auto" else self.stop_words,
             ngram_range=self.ngram_range,
-            strip_accents=self.strip_accents,
+            strip_accents="unicode" if self.strip_accents == "auto" else self.strip_accents,
             lowercase=self.lowercase,
             vocabulary=vocabulary,
             dtype=np.float64,
         )
 
+    def _make_analyzer(self, code: str) -> Analyzer:
+        return Analyzer(
+            code,
+            stop_words=self.stop_words,
+            stemming=bool(self.stemming),
+            strip_accents=self.strip_accents,
+            ngram_range=self.ngram_range,  # type: ignore[arg-type]
+        )
+
+    def _analyzers(self, articles: Sequence[Article]) -> list[Analyzer]:
+        cache = self.__dict__.setdefault("_analyzers_", {})
+        return analyzers_for(
+            (a.language for a in articles), self.language, self._make_analyzer, cache
+        )
+
+    def _analyze(self, doc: tuple[Analyzer, str]) -> list[str]:
+        analyzer, text = doc
+        terms = analyzer(text)
+        if self.char_share_ > 0:
+            chars = self.__dict__.get("_chars_")
+            if chars is None:
+                chars = self._chars_ = CharGrams(CHAR_RANGE)
+            terms.extend(chars(text))
+        return terms
+
     def _weights(self) -> list[float]:
         return [float(self.title_weight), float(self.body_weight), float(self.tags_weight)]
 
-    @staticmethod
-    def _fields(articles: Sequence[Article]) -> list[list[str]]:
+    def _fields(self, articles: Sequence[Article]) -> list[list[Any]]:
         titles = [a.title for a in articles]
         bodies = [a.body for a in articles]
         tags = [" . ".join(a.tags + a.categories) for a in articles]
-        return [titles, bodies, tags]
+        if not self._by_language:
+            return [titles, bodies, tags]
+        analyzers = self._analyzers(articles)
+        return [list(zip(analyzers, field, strict=True)) for field in (titles, bodies, tags)]
 
     def _weighted_counts(self, counts: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
         total = None
@@ -170,6 +278,19 @@ class FieldWeightedVectorizer:
             total = sp.csr_matrix(counts[0].shape, dtype=np.float64)
         return sp.csr_matrix(total)
 
+    def choose_char_share(self, lengths: np.ndarray) -> float:
+        """Settle ``char_ngrams="auto"`` from the :func:`word_lengths` of the corpus."""
+        if not self._by_language:
+            self.char_share_ = 0.0
+        elif self.char_ngrams != "auto":
+            self.char_share_ = float(self.char_ngrams)
+        else:
+            # Not on sites of fewer than SMALL_CORPUS articles: with no df pruning,
+            # the n-grams of common words would make every pair look similar.
+            short = len(lengths) >= SMALL_CORPUS and float(np.median(lengths)) < SHORT_TEXT_WORDS
+            self.char_share_ = CHAR_SHARE if short else 0.0
+        return self.char_share_
+
     # -- fitting -------------------------------------------------------------
     # Fitting runs in three stages, so that a corpus split into partitions
     # (files read on different machines, see ``_distributed``) gives the same
@@ -178,8 +299,9 @@ class FieldWeightedVectorizer:
     # single-machine fit is the one-partition case.
     def fit_transform(self, articles: Sequence[Article]) -> sp.csr_matrix:
         """Learn vocabulary and IDF from ``articles`` and return their vectors."""
+        self.choose_char_share(word_lengths(articles))
         counts = self.count_terms(articles)
-        self.fit_vocabulary(counts.terms, counts.df, counts.n_docs)
+        self.fit_vocabulary(counts.terms, counts.df, counts.n_docs, counts.listless)
         return self.transform_counts(counts)
 
     def count_terms(self, articles: Sequence[Article]) -> TermCounts:
@@ -215,11 +337,27 @@ class FieldWeightedVectorizer:
         )
         if isinstance(present, int):
             present = sp.csr_matrix((n, stacked.shape[1]), dtype=np.int32)
-        df = np.asarray((present > 0).sum(axis=0)).ravel().astype(np.int64)
-        return TermCounts(counter.get_feature_names_out(), df, n, counts)
+        present = sp.csr_matrix(present > 0, dtype=np.int32)
+        df = np.asarray(present.sum(axis=0)).ravel().astype(np.int64)
+        terms = counter.get_feature_names_out()
+        return TermCounts(terms, df, n, counts, self._listless(fields[0], present))
+
+    def _listless(self, docs: list[Any], present: sp.csr_matrix) -> Listless:
+        """Document frequencies among the articles of each language without a stop list."""
+        if not self._by_language or self.stop_words != "auto":
+            return {}
+        rows: dict[str, list[int]] = {}
+        codes = {id(a): code for code, a in self.__dict__.get("_analyzers_", {}).items()}
+        for row, (analyzer, _) in enumerate(docs):
+            if not analyzer.stop_words:
+                rows.setdefault(codes[id(analyzer)], []).append(row)
+        return {
+            code: (np.asarray(present[r].sum(axis=0)).ravel().astype(np.int64), len(r))
+            for code, r in rows.items()
+        }
 
     def fit_vocabulary(
-        self, terms: np.ndarray, df: np.ndarray, n_docs: int
+        self, terms: np.ndarray, df: np.ndarray, n_docs: int, listless: Listless | None = None
     ) -> FieldWeightedVectorizer:
         """Stage 2, global: keep terms by ``min_df``/``max_df``/``max_features``; set IDF.
 
@@ -231,6 +369,9 @@ class FieldWeightedVectorizer:
             Their document frequencies over the whole corpus.
         n_docs : int
             Articles in the whole corpus.
+        listless : dict, optional
+            Frequencies among the articles of each language without a stop
+            list: its learnt stop words are left out of the vocabulary.
 
         Returns
         -------
@@ -238,6 +379,11 @@ class FieldWeightedVectorizer:
         """
         min_count, max_share = resolve_df_limits(self.min_df, self.max_df, n_docs)
         keep = (df >= min_count) & (df <= max_share * n_docs)
+        first_word = int(np.searchsorted(terms, CHAR_PREFIX, side="right")) if len(terms) else 0
+        if first_word and not str(terms[first_word - 1]).startswith(CHAR_PREFIX):
+            first_word = 0
+        for code_df, code_n in (listless or {}).values():
+            keep[first_word + learnt_stop_words(code_df[first_word:], code_n)] = False
         if self.max_features is not None and keep.sum() > self.max_features:
             order = np.lexsort((np.arange(df.size), -df))
             order = order[keep[order]][: self.max_features]
@@ -274,8 +420,12 @@ class FieldWeightedVectorizer:
         self.terms_ = list(terms)
         self.vocabulary_ = {term: i for i, term in enumerate(self.terms_)}
         self.idf_ = np.asarray(idf, dtype=np.float64)
-        self._counter_ = self._counter(self.vocabulary_) if self.terms_ else None
-        self._analyzer_ = self._counter().build_analyzer()
+        # Character n-grams sort first: columns [0, n_char_terms_) are theirs.
+        self.n_char_terms_ = int(
+            sum(1 for _ in iter_prefixed(self.terms_)) if self.char_share_ > 0 else 0
+        )
+        for name in self._CACHES:
+            self.__dict__.pop(name, None)
 
     def set_fitted(self, terms: list[str], idf: np.ndarray) -> FieldWeightedVectorizer:
         """Restore a fitted state (used when loading a saved index)."""
@@ -288,7 +438,11 @@ class FieldWeightedVectorizer:
         The same arithmetic as scikit-learn's ``TfidfTransformer.transform``
         (a test checks they agree), done directly on the CSR arrays because the
         transformer's fixed cost (about 4 ms a call) dominates when one
-        article is vectorised for an incremental change.
+        article is vectorised for an incremental change. With character
+        n-grams, the word and the n-gram parts of a row are each made unit
+        length and scaled so that a cosine is ``(1 - share)`` times the word
+        cosine plus ``share`` times the n-gram cosine; a row with one part
+        empty is made unit length again.
         """
         X = sp.csr_matrix(weighted, dtype=np.float64, copy=True)
         X.eliminate_zeros()
@@ -296,8 +450,15 @@ class FieldWeightedVectorizer:
             np.log(X.data, out=X.data)
             X.data += 1.0
         X.data *= self.idf_[X.indices]
-        per_row = np.diff(X.indptr)
-        rows = np.repeat(np.arange(X.shape[0]), per_row)
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        if self.n_char_terms_:
+            is_char = X.indices < self.n_char_terms_
+            squares = X.data**2
+            for part, share in ((is_char, self.char_share_), (~is_char, 1 - self.char_share_)):
+                sums = np.bincount(rows[part], weights=squares[part], minlength=X.shape[0])
+                lengths = np.sqrt(sums)
+                lengths[lengths == 0] = 1.0
+                X.data[part] *= np.sqrt(share) / lengths[rows[part]]
         lengths = np.sqrt(np.bincount(rows, weights=X.data**2, minlength=X.shape[0]))
         X.data /= lengths[rows]
         X.sort_indices()
@@ -306,10 +467,23 @@ class FieldWeightedVectorizer:
     def transform(self, articles: Sequence[Article]) -> sp.csr_matrix:
         """Vectorise ``articles`` with the fitted vocabulary and IDF."""
         n = len(articles)
-        if not self.terms_ or self._counter_ is None:  # no vocabulary, no counter
+        if not self.terms_:  # no vocabulary, no counter
             return sp.csr_matrix((n, 0), dtype=self.dtype)
-        counts = [sp.csr_matrix(self._counter_.transform(f)) for f in self._fields(articles)]
+        counter = self.__dict__.get("_counter_")
+        if counter is None:
+            counter = self._counter_ = self._counter(self.vocabulary_)
+        counts = [sp.csr_matrix(counter.transform(f)) for f in self._fields(articles)]
         return self._finish(self._weighted_counts(counts))
+
+    def _word_terms(self, field: Any) -> list[str]:
+        """The word terms (no character n-grams) of one field value of ``_fields``."""
+        if self._by_language:
+            analyzer, text = field
+            return list(analyzer(text))
+        analyze = self.__dict__.get("_words_")
+        if analyze is None:
+            analyze = self._words_ = self._counter().build_analyzer()
+        return list(analyze(field))
 
     def has_words(self, article: Article) -> bool:
         """Whether ``article`` has a word to index in a weighted field (not only stop words).
@@ -317,18 +491,27 @@ class FieldWeightedVectorizer:
         Reads tokens only until the first word that is not a stop word, so
         the check costs little on real articles.
         """
-        preprocess, pattern, stop = self._word_check()
         weighted = [w != 0 for w in self._weights()]
-        for texts, used in zip(self._fields([article]), weighted, strict=True):
-            if not used or not texts[0]:
+        if self._by_language:
+            cache = self.__dict__.setdefault("_analyzers_", {})
+            [analyzer] = analyzers_for(
+                [article.language], self.language, self._make_analyzer, cache, warn=False
+            )
+            texts = (article.title, article.body, " . ".join(article.tags + article.categories))
+            return any(
+                used and analyzer.has_word(text) for text, used in zip(texts, weighted, strict=True)
+            )
+        preprocess, pattern, stop = self._word_check()
+        for field, used in zip(self._fields([article]), weighted, strict=True):
+            if not used or not field[0]:
                 continue
-            for match in pattern.finditer(preprocess(texts[0])):
+            for match in pattern.finditer(preprocess(field[0])):
                 if match.group() not in stop:
                     return True
         return False
 
     def _word_check(self) -> tuple[Any, re.Pattern[str], frozenset[str]]:
-        """The analyzer's preprocessor, token pattern and stop words (made once)."""
+        """The word analyzer's preprocessor, token pattern and stop words (made once)."""
         cached = self.__dict__.get("_word_check_")
         if cached is None:
             counter = self._counter()
@@ -342,24 +525,29 @@ class FieldWeightedVectorizer:
         return cached
 
     def token_counts(self, articles: Sequence[Article]) -> tuple[int, int]:
-        """Return ``(tokens, unknown)``: indexable tokens of ``articles`` and how
+        """Return ``(tokens, unknown)``: indexable words of ``articles`` and how
         many of them are not in the fitted vocabulary (stop words not counted)."""
-        analyze = self._analyzer_
         total = known = 0
+        vocabulary = self.vocabulary_
         for field in self._fields(articles):
-            for text in field:
-                tokens = analyze(text)
-                total += len(tokens)
-                known += sum(1 for t in tokens if t in self.vocabulary_)
+            for value in field:
+                words = self._word_terms(value)
+                total += len(words)
+                known += sum(1 for t in words if t in vocabulary)
         return total, total - known
 
     def get_params(self) -> dict[str, Any]:
-        """Return the constructor parameters (JSON-ready)."""
+        """Return the constructor parameters (JSON-ready; after a fit,
+        ``char_ngrams`` is the share it chose)."""
         return {
             "title_weight": self.title_weight,
             "body_weight": self.body_weight,
             "tags_weight": self.tags_weight,
+            "analyzer": self.analyzer,
+            "language": self.language,
             "stop_words": self.stop_words,
+            "stemming": self.stemming,
+            "char_ngrams": self.char_share_ if hasattr(self, "terms_") else self.char_ngrams,
             "ngram_range": list(self.ngram_range),
             "strip_accents": self.strip_accents,
             "lowercase": self.lowercase,
@@ -368,3 +556,16 @@ class FieldWeightedVectorizer:
             "max_features": self.max_features,
             "sublinear_tf": self.sublinear_tf,
         }
+
+
+def word_lengths(articles: Sequence[Article]) -> np.ndarray:
+    """Words (split at white space) in each article's title and body."""
+    return np.array([len(a.title.split()) + len(a.body.split()) for a in articles], dtype=np.int64)
+
+
+def iter_prefixed(terms: Sequence[str]) -> Any:
+    """The leading terms of a sorted vocabulary that are character n-grams."""
+    for term in terms:
+        if not term.startswith(CHAR_PREFIX):
+            return
+        yield term

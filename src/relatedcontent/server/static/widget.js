@@ -7,7 +7,10 @@
  *
  * The server's address is the directory of this script's src; override it with
  * data-base-url on the script tag or on an element. Optional attributes on the
- * element: data-n (items, default 5), data-heading (heading text).
+ * element: data-n (items, default 5), data-heading (heading text), data-read-more
+ * (text of the "Read more" links), data-lang (language of the block's words, lang
+ * and dir; default: the lang of the nearest element that has one, such as <html lang="cy">,
+ * else the article's own language).
  * Each element gets data-rc-state="loading", then "loaded", "empty" or "error",
  * and an "rc:loaded" event (or "rc:error") is dispatched on it.
  * window.relatedContent.fill(element) and .scan(root) load elements added later.
@@ -33,8 +36,13 @@
     var params = new URLSearchParams();
     var n = el.getAttribute("data-n");
     var heading = el.getAttribute("data-heading");
+    var readMore = el.getAttribute("data-read-more");
+    var langEl = el.closest ? el.closest("[lang]") : null;
+    var lang = el.getAttribute("data-lang") || (langEl ? langEl.getAttribute("lang") : "");
     if (n) { params.set("n", n); }
     if (heading) { params.set("heading", heading); }
+    if (readMore) { params.set("read_more", readMore); }
+    if (lang && /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$/.test(lang)) { params.set("lang", lang); }
     var query = params.toString();
     return baseFor(el) + "related/" + encodeURIComponent(id) + ".html" + (query ? "?" + query : "");
   }

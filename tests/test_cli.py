@@ -215,3 +215,20 @@ def test_publishing_workflow(index, tmp_path):
     assert run("compact", str(index))[0] == 0
     assert run("refit", str(index))[0] == 0
     assert len(load(index)) == 63
+
+
+def test_build_takes_the_site_language_and_status_shows_it(tmp_path, council_path):
+    code, _, err = run("build", str(council_path), "-o", str(tmp_path / "cy"), "--language", "cy")
+    assert code == 0, err
+    code, out, _ = run("status", str(tmp_path / "cy"))
+    assert code == 0
+    assert "language cy: 64 articles; stop words learnt from the site" in out
+    assert "scores of first items: p10 " in out
+    code, out, _ = run("status", str(tmp_path / "cy"), "--json")
+    status = json.loads(out)
+    assert set(status["scores"]["items"]) == {"p10", "p25", "p50", "p75", "p90"}
+    code, _, err = run("build", str(council_path), "-o", str(tmp_path / "x"), "--language", "welsh")
+    assert code == 2
+    assert "'language' parameter" in err
+    assert "'welsh'" in err
+    assert not (tmp_path / "x").exists()

@@ -466,3 +466,24 @@ def test_the_spare_is_made_before_the_first_write(council_records, monkeypatch):
     assert copies == [1]
     assert "fly-tipping-fines-rise" not in state.snapshot.model
     assert state.snapshot.model.index_.growth is not None
+
+
+def test_the_block_speaks_the_page_language(council_records):
+    records = [dict(r, language="cy") if n == 0 else r for n, r in enumerate(council_records)]
+    client = TestClient(create_app(RelatedContent().fit(records)))
+    welsh_article, english_article = records[0]["id"], records[1]["id"]
+    html = client.get(f"/related/{english_article}.html", params={"lang": "cy"}).text
+    assert 'lang="cy" dir="ltr"' in html
+    assert ">Darllen mwy</a>" in html
+    assert "Efallai yr hoffech chi hefyd" in html
+    # without lang=, the article's own language, else the index's
+    assert 'lang="cy"' in client.get(f"/related/{welsh_article}.html").text
+    assert ">Read more</a>" in client.get(f"/related/{english_article}.html").text
+    html = client.get(
+        f"/related/{english_article}.html", params={"lang": "ar", "read_more": "More"}
+    ).text
+    assert 'lang="ar" dir="rtl"' in html
+    assert ">More</a>" in html
+    bad = client.get(f"/related/{english_article}.html", params={"lang": "<script>"})
+    assert bad.status_code == 422
+    assert "lang" in bad.text

@@ -129,7 +129,10 @@ def test_the_widget_fills_a_page_on_another_origin(browser, demo_server, tmp_pat
         "</head><body><h1>Christmas and New Year bin collection days are changing</h1>"
         "<p>Article text.</p><div id='block'>"
         + readme_snippet(demo_server.base_url).replace('data-n="5"', 'data-n="3"')
-        + "</div><div id='missing' data-related-to='no-such-article'></div></body></html>",
+        + "</div><div id='missing' data-related-to='no-such-article'></div>"
+        # a Welsh part of the page: the block takes its language from the nearest lang
+        + f"<section lang='cy'><div id='welsh' data-related-to='{BINS}' data-n='2'></div>"
+        + "</section></body></html>",
         encoding="utf-8",
     )
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
@@ -142,6 +145,10 @@ def test_the_widget_fills_a_page_on_another_origin(browser, demo_server, tmp_pat
         block = page.locator("#block .rc-related")
         assert block.locator(".rc-item").count() == 3
         assert block.locator("a.rc-more").first.inner_text() == "Read more"
+        page.wait_for_selector("#welsh[data-rc-state=loaded]", timeout=30_000)
+        welsh = page.locator("#welsh .rc-related")
+        assert welsh.get_attribute("lang") == "cy"
+        assert welsh.locator("a.rc-more").first.inner_text() == "Darllen mwy"
         assert (
             block.locator("a.rc-title")
             .first.get_attribute("href")

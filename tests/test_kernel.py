@@ -278,10 +278,13 @@ def test_run_table_covers_every_posting_once():
         assert covered == list(range(XT.indptr[term], XT.indptr[term] + df[term]))
 
 
-def test_compiled_selection_equals_the_numpy_selection():
+def test_compiled_selection_equals_the_numpy_selection(monkeypatch):
     """select_top_k(compiled=True) picks what the numpy path picks, ties included."""
     pytest.importorskip("numba")
+    from relatedcontent.neighbors import blocks
     from relatedcontent.neighbors.blocks import select_top_k
+
+    monkeypatch.setattr(blocks, "COMPILED_MIN_ENTRIES", 0)  # small products too
 
     rng = np.random.default_rng(11)
     S = sp.random(40, 300, density=0.3, format="csr", random_state=rng)

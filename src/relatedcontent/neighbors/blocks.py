@@ -75,6 +75,12 @@ def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+#: Products with fewer entries are selected with numpy even when ``compiled``: they
+#: take milliseconds, and the first compiled call of a process costs about a
+#: second (importing numba and loading the cached machine code).
+COMPILED_MIN_ENTRIES = 1 << 20
+
+
 def select_top_k(
     S: sp.csr_matrix,
     k: int,
@@ -92,14 +98,15 @@ def select_top_k(
     ties, broken by ``tie_rank`` of the column (lower first). Returns
     ``(indices, scores)`` padded with -1 / 0.0. With ``compiled`` (and numba
     installed) the compiled selection (:func:`.selection.select_rows`) does it,
-    with the same result.
+    with the same result, for products of :data:`COMPILED_MIN_ENTRIES` or more.
     """
     rows_in_block = S.shape[0]
     out_idx = np.full((rows_in_block, k), -1, dtype=np.int64)
     out_val = np.zeros((rows_in_block, k), dtype=np.float64)
     if S.nnz == 0 or k == 0:
         return out_idx, out_val
-    if compiled and S.dtype == np.float64 and numba_available():
+    big = S.nnz >= COMPILED_MIN_ENTRIES
+    if compiled and big and S.dtype == np.float64 and numba_available():
         from .selection import select_rows  # numba is an optional dependency
 
         own = np.full(rows_in_block, -1, dtype=np.int64)

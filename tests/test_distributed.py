@@ -250,3 +250,20 @@ def test_20_newsgroups_on_a_cluster_is_the_local_build(cluster):
     local = RelatedContent(n_jobs=2).fit(read_articles(NEWSGROUPS))
     got = fit_distributed(cluster, str(NEWSGROUPS))
     _assert_same(local, got)
+
+
+@pytest.mark.filterwarnings("ignore:1 article")
+def test_languages_without_a_list_learn_the_same_stop_words_on_a_cluster(cluster, tmp_path):
+    """Learnt stop words come from per-language frequencies merged across partitions."""
+    records = _records(300, seed=3)
+    for i, record in enumerate(records):
+        if i % 3 == 0:
+            record["language"] = "cy"
+            record["title"] = "yn ar gyfer " + record["title"]
+    paths = _write_parts(tmp_path, records, 3)
+    expected = _single(paths)
+    got = fit_distributed(cluster, [str(p) for p in paths])
+    _assert_same(expected, got)
+    assert expected.vectorizer_.get_params()["char_ngrams"] == 0.5
+    # in every Welsh article (a third of all): learnt as a Welsh stop word
+    assert "gyfer" not in expected.vectorizer_.vocabulary_

@@ -320,3 +320,14 @@ def test_block_strings_fall_back_and_can_be_overridden():
     assert custom.heading == BLOCK_STRINGS["cy"][0]
     with pytest.raises(ValueError, match="unknown block strings"):
         block_strings("en", {"title": "x"})
+
+
+def test_learnt_stop_words_are_words_not_character_ngrams():
+    chars = [f"{CHAR_PREFIX}g{i}" for i in range(10)]
+    words = [f"w{i:03d}" for i in range(200)]
+    terms = np.array(chars + words)
+    cy_df = np.r_[np.full(10, 9), 8, 7, np.full(198, 2)]  # n-grams in the most articles
+    vec = FieldWeightedVectorizer(char_ngrams=0.5)
+    vec.fit_vocabulary(terms, np.full(210, 2), 40, {"cy": (cy_df, 20)})
+    # the top 1% of the 200 words: w000 and w001; every n-gram stays
+    assert [t for t in terms if t not in vec.vocabulary_] == ["w000", "w001"]

@@ -379,9 +379,9 @@ class FieldWeightedVectorizer:
         """
         min_count, max_share = resolve_df_limits(self.min_df, self.max_df, n_docs)
         keep = (df >= min_count) & (df <= max_share * n_docs)
-        first_word = int(np.searchsorted(terms, CHAR_PREFIX, side="right")) if len(terms) else 0
-        if first_word and not str(terms[first_word - 1]).startswith(CHAR_PREFIX):
-            first_word = 0
+        # Character n-gram terms sort first; learnt stop words are words only.
+        after_prefix = chr(ord(CHAR_PREFIX) + 1)
+        first_word = int(np.searchsorted(terms, after_prefix)) if len(terms) else 0
         for code_df, code_n in (listless or {}).values():
             keep[first_word + learnt_stop_words(code_df[first_word:], code_n)] = False
         if self.max_features is not None and keep.sum() > self.max_features:

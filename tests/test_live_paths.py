@@ -7,13 +7,14 @@ teasers are cached. Each is compared here with the path it short-cuts.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pytest
 
 import relatedcontent._queries as queries
-from relatedcontent import RelatedContent
+from relatedcontent import Recommendation, RelatedContent
 
 
 @pytest.fixture
@@ -78,11 +79,16 @@ def test_related_all_equals_related_one_by_one(model, n):
     assert together == one_by_one
 
 
-def test_cached_teasers_are_the_teasers(model):
-    first = [r.to_dict() for r in model.related(model.ids_[3], n=8)]
-    model.index_.__dict__.pop("_teasers")
-    assert [r.to_dict() for r in model.related(model.ids_[3], n=8)] == first
-    assert np.all([item["teaser"] for item in first])
+def test_cached_items_are_the_items(model):
+    first = model.related(model.ids_[3], n=8)
+    model.index_.__dict__.pop("_items")
+    again = model.related(model.ids_[3], n=8)
+    assert [r.to_dict() for r in again] == [r.to_dict() for r in first]
+    assert np.all([item.teaser for item in first])
+    # the same objects the dataclass makes: equal, hashable fields, frozen
+    assert again == [Recommendation(**vars(r)) for r in again]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        again[0].score = 1.0
 
 
 def test_changes_in_memory_blocks_equal_changes_at_once(council_records):

@@ -245,10 +245,12 @@ class QueryMixin:
         options: Mapping[str, Any],
         method: str,
         deeper: tuple[np.ndarray, np.ndarray] | None = None,
+        made: tuple[Any, Settings] | None = None,
     ) -> list[Recommendation]:
-        """The list of ``row``; ``deeper``: its first items without options, when known."""
+        """The list of ``row``; ``deeper``: its first items without options, when known;
+        ``made``: the checked options and the settings, when a caller made them once."""
         index = self.index_
-        opts = make_options(index.editorial.policy, options, method)
+        opts, settings = made or (make_options(index.editorial.policy, options, method), None)
         article = index.articles[row]
         if article is None:  # pragma: no cover - removed rows are not in the row map
             raise KeyError(row)
@@ -262,7 +264,7 @@ class QueryMixin:
                 return deeper[0][keep], deeper[1][keep]
             return self._ranked_row(row, allowed, custom, size)
 
-        items = assemble(index, self._settings(), query, n, opts, ranked)
+        items = assemble(index, settings or self._settings(), query, n, opts, ranked)
         return self._finish(query, items)
 
     def related_all(
@@ -276,17 +278,17 @@ class QueryMixin:
         """
         index = self._check_fitted()
         n = check_n(n, "related_all")
-        make_options(index.editorial.policy, options, "related_all")
+        made = (make_options(index.editorial.policy, options, "related_all"), self._settings())
         live = np.flatnonzero(index.rows.alive)
         pools = index.pool_idx
         batch = n > index.neighbors.shape[1] and pools is not None and n <= pools.shape[1]
         for start in range(0, live.size, ALL_BLOCK):
             rows = live[start : start + ALL_BLOCK]
-            lists = pool_lists(index, self._settings(), rows, n) if batch else None
+            lists = pool_lists(index, made[1], rows, n) if batch else None
             for position, row in enumerate(rows.tolist()):
                 deeper = None if lists is None else (lists[0][position], lists[1][position])
                 article_id = index.rows.ids[row]
-                yield article_id, self._related_row(row, n, options, "related_all", deeper)
+                yield article_id, self._related_row(row, n, options, "related_all", deeper, made)
 
     def similar(
         self, draft: str | Article | Mapping[str, Any], n: int = 5, **options: Any

@@ -19,8 +19,8 @@ default language). What an analyzer does, in order:
    (:func:`learnt_stop_words`);
 5. the language's Snowball stemmer (the ``PyStemmer`` package of the
    ``languages`` extra) stems what is left, for every language that has one
-   except English (stemming English lost list quality on every English corpus
-   measured, benchmarks/README.md "Languages").
+   except English (stemmed, BBC News lost .004 of P@5 and BBC Sport .001, while
+   the SIB-200 sentences gained .02: benchmarks/README.md "Languages").
 
 On short texts the word terms are blended with character n-grams
 (:class:`CharGrams`), which need no list and no stemmer and match inflected
@@ -29,13 +29,15 @@ forms of any language.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as _SKLEARN_ENGLISH
 from sklearn.feature_extraction.text import (
     CountVectorizer,
@@ -54,6 +56,7 @@ __all__ = [
     "describe",
     "language_of",
     "learnt_stop_words",
+    "n_char_terms",
     "resources",
 ]
 
@@ -62,6 +65,12 @@ EXTRA_HINT = "pip install 'relatedcontent[languages]'"
 
 #: Terms of the character n-gram part start with this (it sorts before any word).
 CHAR_PREFIX = "\x01"
+
+
+def n_char_terms(terms: Sequence[str] | np.ndarray) -> int:
+    """How many character n-gram terms lead a sorted vocabulary (they sort first)."""
+    return bisect.bisect_left(terms, chr(ord(CHAR_PREFIX) + 1))
+
 
 # scikit-learn's English list (from the Glasgow IR group) holds content words; a
 # council's "bill", "fire" or "system" page must be matched by them. These are
@@ -261,6 +270,7 @@ class Analyzer:
         strip_accents: str | None = None,
         ngram_range: tuple[int, int] = (1, 1),
     ) -> None:
+        self.code = code
         found = resources(code)
         if stop_words == "auto":
             self.stop_words = found.stop_words
@@ -316,27 +326,26 @@ def analyzers_for(
     default: str,
     make: Callable[[str], Analyzer],
     cache: dict[str, Analyzer],
-    *,
-    warn: bool = True,
+    warned: set[str] | None = None,
 ) -> list[Analyzer]:
-    """The analyzer of each language value, made with ``make`` once per code.
+    """The analyzer of each language value, made with ``make`` once per code (``cache``).
 
-    With ``warn``, the first time ``cache`` meets a code: a value that is not a
-    language code is warned about (its articles are analysed with the
-    fallback, nothing is dropped), and a language whose stop list or stemmer
-    needs the ``languages`` extra is named with the command that installs it.
+    With ``warned`` (the codes already warned about), the first time a code is
+    met: a value that is not a language code is warned about (its articles are
+    analysed with the fallback, nothing is dropped), and a language whose stop
+    list or stemmer needs the ``languages`` extra is named with the command
+    that installs it.
     """
     out = []
-    problems: dict[str, str] = {}
     for value in values:
         code, problem = language_of(value, default)
         analyzer = cache.get(code)
-        if analyzer is None and not warn:
-            analyzer = make(code)
-        elif analyzer is None:
+        if analyzer is None:
             analyzer = cache[code] = make(code)
+        if warned is not None and code not in warned:
+            warned.add(code)
             if problem is not None:
-                problems.setdefault(code, problem)
+                warnings.warn(problem, UserWarning, stacklevel=4)
             elif resources(code).missing_extra:
                 warnings.warn(
                     f"articles in language {code!r} are analysed without stop list or "
@@ -345,14 +354,12 @@ def analyzers_for(
                     stacklevel=4,
                 )
         out.append(analyzer)
-    for problem in problems.values():
-        warnings.warn(problem, UserWarning, stacklevel=4)
     return out
 
 
 def describe(value: str | None, default: str, vectorizer: Any) -> str:
     """How the articles of one ``language`` value are analysed, in words."""
-    if getattr(vectorizer, "analyzer", "language") == "words":
+    if vectorizer.analyzer == "words":
         return "as English (scikit-learn's word analyzer, of indexes saved before languages)"
     code, problem = language_of(value, default)
     if problem is not None:
@@ -364,11 +371,11 @@ def describe(value: str | None, default: str, vectorizer: Any) -> str:
         parts = ["stopwords-iso list"]
     else:
         parts = ["stop words learnt from the site"]
-    if found.stemmer is not None and getattr(vectorizer, "stemming", True):
+    if found.stemmer is not None and vectorizer.stemming:
         parts.append("Snowball stemmer")
     if found.missing_extra:
         parts.append(f"({EXTRA_HINT} adds more)")
-    if getattr(vectorizer, "char_share_", 0.0):
+    if vectorizer.char_share_:
         parts.append(f"character n-grams ({vectorizer.char_share_:.0%} of the score)")
     return ", ".join(parts)
 
@@ -390,8 +397,6 @@ def learnt_stop_words(df: Any, n_docs: int) -> Any:
     list would drop them. Languages of fewer than 20 articles learn nothing
     (too few to tell grammar from topic).
     """
-    import numpy as np
-
     df = np.asarray(df)
     if n_docs < 20 or df.size == 0:
         return np.zeros(0, dtype=np.int64)

@@ -24,11 +24,11 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from ..ingest.articles import Article
 from ..text.languages import (
-    CHAR_PREFIX,
     Analyzer,
     CharGrams,
     analyzers_for,
     learnt_stop_words,
+    n_char_terms,
 )
 
 __all__ = [
@@ -208,7 +208,7 @@ class FieldWeightedVectorizer:
 
     # The analyzers (with their stemmers) and counters are made again where
     # needed: they are not copied to Dask workers or deep copies.
-    _CACHES = ("_analyzers_", "_counter_", "_word_check_", "_chars_", "_words_")
+    _CACHES = ("_analyzers_", "_warned_", "_counter_", "_word_check_", "_chars_", "_words_")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
@@ -224,7 +224,7 @@ class FieldWeightedVectorizer:
         return CountVectorizer(
             stop_words="english" if self.stop_words == "auto" else self.stop_words,
             ngram_range=self.ngram_range,
-            strip_accents="unicode" if self.strip_accents == "auto" else self.strip_accents,
+            strip_accents=self.strip_accents,
             lowercase=self.lowercase,
             vocabulary=vocabulary,
             dtype=np.float64,
@@ -239,10 +239,13 @@ class FieldWeightedVectorizer:
             ngram_range=self.ngram_range,  # type: ignore[arg-type]
         )
 
-    def _analyzers(self, articles: Sequence[Article]) -> list[Analyzer]:
+    def _analyzers(self, articles: Sequence[Article], *, quiet: bool = False) -> list[Analyzer]:
+        """Each article's analyzer; the first time a code is met (unless ``quiet``), a
+        warning if it is not a language code or needs the ``languages`` extra."""
         cache = self.__dict__.setdefault("_analyzers_", {})
+        warned = None if quiet else self.__dict__.setdefault("_warned_", set())
         return analyzers_for(
-            (a.language for a in articles), self.language, self._make_analyzer, cache
+            (a.language for a in articles), self.language, self._make_analyzer, cache, warned
         )
 
     def _analyze(self, doc: tuple[Analyzer, str]) -> list[str]:
@@ -347,10 +350,9 @@ class FieldWeightedVectorizer:
         if not self._by_language or self.stop_words != "auto":
             return {}
         rows: dict[str, list[int]] = {}
-        codes = {id(a): code for code, a in self.__dict__.get("_analyzers_", {}).items()}
         for row, (analyzer, _) in enumerate(docs):
             if not analyzer.stop_words:
-                rows.setdefault(codes[id(analyzer)], []).append(row)
+                rows.setdefault(analyzer.code, []).append(row)
         return {
             code: (np.asarray(present[r].sum(axis=0)).ravel().astype(np.int64), len(r))
             for code, r in rows.items()
@@ -379,9 +381,7 @@ class FieldWeightedVectorizer:
         """
         min_count, max_share = resolve_df_limits(self.min_df, self.max_df, n_docs)
         keep = (df >= min_count) & (df <= max_share * n_docs)
-        # Character n-gram terms sort first; learnt stop words are words only.
-        after_prefix = chr(ord(CHAR_PREFIX) + 1)
-        first_word = int(np.searchsorted(terms, after_prefix)) if len(terms) else 0
+        first_word = n_char_terms(terms)  # learnt stop words are words only
         for code_df, code_n in (listless or {}).values():
             keep[first_word + learnt_stop_words(code_df[first_word:], code_n)] = False
         if self.max_features is not None and keep.sum() > self.max_features:
@@ -421,9 +421,7 @@ class FieldWeightedVectorizer:
         self.vocabulary_ = {term: i for i, term in enumerate(self.terms_)}
         self.idf_ = np.asarray(idf, dtype=np.float64)
         # Character n-grams sort first: columns [0, n_char_terms_) are theirs.
-        self.n_char_terms_ = int(
-            sum(1 for _ in iter_prefixed(self.terms_)) if self.char_share_ > 0 else 0
-        )
+        self.n_char_terms_ = n_char_terms(self.terms_)
         for name in self._CACHES:
             self.__dict__.pop(name, None)
 
@@ -493,10 +491,7 @@ class FieldWeightedVectorizer:
         """
         weighted = [w != 0 for w in self._weights()]
         if self._by_language:
-            cache = self.__dict__.setdefault("_analyzers_", {})
-            [analyzer] = analyzers_for(
-                [article.language], self.language, self._make_analyzer, cache, warn=False
-            )
+            [analyzer] = self._analyzers([article], quiet=True)
             texts = (article.title, article.body, " . ".join(article.tags + article.categories))
             return any(
                 used and analyzer.has_word(text) for text, used in zip(texts, weighted, strict=True)
@@ -561,11 +556,3 @@ class FieldWeightedVectorizer:
 def word_lengths(articles: Sequence[Article]) -> np.ndarray:
     """Words (split at white space) in each article's title and body."""
     return np.array([len(a.title.split()) + len(a.body.split()) for a in articles], dtype=np.int64)
-
-
-def iter_prefixed(terms: Sequence[str]) -> Any:
-    """The leading terms of a sorted vocabulary that are character n-grams."""
-    for term in terms:
-        if not term.startswith(CHAR_PREFIX):
-            return
-        yield term

@@ -46,8 +46,20 @@ def snapshot_of(path):
     return path / (path / "CURRENT").read_text().strip()
 
 
+def without_spares(snapshot):
+    """Rewrite a saved snapshot as versions before spare candidates wrote it."""
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    for name in ("spare_idx", "spare_cos"):
+        (snapshot / f"{name}.npy").unlink(missing_ok=True)
+        manifest["files"].pop(f"{name}.npy", None)
+        manifest["optional_arrays"].remove(name)
+    (snapshot / ".verified").unlink(missing_ok=True)
+    (snapshot / "manifest.json").write_text(json.dumps(manifest))
+
+
 def as_format_2(snapshot):
     """Rewrite a saved snapshot as format 2 wrote it (no saved rows or filter columns)."""
+    without_spares(snapshot)
     manifest = json.loads((snapshot / "manifest.json").read_text())
     for name in (*V3_FILES, ".verified"):
         (snapshot / name).unlink(missing_ok=True)

@@ -11,11 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relatedcontent import CorpusError, RelatedContent, UnknownArticleError, load, top_k_neighbors
+from relatedcontent.index.changes import compacted
 from relatedcontent.index.holders import PoolHolders
+from relatedcontent.index.rowstore import GrowableRows
 from relatedcontent.index.state import FittedIndex
 from relatedcontent.scoring.lists import recompute_all
 from relatedcontent.scoring.score import id_sort_key
 from relatedcontent.vectors.lsa import lsa_vectors, unit_rows
+
+from .test_format import snapshot_of, without_spares
 
 #: The parameters that make the score the plain TF-IDF cosine (the pre-issue-8 default).
 PLAIN_COSINE = {
@@ -105,6 +109,28 @@ def assert_exact(model, k, reference=fresh_lists):
         np.testing.assert_allclose([g[1] for g in got], [e[1] for e in expected], atol=1e-9)
 
 
+def assert_candidates_exact(model):
+    """Pools equal a fresh computation's, and the spares known are a prefix of its spares."""
+    index, fresh = model.index_, fresh_model(model).index_
+    ids, fresh_ids = index.rows.ids, fresh.rows.ids
+    for row in np.flatnonzero(index.rows.alive):
+        at = fresh.rows.get(ids[row])
+        for got, want in (
+            ((index.pool_idx[row], index.pool_cos[row]), (fresh.pool_idx[at], fresh.pool_cos[at])),
+            (
+                (index.spare_idx[row], index.spare_cos[row]),
+                (fresh.spare_idx[at], fresh.spare_cos[at]),
+            ),
+        ):
+            known = (got[0] >= 0) & index.rows.alive[np.maximum(got[0], 0)]
+            got_ids = [ids[j] for j in got[0][known]]
+            want_ids = [fresh_ids[j] for j in want[0] if j >= 0][: len(got_ids)]
+            assert got_ids == want_ids, ids[row]
+            np.testing.assert_allclose(got[1][known], want[1][: len(got_ids)], atol=1e-12)
+        if index.pool_idx.shape[1]:
+            assert (index.pool_idx[row] >= 0).sum() == (fresh.pool_idx[at] >= 0).sum()
+
+
 def article(i, words, rng=None):
     tags = ["t"] if len(words) % 2 else []
     return {"id": i, "title": " ".join(words[:2]), "body": " ".join(words), "tags": tags}
@@ -146,6 +172,53 @@ def test_removed_article_leaves_every_list(base):
     assert_exact(base, 5)
     with pytest.raises(UnknownArticleError):
         base.related(target)
+
+
+def test_hub_removal_moves_pools_up_without_products(council_records, monkeypatch):
+    """Removing an article that many pools hold refills them from their spares."""
+    base = RelatedContent(n_neighbors=5, candidates=10).fit(council_records)
+    index = base.index_
+    counts = np.bincount(index.pool_idx[index.pool_idx >= 0], minlength=len(base))
+    hub = index.rows.ids[int(counts.argmax())]
+    holders = np.flatnonzero((index.pool_idx == int(counts.argmax())).any(axis=1))
+    assert holders.size > 5
+    assert (index.spare_idx[holders] >= 0).all()  # 3 spares each
+    spares_before = {index.rows.ids[r]: index.rows.ids[index.spare_idx[r, 0]] for r in holders}
+    products = []
+    original = GrowableRows.scores
+    monkeypatch.setattr(
+        GrowableRows, "scores", lambda self, Q: products.append(Q.shape[0]) or original(self, Q)
+    )
+    base.remove([hub])
+    assert sum(products) == 0  # no holder was recomputed from the vectors
+    for holder, spare in spares_before.items():
+        if spare != hub:
+            assert spare in [
+                base.index_.rows.ids[j] for j in base.index_.pool_idx[base.index_.rows.get(holder)]
+            ]
+    assert_exact(base, 5)
+    assert_same_queries(base, 5)
+    assert_candidates_exact(base)
+    # a saved (compacted) index keeps the spares of every row, removed rows left out
+    out = compacted(base.index_)
+    assert (out.spare_idx < len(base)).all()
+    known = out.spare_idx >= 0
+    assert (np.sort(known, axis=1)[:, ::-1] == known).all()  # packed to the front
+
+
+def test_index_saved_without_spares_changes_exactly(tmp_path, base):
+    """An index saved before spare candidates existed recomputes pools that run short."""
+    base.save(tmp_path / "idx")
+    without_spares(snapshot_of(tmp_path / "idx"))
+    loaded = load(tmp_path / "idx")
+    assert loaded.index_.spare_idx is None
+    counts = np.bincount(loaded.index_.pool_idx[loaded.index_.pool_idx >= 0])
+    loaded.remove([loaded.ids_[int(counts.argmax())]])
+    loaded.add([article("n1", ["bins", "recycling", "park", "tax"])])
+    assert_exact(loaded, 5)
+    assert_candidates_exact(loaded)
+    loaded.save(tmp_path / "idx", compact=True)
+    assert load(tmp_path / "idx").index_.spare_idx.shape == (len(loaded), 13)
 
 
 def test_update_changes_text_and_metadata(base):
@@ -286,6 +359,7 @@ def test_property_any_sequence_equals_fresh_computation(
                 model.remove([article_id])
     assert_exact(model, k)
     assert_same_queries(model, k)
+    assert_candidates_exact(model)
     if plain:  # with the plain-cosine parameters the lists are the exact cosine top k
         assert_exact(model, k, reference=cosine_lists)
 

@@ -7,11 +7,13 @@ on the final articles (with the same vocabulary, IDF, boilerplate and LSA
 projection; see :func:`relatedcontent.scoring.lists.recompute_all`) would give:
 
 - a removed article's row is emptied (a tombstone until the next full save,
-  :func:`compacted`), and every candidate pool that held it is recomputed from
-  the vectors;
+  :func:`compacted`), and it leaves every candidate pool that held it: the
+  pool moves up and takes its first spare candidate (the next nearest, kept
+  after each pool, :func:`~relatedcontent.scoring.query.spare_size`); only a
+  pool that has run out of spares is recomputed from the vectors;
 - an added article gets its own pool from one sparse product with all rows,
-  and enters the pool of every article where it beats the current last
-  candidate (the same product, read the other way round);
+  and enters the pool or the spares of every article where it beats the last
+  candidate known (the same product, read the other way round);
 - an update is a removal of the old version followed by an addition;
 - then every smoothed vector, hub scale and list that depends on a changed
   pool, directly or through a neighbour, is recomputed
@@ -38,7 +40,7 @@ from ..ingest.articles import Article, ArticleId, id_key
 from ..neighbors.blocks import BYTES_PER_ENTRY, cut_blocks, select_top_k
 from ..neighbors.plan import parse_memory
 from ..scoring.lists import recompute_all, repair
-from ..scoring.query import pool_size
+from ..scoring.query import pool_size, spare_size
 from ..scoring.score import tie_key
 from ..scoring.settings import Settings
 from ..vectors.lsa import lsa_vectors
@@ -68,7 +70,9 @@ REFIT_UNKNOWN_SHARE = 0.15
 REFIT_MIN_TOKENS = 1000
 
 #: Arrays of an index that grow by one row per added article.
-_ROW_ARRAYS = ("neighbors", "scores", "pool_idx", "pool_cos", "hub_sigma")
+_ROW_ARRAYS = (
+    "neighbors", "scores", "pool_idx", "pool_cos", "spare_idx", "spare_cos", "hub_sigma",
+)  # fmt: skip
 _DENSE_ARRAYS = ("lsa_raw", "lsa", "embeddings")
 
 
@@ -214,6 +218,9 @@ class _Growth:
     holders: PoolHolders = field(default_factory=PoolHolders)
     #: ``(rows, their first candidates, cosines)`` before each pool rewrite of a change.
     rewritten: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: Each row's last candidate known and its cosine (:func:`_last_of`).
+    last_idx: GrowableArray = field(default_factory=lambda: GrowableArray(np.zeros(0, np.int64)))
+    last_cos: GrowableArray = field(default_factory=lambda: GrowableArray(np.zeros(0)))
 
 
 def _writable(index: FittedIndex) -> _Growth:
@@ -226,6 +233,10 @@ def _writable(index: FittedIndex) -> _Growth:
     if index.pool_idx is None:  # a format 1 index: pools are its lists
         index.pool_idx = np.asarray(index.neighbors, dtype=np.int64)
         index.pool_cos = np.asarray(index.scores, dtype=np.float64)
+    if index.spare_idx is None:  # saved without spares: none is known
+        shape = (index.n_rows, spare_size(index.pool_idx.shape[1]))
+        index.spare_idx = np.full(shape, -1, dtype=np.int64)
+        index.spare_cos = np.zeros(shape)
     arrays = {
         "neighbors": GrowableArray(np.asarray(index.neighbors, dtype=np.int64)),
         "scores": GrowableArray(np.asarray(index.scores, dtype=np.float64)),
@@ -233,6 +244,8 @@ def _writable(index: FittedIndex) -> _Growth:
         "tie_rank": GrowableArray(index.rows.tie_rank),
         "pool_idx": GrowableArray(np.asarray(index.pool_idx, dtype=np.int64)),
         "pool_cos": GrowableArray(np.asarray(index.pool_cos, dtype=np.float64)),
+        "spare_idx": GrowableArray(np.asarray(index.spare_idx, dtype=np.int64)),
+        "spare_cos": GrowableArray(np.asarray(index.spare_cos, dtype=np.float64)),
         "hub_sigma": GrowableArray(np.asarray(index.hub_sigma, dtype=np.float64)),
     }
     for name in _DENSE_ARRAYS:
@@ -243,6 +256,7 @@ def _writable(index: FittedIndex) -> _Growth:
     index.growth = growth
     index.X = growth.store.matrix
     _show_views(index, growth)
+    _last_known(index, growth)
     return growth
 
 
@@ -281,11 +295,13 @@ def apply_rows(
     pool_idx, _ = index.pools()
     m = min(max(int(settings.smoothing_neighbors), 1), pool_idx.shape[1])
     growth.rewritten = []
-    # Rows whose pool held a removed article must be recomputed in full.
-    stale = np.zeros(index.n_rows, dtype=bool)
+    stale = np.zeros(index.n_rows, dtype=bool)  # rows whose pool is recomputed in full
+    moved = np.zeros(0, dtype=np.int64)  # rows whose pool moved up past removed articles
     if dead:
-        stale[index.holders(np.asarray(dead, dtype=np.int64))] = True
+        holders = index.holders(np.asarray(dead, dtype=np.int64))
         _kill(index, growth, list(dead))
+        moved, short = _drop_removed(index, growth, holders[index.rows.alive[holders]])
+        stale[short] = True
     if batch:
         new_rows = _append(index, growth, settings, list(batch), X_new, E_new)
     else:
@@ -295,14 +311,17 @@ def apply_rows(
     alive = index.rows.alive
     stale &= alive
     target_k = min(int(settings.n_neighbors), max(int(alive.sum()) - 1, 0))
+    K = pool_size(index, settings)
     if (
-        pool_size(index, settings) != index.pools()[0].shape[1]
+        K != index.pools()[0].shape[1]
+        or spare_size(K) != growth.arrays["spare_idx"].view.shape[1]
         or target_k != index.neighbors.shape[1]
     ):
         _recompute_all(index, growth, settings)  # a tiny index grew or shrank
         return
     recompute = np.flatnonzero(stale)
     changed = np.zeros(index.n_rows, dtype=bool)
+    changed[moved] = True
     if recompute.size:
         new_products = []  # new rows come last in recompute, in order
         for block in _product_blocks(growth, settings, index.X, recompute):
@@ -354,6 +373,8 @@ def _kill(index: FittedIndex, growth: _Growth, rows: list[int]) -> None:
         index.scores[row] = 0.0
         pool_idx[row] = -1
         pool_cos[row] = 0.0
+        index.spare_idx[row] = -1  # type: ignore[index]  # _writable sets the spares
+        index.spare_cos[row] = 0.0  # type: ignore[index]
         index.hub_sigma[row] = 1.0
         index.meta.has_text[row] = False
     growth.store.zero_rows(rows)
@@ -374,6 +395,7 @@ def _append(
     index.X = growth.store.matrix
     k = index.neighbors.shape[1]
     K = index.pools()[0].shape[1]
+    n_spare = growth.arrays["spare_idx"].view.shape[1]
     grown = {
         "neighbors": np.full((m, k), -1, np.int64),
         "scores": np.zeros((m, k)),
@@ -381,6 +403,8 @@ def _append(
         "tie_rank": np.zeros(m, dtype=np.int64),
         "pool_idx": np.full((m, K), -1, np.int64),
         "pool_cos": np.zeros((m, K)),
+        "spare_idx": np.full((m, n_spare), -1, np.int64),
+        "spare_cos": np.zeros((m, n_spare)),
         "hub_sigma": np.ones(m),
     }
     if "lsa_raw" in growth.arrays:
@@ -395,6 +419,8 @@ def _append(
         grown["embeddings"] = E_new
     for name, rows in grown.items():
         growth.arrays[name].append(rows)
+    growth.last_idx.append(np.full(m, -1, np.int64))  # empty pools
+    growth.last_cos.append(np.zeros(m))
     _show_views(index, growth)
     for offset, article in enumerate(batch):
         index.articles.append(article)
@@ -403,27 +429,124 @@ def _append(
     return np.arange(start, start + m)
 
 
-def _set_pools(index: FittedIndex, rows: np.ndarray, S: sp.csr_matrix) -> None:
-    """Rewrite the pools of ``rows`` from their dot products ``S`` (noting what they were)."""
+def _spares(growth: _Growth) -> tuple[np.ndarray, np.ndarray]:
+    return growth.arrays["spare_idx"].view, growth.arrays["spare_cos"].view
+
+
+def _known(index: FittedIndex, growth: _Growth, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The live candidates known for ``rows`` (pool, then spares), best first, -1 padded."""
+    pool_idx, pool_cos = index.pools()
+    spare_idx, spare_cos = _spares(growth)
+    idx = np.hstack([pool_idx[rows], spare_idx[rows]])
+    cos = np.hstack([pool_cos[rows], spare_cos[rows]])
+    return _packed(idx, cos, (idx >= 0) & index.rows.alive[np.maximum(idx, 0)])
+
+
+def _last_of(idx: np.ndarray, cos: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last candidate known of each row of ``idx``/``cos`` (pool and spares, packed).
+
+    Every live article that is not among a row's candidates ranks after the
+    last of them, even when that one has been removed since (spares are
+    purged lazily, :func:`_known`): it is what a new article must beat. A pool
+    that is not full holds every article sharing a term with its row: any
+    positive cosine enters there, and the last is given as -1.
+    """
+    if idx.shape[1] == 0:
+        return np.full(idx.shape[0], -1, dtype=np.int64), np.zeros(idx.shape[0])
+    known = (idx >= 0).sum(axis=1)
+    at = np.maximum(known - 1, 0)[:, None]
+    last_idx = np.take_along_axis(idx, at, axis=1)[:, 0]
+    last_cos = np.take_along_axis(cos, at, axis=1)[:, 0]
+    if K:
+        last_idx = np.where(idx[:, K - 1] < 0, -1, last_idx)
+    return last_idx, last_cos
+
+
+def _last_known(index: FittedIndex, growth: _Growth) -> None:
+    """Set every row's last candidate known (:func:`_last_of`), in blocks of rows."""
+    pool_idx, pool_cos = index.pools()
+    spare_idx, spare_cos = _spares(growth)
+    last_idx = np.empty(index.n_rows, dtype=np.int64)
+    last_cos = np.empty(index.n_rows)
+    for start in range(0, index.n_rows, 65536):
+        part = slice(start, start + 65536)
+        last_idx[part], last_cos[part] = _last_of(
+            np.hstack([pool_idx[part], spare_idx[part]]),
+            np.hstack([pool_cos[part], spare_cos[part]]),
+            pool_idx.shape[1],
+        )
+    growth.last_idx, growth.last_cos = GrowableArray(last_idx), GrowableArray(last_cos)
+
+
+def _packed(idx: np.ndarray, cos: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``keep`` entries of each row moved to its front, in order; -1 / 0.0 after them."""
+    order = np.argsort(~keep, axis=1, kind="stable")
+    idx = np.take_along_axis(idx, order, axis=1)
+    cos = np.take_along_axis(cos, order, axis=1)
+    empty = np.arange(idx.shape[1]) >= keep.sum(axis=1)[:, None]
+    idx[empty] = -1
+    cos[empty] = 0.0
+    return idx, cos
+
+
+def _write_candidates(
+    index: FittedIndex, rows: np.ndarray, idx: np.ndarray, cos: np.ndarray
+) -> None:
+    """Set the pools and spares of ``rows`` (noting the pools they had)."""
     pool_idx, pool_cos = index.pools()
     K = pool_idx.shape[1]
-    idx, val = select_top_k(S, K, rows, index.rows.tie_rank, exclude_self=True, compiled=True)
     growth = cast(_Growth, index.growth)
+    spare_idx, spare_cos = _spares(growth)
     growth.rewritten.append((rows, pool_idx[rows], pool_cos[rows]))
-    pool_idx[rows] = idx
-    pool_cos[rows] = val
+    pool_idx[rows], pool_cos[rows] = idx[:, :K], cos[:, :K]
+    spare_idx[rows], spare_cos[rows] = idx[:, K:], cos[:, K:]
+    growth.last_idx.view[rows], growth.last_cos.view[rows] = _last_of(idx, cos, K)
     growth.holders.changed(rows)
+
+
+def _drop_removed(
+    index: FittedIndex, growth: _Growth, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Take removed articles out of the candidates of ``rows``.
+
+    A row's pool and spares are its nearest live articles, best first; with
+    the removed ones left out they still are. Returns ``(moved, short)``: the
+    rows whose pool moved up, and those whose full pool has fewer live
+    candidates left than its size (only a product with every row refills them).
+    A pool that is not full is never short: it holds every article sharing a
+    term with its row.
+    """
+    none = np.zeros(0, dtype=np.int64)
+    pool_idx, _ = index.pools()
+    K = pool_idx.shape[1]
+    if rows.size == 0 or K == 0:
+        return none, none
+    idx, cos = _known(index, growth, rows)
+    short = (pool_idx[rows, K - 1] >= 0) & (idx[:, K - 1] < 0)
+    _write_candidates(index, rows[~short], idx[~short], cos[~short])
+    return rows[~short], rows[short]
+
+
+def _set_pools(index: FittedIndex, rows: np.ndarray, S: sp.csr_matrix) -> None:
+    """Rewrite the pools and spares of ``rows`` from their dot products ``S``."""
+    width = index.pools()[0].shape[1] + _spares(cast(_Growth, index.growth))[0].shape[1]
+    idx, val = select_top_k(S, width, rows, index.rows.tie_rank, exclude_self=True, compiled=True)
+    _write_candidates(index, rows, idx, val)
 
 
 def _offer(
     index: FittedIndex, new_rows: np.ndarray, S_new: sp.csr_matrix, done: np.ndarray
 ) -> np.ndarray:
-    """Let new articles enter the pools of existing ones where they beat the last candidate.
+    """Let new articles enter the pools (or spares) of existing ones where they beat the last known.
 
-    Returns the rows whose pool changed.
+    The pool and the spares of a row are its nearest live articles as far
+    as they go; a new article that beats the last of them belongs among them.
+    Returns the rows whose pool or spares changed.
     """
-    pool_idx, pool_cos = index.pools()
+    pool_idx, _ = index.pools()
     K = pool_idx.shape[1]
+    growth = cast(_Growth, index.growth)
+    width = K + _spares(growth)[0].shape[1]
     none = np.zeros(0, dtype=np.int64)
     if K == 0 or S_new.nnz == 0:
         return none
@@ -435,26 +558,28 @@ def _offer(
     new_row, target, score = new_row[keep], target[keep], score[keep]
     if not target.size:
         return none
-    last_idx = pool_idx[target, K - 1]
-    last_val = tie_key(pool_cos[target, K - 1])
+    last_idx = growth.last_idx.view[target]
+    last_val = tie_key(growth.last_cos.view[target])
     rounded = tie_key(score)
     beats = (
         (last_idx < 0)
         | (rounded > last_val)
         | ((rounded == last_val) & (tie_rank[new_row] < tie_rank[np.maximum(last_idx, 0)]))
     )
-    new_row, target, score = new_row[beats], target[beats], score[beats]
-    if not target.size:
+    new_row, target = new_row[beats], target[beats]
+    if not new_row.size:
         return none
-    rows = np.unique(target)
-    local = np.searchsorted(rows, target)
-    old = pool_idx[rows]
-    filled = old >= 0
-    old_local = np.repeat(np.arange(rows.size), K)[filled.ravel()]
-    cand_rows = np.concatenate([old_local, local])
-    cand_cols = np.concatenate([old[filled], new_row])
-    cand_vals = np.concatenate([pool_cos[rows][filled], score])
-    C = sp.csr_matrix((cand_vals, (cand_rows, cand_cols)), shape=(rows.size, index.n_rows))
+    rows, local = np.unique(target, return_inverse=True)
+    known_idx, known_cos = _known(index, growth, rows)
+    filled = known_idx >= 0
+    old_local = np.repeat(np.arange(rows.size), width)[filled.ravel()]
+    C = sp.csr_matrix(
+        (
+            np.concatenate([known_cos[filled], score[beats]]),
+            (np.concatenate([old_local, local]), np.concatenate([known_idx[filled], new_row])),
+        ),
+        shape=(rows.size, index.n_rows),
+    )
     _set_pools(index, rows, C)
     return rows
 
@@ -462,11 +587,12 @@ def _offer(
 def _recompute_all(index: FittedIndex, growth: _Growth, settings: Settings) -> None:
     recompute_all(index, settings)
     growth.holders = PoolHolders()
-    for name in ("neighbors", "scores", "pool_idx", "pool_cos", "hub_sigma", "lsa"):
+    for name in (*_ROW_ARRAYS, "lsa"):
         value = getattr(index, name)
         if value is not None:
             growth.arrays[name] = GrowableArray(value)
     _show_views(index, growth)
+    _last_known(index, growth)
 
 
 # -- compaction -------------------------------------------------------------------------
@@ -498,6 +624,9 @@ def compacted(index: FittedIndex) -> FittedIndex:
     out.scores = np.asarray(index.scores)[keep]
     pools = index.pools()[0][keep]
     out.pool_idx = new_number[np.where(pools >= 0, pools, -1)]
+    if index.spare_idx is not None and index.spare_cos is not None:
+        spares = new_number[index.spare_idx[keep]]  # removed rows (and -1) become -1
+        out.spare_idx, out.spare_cos = _packed(spares, index.spare_cos[keep], spares >= 0)
     for name in ("pool_cos", "hub_sigma", *_DENSE_ARRAYS):
         value = getattr(index, name)
         if value is not None:

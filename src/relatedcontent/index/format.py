@@ -16,6 +16,9 @@ Layout of an index folder::
             pool_idx.npy, pool_cos.npy  (n_articles, candidates) each article's
                                 nearest by TF-IDF cosine (int32/64, float64),
                                 kept for exact incremental changes [format 2]
+            spare_idx.npy, spare_cos.npy  (n_articles, spares) the next nearest
+                                after each pool, -1 / 0.0 where none is known
+                                (optional: older indexes have none)
             lsa_components.npy  float32 (d, n_terms)            [format 2, if LSA is on]
             lsa_raw.npy, lsa.npy  float32 (n_articles, d)       [format 2, if LSA is on]
             embeddings.npy      float32 (n_articles, dim)       [format 2, with an embedder]
@@ -68,11 +71,15 @@ OPTIONAL_ARRAYS = (
     "hub_sigma",
     "pool_idx",
     "pool_cos",
+    "spare_idx",
+    "spare_cos",
     "lsa_components",
     "lsa_raw",
     "lsa",
     "embeddings",
 )
+#: Optional arrays of row numbers (-1 = none), saved as int32 where the rows allow.
+_ROW_NUMBERS = ("pool_idx", "spare_idx")
 JSON_FILES_V2 = ("boilerplate.json", "editorial.json")
 #: Arrays and JSON files added by format 3 (what a load reads instead of the articles).
 ARRAYS_V3 = (
@@ -111,6 +118,8 @@ def optional_arrays(index: FittedIndex) -> dict[str, np.ndarray | None]:
         "hub_sigma": index.hub_sigma,
         "pool_idx": index.pool_idx,
         "pool_cos": index.pool_cos,
+        "spare_idx": index.spare_idx,
+        "spare_cos": index.spare_cos,
         "lsa_components": index.lsa_components,
         "lsa_raw": index.lsa_raw,
         "lsa": index.lsa,
@@ -136,7 +145,8 @@ def snapshot_files(index: FittedIndex) -> dict[str, bytes]:
     }
     for name, array in optional_arrays(index).items():
         if array is not None:
-            arrays[name] = np.asarray(array).astype(index_dtype) if name == "pool_idx" else array
+            rows = name in _ROW_NUMBERS
+            arrays[name] = np.asarray(array).astype(index_dtype) if rows else array
     lines = [index.articles.line(row) for row in range(n)]
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(line) for line in lines], out=offsets[1:])
@@ -282,7 +292,7 @@ def check_values(snapshot: Path, arrays: dict[str, np.ndarray], n: int, n_terms:
 
 def _optional_shape_ok(name: str, a: np.ndarray, n: int, n_terms: int) -> bool:
     """Whether a format 2 array has the shape and type its name promises."""
-    if name == "pool_idx":
+    if name in _ROW_NUMBERS:
         return bool(np.issubdtype(a.dtype, np.integer) and a.ndim == 2 and a.shape[0] == n)
     if not np.issubdtype(a.dtype, np.floating):
         return False
@@ -295,6 +305,6 @@ def _optional_shape_ok(name: str, a: np.ndarray, n: int, n_terms: int) -> bool:
 
 def _optional_values_ok(name: str, a: np.ndarray, n: int) -> bool:
     """Whether a format 2 array's values are in range (reads the array)."""
-    if name == "pool_idx":
+    if name in _ROW_NUMBERS:
         return bool(a.size == 0 or (a.min() >= -1 and a.max() < n))
     return bool(np.all(np.isfinite(a)))

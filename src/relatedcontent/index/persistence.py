@@ -499,9 +499,13 @@ def _restore_v2(
     if len(lsa_dims) > 1 or (index.lsa_components is None) != (index.lsa is None):
         raise bad(snapshot, "LSA arrays disagree in shape")
     _check_together(snapshot, arrays, ("lsa_components", "lsa_raw", "lsa"))
-    _check_together(snapshot, arrays, ("pool_idx", "pool_cos"))
-    if "pool_idx" in arrays and arrays["pool_idx"].shape != arrays["pool_cos"].shape:
-        raise bad(snapshot, "pool_idx and pool_cos differ in shape")
+    for kind in ("pool", "spare"):
+        pair = (f"{kind}_idx", f"{kind}_cos")
+        _check_together(snapshot, arrays, pair)
+        if pair[0] in arrays and arrays[pair[0]].shape != arrays[pair[1]].shape:
+            raise bad(snapshot, f"{pair[0]} and {pair[1]} differ in shape")
+    if "spare_idx" in arrays and "pool_idx" not in arrays:
+        raise bad(snapshot, "has spare candidates without pools")
     if weights[2] > 0 and index.embeddings is None:
         raise bad(snapshot, "the weights blend embeddings but there are none")
     index.weights = (weights[0], weights[1], weights[2])

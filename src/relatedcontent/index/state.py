@@ -129,6 +129,11 @@ class FittedIndex:
     pool_idx, pool_cos : ndarray of shape (n_rows, candidates) or None
         Each row's nearest rows by TF-IDF cosine (the candidate pools), and
         the cosines. None only for an index of format 1 never changed.
+    spare_idx, spare_cos : ndarray of shape (n_rows, spares) or None
+        The next nearest after each pool, in the same order, -1 / 0.0 where
+        none is known (:func:`~relatedcontent.scoring.query.spare_size`).
+        Changes refill pools from them; they may name removed rows until the
+        index is compacted. None for an index saved without them.
     hub_sigma : ndarray of shape (n_rows,)
         Local scales of the hubness reduction.
     weights : tuple of float
@@ -159,6 +164,8 @@ class FittedIndex:
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     pool_idx: np.ndarray | None = None
     pool_cos: np.ndarray | None = None
+    spare_idx: np.ndarray | None = None
+    spare_cos: np.ndarray | None = None
     hub_sigma: np.ndarray = field(default_factory=lambda: np.ones(0))
     weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
     lsa_components: np.ndarray | None = None
@@ -276,7 +283,7 @@ class FittedIndex:
         """Bytes held by the arrays, by part (see :meth:`RelatedContent.memory_usage`)."""
         X = self.X
         dense = (self.lsa_raw, self.lsa, self.embeddings, self.lsa_components)
-        pools = (self.pool_idx, self.pool_cos)
+        pools = (self.pool_idx, self.pool_cos, self.spare_idx, self.spare_cos)
         return {
             "vectors": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes),
             "lists": int(self.neighbors.nbytes + self.scores.nbytes),

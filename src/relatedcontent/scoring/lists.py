@@ -26,7 +26,7 @@ from joblib import effective_n_jobs
 from ..index.state import FittedIndex
 from ..neighbors.plan import top_k_neighbors
 from ..vectors.lsa import fit_lsa, lsa_vectors, neighbour_weights, smooth_vectors, unit_rows
-from .query import pool_from_row, pool_size, query_cosines, rank_query
+from .query import pool_from_row, pool_size, query_cosines, rank_query, spare_size
 from .score import final_scores, hub_scales, order_candidates, resolve_weights, text_similarity
 from .settings import Settings
 
@@ -87,19 +87,22 @@ def recompute_all(
     X = index.X
     n = X.shape[0]
     K = pool_size(index, settings)
-    settings.say(f"candidates: the exact {K} nearest of every article")
+    width = K + spare_size(K)
+    settings.say(f"candidates: the exact {K} nearest of every article (and {width - K} spares)")
     if neighbors is None:
         idx, cos = top_k_neighbors(
             X,
-            K,
+            width,
             n_jobs=settings.n_jobs,
             memory_budget=settings.memory_budget,
             tie_rank=index.rows.tie_rank,
             progress=progress,
         )
     else:
-        idx, cos = neighbors(X, K, index.rows.tie_rank)
-    index.pool_idx, index.pool_cos = idx, cos
+        idx, cos = neighbors(X, width, index.rows.tie_rank)
+    index.pool_idx, index.spare_idx = np.ascontiguousarray(idx[:, :K]), idx[:, K:].copy()
+    index.pool_cos, index.spare_cos = np.ascontiguousarray(cos[:, :K]), cos[:, K:].copy()
+    del idx, cos
     index.lsa = None if index.lsa_raw is None else np.zeros_like(index.lsa_raw)
     index.hub_sigma = np.ones(n)
     k = min(int(settings.n_neighbors), max(len(index.rows) - 1, 0))

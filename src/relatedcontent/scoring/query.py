@@ -32,6 +32,7 @@ __all__ = [
     "pool_size",
     "query_vectors",
     "rank_query",
+    "spare_size",
     "stored_pool",
 ]
 
@@ -42,6 +43,21 @@ def pool_size(index: FittedIndex, settings: Settings, n: int = 0) -> int:
     """Candidates per query: ``max(candidates, n_neighbors, n)``, at most the other articles."""
     wanted = max(int(settings.candidates), int(settings.n_neighbors), int(n))
     return min(wanted, max(len(index.rows) - 1, 0))
+
+
+#: Spare candidates kept after each pool, as a share of its size (see :func:`spare_size`).
+SPARE_SHARE = 0.25
+
+
+def spare_size(pool: int) -> int:
+    """Spare candidates kept after a pool of ``pool``: the next nearest, in the same order.
+
+    They are not scored; they let a change that takes articles out of a pool
+    refill it exactly without a product with every row
+    (:mod:`relatedcontent.index.changes`), until a row has lost more pool
+    members than it has spares.
+    """
+    return -(-int(pool) * int(SPARE_SHARE * 100) // 100) if pool > 0 else 0
 
 
 #: The TF-IDF cosines of one query with the indexed articles it shares a term with:

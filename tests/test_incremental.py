@@ -536,3 +536,28 @@ def test_reader_never_sees_a_torn_index(tmp_path, base):
     assert reader.returncode == 0, err + out
     sizes = json.loads(out.strip().splitlines()[-1])
     assert all(len(base) <= s <= len(base) + 12 for s in sizes)
+
+
+@pytest.mark.parametrize("params", [{}, {"near_duplicates": "hide"}, {"hubness_gamma": 0.0}])
+def test_changes_to_a_site_keep_every_list_exact(council_records, params):
+    """Updates that move other articles' smoothed vectors, on a real site's pages, stay exact.
+
+    Lists of rows whose pool holds a moved article are recomputed only when a
+    moved candidate could enter or leave them (``scoring.lists._lists_moved``).
+    """
+    rng = np.random.default_rng(7)
+    model = RelatedContent(n_neighbors=4, candidates=10, **params).fit(council_records)
+    ids = list(model.ids_)
+    for step in range(12):
+        target, source = rng.choice(len(ids), 2, replace=False)
+        donor = model.article(ids[source])
+        record = {"id": ids[target], "title": donor.title, "body": donor.body[: 40 + 30 * step]}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if step % 4 == 3:
+                model.remove([ids[target]])
+                ids.remove(ids[target])
+            else:
+                model.update([record])
+        assert_exact(model, 4)
+    assert_same_queries(model, 4)

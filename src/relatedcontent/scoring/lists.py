@@ -270,9 +270,61 @@ def repair(
     sigma_rows = np.union1d(pool_rows, new_rows)
     sigma_rows = sigma_rows[alive[sigma_rows]]
     changed = update_sigma(index, settings, sigma_rows)
-    list_rows = np.union1d(sigma_rows, index.holders(np.union1d(z_rows, changed)))
-    list_rows = list_rows[alive[list_rows]]
+    # other rows keep their pool, vector and scale: only candidates that moved can change them
+    moved = np.union1d(z_rows, changed)
+    held = np.setdiff1d(index.holders(moved), sigma_rows)
+    held = held[alive[held]]
+    list_rows = np.union1d(sigma_rows, _lists_moved(index, settings, held, moved))
     update_lists(index, settings, list_rows)
+
+
+#: Margin under a list's last score within which a rescored candidate counts as
+#: reaching it (scores of one pair computed alone may differ in the last bits).
+LIST_MARGIN = 1e-9
+
+
+def _lists_moved(
+    index: FittedIndex, settings: Settings, rows: np.ndarray, moved: np.ndarray
+) -> np.ndarray:
+    """Rows of ``rows`` whose stored list may change when the candidates ``moved`` are rescored.
+
+    ``rows`` keep their pool, smoothed vector and scale. A row's list is
+    unchanged if every moved candidate of its pool was not listed and now
+    scores below the list's last item (a list that is not full, or a row
+    whose list is drawn from a per-language pool, is always recomputed).
+    """
+    k = index.neighbors.shape[1]
+    codes = index.meta.language
+    if rows.size == 0 or k == 0 or np.unique(codes[codes >= 0]).size > 1:
+        return rows
+    pool_idx, pool_cos = index.pools()
+    idx = pool_idx[rows]
+    at, column = np.nonzero(np.isin(idx, moved) & (idx >= 0))
+    pair_rows, pair_idx = rows[at], idx[at, column][:, None]
+    pair_cos = pool_cos[pair_rows, column][:, None]
+    Z, E = index.lsa, index.embeddings
+    s = text_similarity(
+        index.weights,
+        pair_cos,
+        pair_idx,
+        None if Z is None else Z[pair_rows],
+        Z,
+        None if E is None else E[pair_rows],
+        E,
+    )
+    score = final_scores(
+        s, index.hub_sigma[pair_rows], index.hub_sigma, pair_idx, float(settings.hubness_gamma)
+    )[:, 0]
+    if settings.hides_copies:
+        score = np.where(pair_cos[:, 0] >= settings.near_duplicate_threshold, -np.inf, score)
+    listed = index.neighbors[pair_rows]
+    reaches = (listed == pair_idx).any(axis=1) | (
+        score >= index.scores[pair_rows, k - 1] - LIST_MARGIN
+    )
+    affected: np.ndarray = index.neighbors[rows, k - 1] < 0  # not full: any candidate may enter
+    affected[at[reaches]] = True
+    out: np.ndarray = rows[affected]
+    return out
 
 
 def _default_pool(index: FittedIndex, row: int) -> tuple[np.ndarray, np.ndarray]:

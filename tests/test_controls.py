@@ -128,7 +128,7 @@ def test_languages_never_mix_unless_asked():
     assert "fr1" not in ids(rc.related("en1", n=3))
     assert set(ids(rc.related("en1", n=3, fallback=False))) == {"en2", "xx"}
     assert "fr1" in ids(rc.related("en1", n=3, languages="any"))
-    assert ids(rc.related("en1", n=3, languages=["fr"], fallback=False)) == ["fr1", "xx"]
+    assert set(ids(rc.related("en1", n=3, languages=["fr"], fallback=False))) == {"fr1", "xx"}
     assert "en1" not in ids(rc.similar({"title": "Bins", "body": "bins friday", "language": "fr"}))
 
 

@@ -21,6 +21,14 @@ from relatedcontent.vectors.lsa import lsa_vectors, unit_rows
 
 from .test_format import snapshot_of, without_spares
 
+try:
+    import Stemmer  # noqa: F401
+    import stopwordsiso  # noqa: F401
+
+    LANGUAGES_EXTRA = True
+except ImportError:  # pragma: no cover - the test extra installs both
+    LANGUAGES_EXTRA = False
+
 #: The parameters that make the score the plain TF-IDF cosine (the pre-issue-8 default).
 PLAIN_COSINE = {
     "lsa_components": 0,
@@ -561,3 +569,46 @@ def test_changes_to_a_site_keep_every_list_exact(council_records, params):
                 model.update([record])
         assert_exact(model, 4)
     assert_same_queries(model, 4)
+
+
+GERMAN = (
+    "Müll Abholung Straße Schule Wahl Bibliothek Steuer Wohnung Park Fest Stadtrat Bürger "
+    "Antrag Gebühr Termin"
+).split()
+
+
+@pytest.mark.skipif(not LANGUAGES_EXTRA, reason="the languages extra is not installed")
+def test_a_site_in_two_languages_keeps_pools_per_language_through_changes(council_records):
+    """Pools hold only articles a row's language may list, so changes stay exact there too."""
+    rng = np.random.default_rng(3)
+    english = [{**r, "language": "en"} for r in council_records]
+    shared = [w for r in council_records[:20] for w in r["title"].split()[:2]]  # names, places
+
+    def german(i):
+        words = list(rng.choice(GERMAN, 6)) + list(rng.choice(shared, 2))
+        return {"id": f"de-{i}", "title": " ".join(words[:3]), "body": " ".join(words),
+                "language": "de"}  # fmt: skip
+
+    model = RelatedContent(n_neighbors=4, candidates=8).fit(
+        english + [german(i) for i in range(30)]
+    )
+    codes = model.index_.meta.language
+    for step in range(9):
+        ids = list(model.ids_)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if step % 3 == 0:
+                model.add([german(100 + step)])
+            elif step % 3 == 1:
+                model.update([{**german(step), "id": ids[int(rng.integers(len(ids)))]}])
+            else:
+                model.remove([ids[int(rng.integers(len(ids)))]])
+        index = model.index_
+        codes = index.meta.language
+        alive = np.flatnonzero(index.rows.alive)
+        pools = index.pool_idx[alive]
+        listed = codes[np.maximum(pools, 0)]
+        assert np.all((pools < 0) | (listed == codes[alive][:, None]) | (listed < 0))
+        assert_exact(model, 4)
+    assert_same_queries(model, 4)
+    assert_candidates_exact(model)

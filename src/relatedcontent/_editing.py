@@ -20,7 +20,8 @@ import numpy as np
 
 from .exceptions import CorpusError
 from .index.article_table import article_from_json
-from .index.changes import Batch, apply_rows, plan_batch, prepare_changes, refit_advice
+from .index.changes import Batch, apply_rows, plan_batch, refit_advice
+from .index.growth import prepare_changes
 from .index.persistence import pending_records
 from .index.state import FittedIndex, StorageLink
 from .ingest.articles import (

@@ -37,16 +37,24 @@ import scipy.sparse as sp
 
 from ..exceptions import DuplicateArticleError, UnknownArticleError
 from ..ingest.articles import Article, ArticleId, id_key
-from ..neighbors.blocks import BYTES_PER_ENTRY, cut_blocks, select_top_k
+from ..neighbors.blocks import BYTES_PER_ENTRY, cut_blocks
 from ..neighbors.plan import parse_memory
-from ..scoring.lists import recompute_all, repair
+from ..scoring.lists import mixed_pools, recompute_all, repair
 from ..scoring.query import pool_size, spare_size
-from ..scoring.score import tie_key
 from ..scoring.settings import Settings
 from ..vectors.lsa import lsa_vectors
+from .candidates import drop_removed, offer, packed, set_pools
+from .growth import (
+    DENSE_ARRAYS,
+    ROW_ARRAYS,
+    Growth,
+    set_last_known,
+    show_views,
+    writable,
+)
 from .holders import PoolHolders
 from .rows import RowTable
-from .rowstore import GrowableArray, GrowableRows
+from .rowstore import GrowableArray
 from .state import FittedIndex, fit_report
 
 __all__ = [
@@ -56,7 +64,6 @@ __all__ = [
     "apply_rows",
     "compacted",
     "plan_batch",
-    "prepare_changes",
     "refit_advice",
 ]
 
@@ -68,12 +75,6 @@ REFIT_CHANGED_SHARE = 0.25
 #: single short edit is no evidence that the vocabulary has aged).
 REFIT_UNKNOWN_SHARE = 0.15
 REFIT_MIN_TOKENS = 1000
-
-#: Arrays of an index that grow by one row per added article.
-_ROW_ARRAYS = (
-    "neighbors", "scores", "pool_idx", "pool_cos", "spare_idx", "spare_cos", "hub_sigma",
-)  # fmt: skip
-_DENSE_ARRAYS = ("lsa_raw", "lsa", "embeddings")
 
 
 # -- the rules of a batch -------------------------------------------------------------
@@ -208,75 +209,6 @@ def refit_advice(drift: dict[str, Any]) -> str | None:
     return "; ".join(reasons) or None
 
 
-# -- growable storage -------------------------------------------------------------------
-@dataclass(eq=False)
-class _Growth:
-    """Growable copies of an index's arrays; the index's arrays are views of them."""
-
-    store: GrowableRows
-    arrays: dict[str, GrowableArray]
-    holders: PoolHolders = field(default_factory=PoolHolders)
-    #: ``(rows, their first candidates, cosines)`` before each pool rewrite of a change.
-    rewritten: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-    #: Each row's last candidate known and its cosine (:func:`_last_of`).
-    last_idx: GrowableArray = field(default_factory=lambda: GrowableArray(np.zeros(0, np.int64)))
-    last_cos: GrowableArray = field(default_factory=lambda: GrowableArray(np.zeros(0)))
-
-
-def _writable(index: FittedIndex) -> _Growth:
-    """Move the arrays into growable, writable storage before the first change.
-
-    Memory-mapped arrays of a loaded index are copied here, once.
-    """
-    if index.growth is not None:
-        return cast(_Growth, index.growth)  # only this function sets it
-    if index.pool_idx is None:  # a format 1 index: pools are its lists
-        index.pool_idx = np.asarray(index.neighbors, dtype=np.int64)
-        index.pool_cos = np.asarray(index.scores, dtype=np.float64)
-    if index.spare_idx is None:  # saved without spares: none is known
-        shape = (index.n_rows, spare_size(index.pool_idx.shape[1]))
-        index.spare_idx = np.full(shape, -1, dtype=np.int64)
-        index.spare_cos = np.zeros(shape)
-    arrays = {
-        "neighbors": GrowableArray(np.asarray(index.neighbors, dtype=np.int64)),
-        "scores": GrowableArray(np.asarray(index.scores, dtype=np.float64)),
-        "alive": GrowableArray(index.rows.alive),
-        "tie_rank": GrowableArray(index.rows.tie_rank),
-        "pool_idx": GrowableArray(np.asarray(index.pool_idx, dtype=np.int64)),
-        "pool_cos": GrowableArray(np.asarray(index.pool_cos, dtype=np.float64)),
-        "spare_idx": GrowableArray(np.asarray(index.spare_idx, dtype=np.int64)),
-        "spare_cos": GrowableArray(np.asarray(index.spare_cos, dtype=np.float64)),
-        "hub_sigma": GrowableArray(np.asarray(index.hub_sigma, dtype=np.float64)),
-    }
-    for name in _DENSE_ARRAYS:
-        value = getattr(index, name)
-        if value is not None:
-            arrays[name] = GrowableArray(np.asarray(value, dtype=np.float32))
-    growth = _Growth(GrowableRows(index.X), arrays)
-    index.growth = growth
-    index.X = growth.store.matrix
-    _show_views(index, growth)
-    _last_known(index, growth)
-    return growth
-
-
-def prepare_changes(index: FittedIndex) -> None:
-    """Make the storage changes need now (copies of the arrays, the column and pool indexes).
-
-    The first change after a load otherwise pays for it (seconds for a large
-    index); a server calls this in the background before its first write.
-    """
-    growth = _writable(index)
-    growth.store.scores(sp.csr_matrix((0, index.X.shape[1])))  # builds the column index
-    growth.holders.find(index.pools()[0], np.zeros(1, dtype=np.int64))  # and the pool index
-
-
-def _show_views(index: FittedIndex, growth: _Growth) -> None:
-    for name, array in growth.arrays.items():
-        owner = index.rows if name in ("alive", "tie_rank") else index
-        setattr(owner, name, array.view)
-
-
 # -- applying changes -------------------------------------------------------------------
 def apply_rows(
     index: FittedIndex,
@@ -291,16 +223,18 @@ def apply_rows(
     Every pool, smoothed vector, hub scale and list that depends on them is
     repaired, exactly.
     """
-    growth = _writable(index)
+    first = index.growth is None
+    growth = writable(index)
     pool_idx, _ = index.pools()
     m = min(max(int(settings.smoothing_neighbors), 1), pool_idx.shape[1])
     growth.rewritten = []
-    stale = np.zeros(index.n_rows, dtype=bool)  # rows whose pool is recomputed in full
+    # rows whose pool is recomputed in full: pools saved before they were per language, once
+    stale = mixed_pools(index, np.arange(index.n_rows)) if first else np.zeros(index.n_rows, bool)
     moved = np.zeros(0, dtype=np.int64)  # rows whose pool moved up past removed articles
     if dead:
         holders = index.holders(np.asarray(dead, dtype=np.int64))
         _kill(index, growth, list(dead))
-        moved, short = _drop_removed(index, growth, holders[index.rows.alive[holders]])
+        moved, short = drop_removed(index, growth, holders[index.rows.alive[holders]])
         stale[short] = True
     if batch:
         new_rows = _append(index, growth, settings, list(batch), X_new, E_new)
@@ -326,12 +260,12 @@ def apply_rows(
         new_products = []  # new rows come last in recompute, in order
         for block in _product_blocks(growth, settings, index.X, recompute):
             S = growth.store.scores(sp.csr_matrix(index.X[block]))
-            _set_pools(index, block, S)
+            set_pools(index, block, S)
             new_products.append(S[np.isin(block, new_rows)])
         changed[recompute] = True
         if new_rows.size:
             S_new = sp.csr_matrix(sp.vstack(new_products, format="csr"))
-            offered = _offer(index, new_rows, S_new, stale)
+            offered = offer(index, new_rows, S_new, stale)
             changed[offered] = True
     rows = np.flatnonzero(changed & alive)
     old_top, old_cos = _before(growth, rows, m)
@@ -339,7 +273,7 @@ def apply_rows(
 
 
 def _product_blocks(
-    growth: _Growth, settings: Settings, X: sp.csr_matrix, rows: np.ndarray
+    growth: Growth, settings: Settings, X: sp.csr_matrix, rows: np.ndarray
 ) -> list[np.ndarray]:
     """``rows`` in blocks whose products with every row fit the memory budget."""
     budget = max(parse_memory(settings.memory_budget) // BYTES_PER_ENTRY, 1)
@@ -347,7 +281,7 @@ def _product_blocks(
     return [rows[start:stop] for start, stop in cut_blocks(bounds, budget)]
 
 
-def _before(growth: _Growth, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+def _before(growth: Growth, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """The first ``m`` candidates of ``rows`` (sorted) and their cosines before this change."""
     top = np.full((rows.size, m), -1, dtype=np.int64)
     cos = np.zeros((rows.size, m))
@@ -364,7 +298,7 @@ def _before(growth: _Growth, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.n
     return top, cos
 
 
-def _kill(index: FittedIndex, growth: _Growth, rows: list[int]) -> None:
+def _kill(index: FittedIndex, growth: Growth, rows: list[int]) -> None:
     pool_idx, pool_cos = index.pools()
     for row in rows:
         index.rows.kill(row)
@@ -373,7 +307,7 @@ def _kill(index: FittedIndex, growth: _Growth, rows: list[int]) -> None:
         index.scores[row] = 0.0
         pool_idx[row] = -1
         pool_cos[row] = 0.0
-        index.spare_idx[row] = -1  # type: ignore[index]  # _writable sets the spares
+        index.spare_idx[row] = -1  # type: ignore[index]  # writable sets the spares
         index.spare_cos[row] = 0.0  # type: ignore[index]
         index.hub_sigma[row] = 1.0
         index.meta.has_text[row] = False
@@ -383,7 +317,7 @@ def _kill(index: FittedIndex, growth: _Growth, rows: list[int]) -> None:
 
 def _append(
     index: FittedIndex,
-    growth: _Growth,
+    growth: Growth,
     settings: Settings,
     batch: list[Article],
     X_new: sp.csr_matrix,
@@ -421,7 +355,7 @@ def _append(
         growth.arrays[name].append(rows)
     growth.last_idx.append(np.full(m, -1, np.int64))  # empty pools
     growth.last_cos.append(np.zeros(m))
-    _show_views(index, growth)
+    show_views(index, growth)
     for offset, article in enumerate(batch):
         index.articles.append(article)
         index.rows.add(article.id, start + offset)
@@ -429,170 +363,15 @@ def _append(
     return np.arange(start, start + m)
 
 
-def _spares(growth: _Growth) -> tuple[np.ndarray, np.ndarray]:
-    return growth.arrays["spare_idx"].view, growth.arrays["spare_cos"].view
-
-
-def _known(index: FittedIndex, growth: _Growth, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The live candidates known for ``rows`` (pool, then spares), best first, -1 padded."""
-    pool_idx, pool_cos = index.pools()
-    spare_idx, spare_cos = _spares(growth)
-    idx = np.hstack([pool_idx[rows], spare_idx[rows]])
-    cos = np.hstack([pool_cos[rows], spare_cos[rows]])
-    return _packed(idx, cos, (idx >= 0) & index.rows.alive[np.maximum(idx, 0)])
-
-
-def _last_of(idx: np.ndarray, cos: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
-    """The last candidate known of each row of ``idx``/``cos`` (pool and spares, packed).
-
-    Every live article that is not among a row's candidates ranks after the
-    last of them, even when that one has been removed since (spares are
-    purged lazily, :func:`_known`): it is what a new article must beat. A pool
-    that is not full holds every article sharing a term with its row: any
-    positive cosine enters there, and the last is given as -1.
-    """
-    if idx.shape[1] == 0:
-        return np.full(idx.shape[0], -1, dtype=np.int64), np.zeros(idx.shape[0])
-    known = (idx >= 0).sum(axis=1)
-    at = np.maximum(known - 1, 0)[:, None]
-    last_idx = np.take_along_axis(idx, at, axis=1)[:, 0]
-    last_cos = np.take_along_axis(cos, at, axis=1)[:, 0]
-    if K:
-        last_idx = np.where(idx[:, K - 1] < 0, -1, last_idx)
-    return last_idx, last_cos
-
-
-def _last_known(index: FittedIndex, growth: _Growth) -> None:
-    """Set every row's last candidate known (:func:`_last_of`), in blocks of rows."""
-    pool_idx, pool_cos = index.pools()
-    spare_idx, spare_cos = _spares(growth)
-    last_idx = np.empty(index.n_rows, dtype=np.int64)
-    last_cos = np.empty(index.n_rows)
-    for start in range(0, index.n_rows, 65536):
-        part = slice(start, start + 65536)
-        last_idx[part], last_cos[part] = _last_of(
-            np.hstack([pool_idx[part], spare_idx[part]]),
-            np.hstack([pool_cos[part], spare_cos[part]]),
-            pool_idx.shape[1],
-        )
-    growth.last_idx, growth.last_cos = GrowableArray(last_idx), GrowableArray(last_cos)
-
-
-def _packed(idx: np.ndarray, cos: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ``keep`` entries of each row moved to its front, in order; -1 / 0.0 after them."""
-    order = np.argsort(~keep, axis=1, kind="stable")
-    idx = np.take_along_axis(idx, order, axis=1)
-    cos = np.take_along_axis(cos, order, axis=1)
-    empty = np.arange(idx.shape[1]) >= keep.sum(axis=1)[:, None]
-    idx[empty] = -1
-    cos[empty] = 0.0
-    return idx, cos
-
-
-def _write_candidates(
-    index: FittedIndex, rows: np.ndarray, idx: np.ndarray, cos: np.ndarray
-) -> None:
-    """Set the pools and spares of ``rows`` (noting the pools they had)."""
-    pool_idx, pool_cos = index.pools()
-    K = pool_idx.shape[1]
-    growth = cast(_Growth, index.growth)
-    spare_idx, spare_cos = _spares(growth)
-    growth.rewritten.append((rows, pool_idx[rows], pool_cos[rows]))
-    pool_idx[rows], pool_cos[rows] = idx[:, :K], cos[:, :K]
-    spare_idx[rows], spare_cos[rows] = idx[:, K:], cos[:, K:]
-    growth.last_idx.view[rows], growth.last_cos.view[rows] = _last_of(idx, cos, K)
-    growth.holders.changed(rows)
-
-
-def _drop_removed(
-    index: FittedIndex, growth: _Growth, rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Take removed articles out of the candidates of ``rows``.
-
-    A row's pool and spares are its nearest live articles, best first; with
-    the removed ones left out they still are. Returns ``(moved, short)``: the
-    rows whose pool moved up, and those whose full pool has fewer live
-    candidates left than its size (only a product with every row refills them).
-    A pool that is not full is never short: it holds every article sharing a
-    term with its row.
-    """
-    none = np.zeros(0, dtype=np.int64)
-    pool_idx, _ = index.pools()
-    K = pool_idx.shape[1]
-    if rows.size == 0 or K == 0:
-        return none, none
-    idx, cos = _known(index, growth, rows)
-    short = (pool_idx[rows, K - 1] >= 0) & (idx[:, K - 1] < 0)
-    _write_candidates(index, rows[~short], idx[~short], cos[~short])
-    return rows[~short], rows[short]
-
-
-def _set_pools(index: FittedIndex, rows: np.ndarray, S: sp.csr_matrix) -> None:
-    """Rewrite the pools and spares of ``rows`` from their dot products ``S``."""
-    width = index.pools()[0].shape[1] + _spares(cast(_Growth, index.growth))[0].shape[1]
-    idx, val = select_top_k(S, width, rows, index.rows.tie_rank, exclude_self=True, compiled=True)
-    _write_candidates(index, rows, idx, val)
-
-
-def _offer(
-    index: FittedIndex, new_rows: np.ndarray, S_new: sp.csr_matrix, done: np.ndarray
-) -> np.ndarray:
-    """Let new articles enter the pools (or spares) of existing ones where they beat the last known.
-
-    The pool and the spares of a row are its nearest live articles as far
-    as they go; a new article that beats the last of them belongs among them.
-    Returns the rows whose pool or spares changed.
-    """
-    pool_idx, _ = index.pools()
-    K = pool_idx.shape[1]
-    growth = cast(_Growth, index.growth)
-    width = K + _spares(growth)[0].shape[1]
-    none = np.zeros(0, dtype=np.int64)
-    if K == 0 or S_new.nnz == 0:
-        return none
-    tie_rank = index.rows.tie_rank
-    S_new = S_new.tocoo()
-    new_row = new_rows[S_new.row]
-    target, score = S_new.col, S_new.data
-    keep = (score > 0) & ~done[target] & index.rows.alive[target]
-    new_row, target, score = new_row[keep], target[keep], score[keep]
-    if not target.size:
-        return none
-    last_idx = growth.last_idx.view[target]
-    last_val = tie_key(growth.last_cos.view[target])
-    rounded = tie_key(score)
-    beats = (
-        (last_idx < 0)
-        | (rounded > last_val)
-        | ((rounded == last_val) & (tie_rank[new_row] < tie_rank[np.maximum(last_idx, 0)]))
-    )
-    new_row, target = new_row[beats], target[beats]
-    if not new_row.size:
-        return none
-    rows, local = np.unique(target, return_inverse=True)
-    known_idx, known_cos = _known(index, growth, rows)
-    filled = known_idx >= 0
-    old_local = np.repeat(np.arange(rows.size), width)[filled.ravel()]
-    C = sp.csr_matrix(
-        (
-            np.concatenate([known_cos[filled], score[beats]]),
-            (np.concatenate([old_local, local]), np.concatenate([known_idx[filled], new_row])),
-        ),
-        shape=(rows.size, index.n_rows),
-    )
-    _set_pools(index, rows, C)
-    return rows
-
-
-def _recompute_all(index: FittedIndex, growth: _Growth, settings: Settings) -> None:
+def _recompute_all(index: FittedIndex, growth: Growth, settings: Settings) -> None:
     recompute_all(index, settings)
     growth.holders = PoolHolders()
-    for name in (*_ROW_ARRAYS, "lsa"):
+    for name in (*ROW_ARRAYS, "lsa"):
         value = getattr(index, name)
         if value is not None:
             growth.arrays[name] = GrowableArray(value)
-    _show_views(index, growth)
-    _last_known(index, growth)
+    show_views(index, growth)
+    set_last_known(index, growth)
 
 
 # -- compaction -------------------------------------------------------------------------
@@ -626,8 +405,8 @@ def compacted(index: FittedIndex) -> FittedIndex:
     out.pool_idx = new_number[np.where(pools >= 0, pools, -1)]
     if index.spare_idx is not None and index.spare_cos is not None:
         spares = new_number[index.spare_idx[keep]]  # removed rows (and -1) become -1
-        out.spare_idx, out.spare_cos = _packed(spares, index.spare_cos[keep], spares >= 0)
-    for name in ("pool_cos", "hub_sigma", *_DENSE_ARRAYS):
+        out.spare_idx, out.spare_cos = packed(spares, index.spare_cos[keep], spares >= 0)
+    for name in ("pool_cos", "hub_sigma", *DENSE_ARRAYS):
         value = getattr(index, name)
         if value is not None:
             setattr(out, name, np.asarray(value)[keep])

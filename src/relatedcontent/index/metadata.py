@@ -19,10 +19,19 @@ import scipy.sparse as sp
 from ..ingest.articles import Article, parse_date
 from .fields import fields_of
 
-__all__ = ["CONTENT_TYPE_FIELD", "Metadata", "epoch", "tag_keys"]
+__all__ = ["CONTENT_TYPE_FIELD", "Metadata", "epoch", "languages_match", "tag_keys"]
 
 #: Field of an article (among its extra fields) read by ``content_types``.
 CONTENT_TYPE_FIELD = "content_type"
+
+
+def languages_match(a: Any, b: Any) -> Any:
+    """Whether an article of language code ``a`` may list one of ``b`` (elementwise).
+
+    The same language, or either unknown (code -1): the one rule behind
+    :meth:`Metadata.language_mask`, the candidate pools and their changes.
+    """
+    return (a < 0) | (b < 0) | (a == b)
 
 
 def tag_keys(article: Article, ignore: Iterable[str] = ()) -> frozenset[str]:
@@ -164,8 +173,13 @@ class Metadata:
         codes = self.language
         if code < 0 or not np.any((codes >= 0) & (codes != code)):
             return None
-        allowed: np.ndarray = (codes < 0) | (codes == code)
+        allowed: np.ndarray = languages_match(code, codes)
         return allowed
+
+    def mixed(self) -> bool:
+        """Whether rows of more than one known language are indexed (pools are per language)."""
+        known = self.language[self.language >= 0]
+        return bool(known.size and known.min() != known.max())
 
     # -- saved form -----------------------------------------------------------------
     def to_saved(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -23,7 +23,9 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
 
+from ..index.metadata import languages_match
 from ..index.state import FittedIndex
+from ..neighbors.blocks import select_top_k
 from ..neighbors.plan import top_k_neighbors
 from ..vectors.lsa import fit_lsa, lsa_vectors, neighbour_weights, smooth_vectors, unit_rows
 from .query import pool_from_row, pool_size, query_cosines, rank_query, spare_size
@@ -89,17 +91,7 @@ def recompute_all(
     K = pool_size(index, settings)
     width = K + spare_size(K)
     settings.say(f"candidates: the exact {K} nearest of every article (and {width - K} spares)")
-    if neighbors is None:
-        idx, cos = top_k_neighbors(
-            X,
-            width,
-            n_jobs=settings.n_jobs,
-            memory_budget=settings.memory_budget,
-            tie_rank=index.rows.tie_rank,
-            progress=progress,
-        )
-    else:
-        idx, cos = neighbors(X, width, index.rows.tie_rank)
+    idx, cos = candidate_pools(index, settings, width, neighbors, progress)
     index.pool_idx, index.spare_idx = np.ascontiguousarray(idx[:, :K]), idx[:, K:].copy()
     index.pool_cos, index.spare_cos = np.ascontiguousarray(cos[:, :K]), cos[:, K:].copy()
     del idx, cos
@@ -110,6 +102,75 @@ def recompute_all(
     index.scores = np.zeros((n, k), dtype=np.float64)
     settings.say("scores: smoothed vectors, hub scales, lists")
     _scoring_passes(index, settings, vectors=True)
+
+
+def candidate_pools(
+    index: FittedIndex,
+    settings: Settings,
+    width: int,
+    neighbors: Neighbors | None = None,
+    progress: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's ``width`` nearest by TF-IDF cosine among the rows it may list.
+
+    A row may list rows of its language or of none
+    (:func:`~relatedcontent.index.metadata.languages_match`): with one
+    language that is every row (one all-pairs search); with several, one
+    search per language over its rows and those of no language, and a
+    product with every row for each row of no language.
+    """
+    X, tie_rank, codes = index.X, index.rows.tie_rank, index.meta.language
+    languages = np.unique(codes[codes >= 0]) if index.meta.mixed() else np.zeros(0)
+    blocks = [np.flatnonzero((codes == code) | (codes < 0)) for code in languages]
+    total = sum(b.size for b in blocks) or X.shape[0]
+    done = 0
+
+    def nearest(rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        part = X if rows is None else sp.csr_matrix(X[rows])
+        rank = tie_rank if rows is None else tie_rank[rows]
+        if neighbors is not None:
+            return neighbors(part, width, rank)
+        return top_k_neighbors(
+            part,
+            width,
+            n_jobs=settings.n_jobs,
+            memory_budget=settings.memory_budget,
+            tie_rank=rank,
+            progress=None if progress is None else lambda d, _n: progress(done + d, total),
+        )
+
+    if not blocks:
+        return nearest(None)
+    idx = np.full((X.shape[0], width), -1, dtype=np.int64)
+    cos = np.zeros((X.shape[0], width))
+    for code, members in zip(languages, blocks, strict=True):
+        local_idx, local_cos = nearest(members)
+        own = codes[members] == code
+        found = local_idx[own]
+        idx[members[own]] = np.where(found >= 0, members[np.maximum(found, 0)], -1)
+        cos[members[own]] = local_cos[own]
+        done += members.size
+    unknown = np.flatnonzero(codes < 0)
+    for start in range(0, unknown.size, 1024):
+        rows = unknown[start : start + 1024]
+        S = index.products(sp.csr_matrix(X[rows]))
+        idx[rows], cos[rows] = select_top_k(S, width, rows, tie_rank, exclude_self=True)
+    return idx, cos
+
+
+def mixed_pools(index: FittedIndex, rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` have a pool holding an article their language may not list.
+
+    Pools are per language since spare candidates came in; an index saved
+    before keeps such pools until a change recomputes them.
+    """
+    if not index.meta.mixed():
+        return np.zeros(rows.size, dtype=bool)
+    idx = index.pools()[0][rows]
+    codes = index.meta.language
+    allowed = languages_match(codes[rows][:, None], codes[np.maximum(idx, 0)])
+    out: np.ndarray = np.any((idx >= 0) & ~allowed, axis=1)
+    return out
 
 
 def rescore(index: FittedIndex, settings: Settings) -> None:
@@ -291,11 +352,10 @@ def _lists_moved(
     ``rows`` keep their pool, smoothed vector and scale. A row's list is
     unchanged if every moved candidate of its pool was not listed and now
     scores below the list's last item (a list that is not full, or a row
-    whose list is drawn from a per-language pool, is always recomputed).
+    whose list is not drawn from its pool, :func:`mixed_pools`, is always recomputed).
     """
     k = index.neighbors.shape[1]
-    codes = index.meta.language
-    if rows.size == 0 or k == 0 or np.unique(codes[codes >= 0]).size > 1:
+    if rows.size == 0 or k == 0:
         return rows
     pool_idx, pool_cos = index.pools()
     idx = pool_idx[rows]
@@ -322,17 +382,23 @@ def _lists_moved(
         score >= index.scores[pair_rows, k - 1] - LIST_MARGIN
     )
     affected: np.ndarray = index.neighbors[rows, k - 1] < 0  # not full: any candidate may enter
+    affected |= mixed_pools(index, rows)  # lists drawn from another pool
     affected[at[reaches]] = True
     out: np.ndarray = rows[affected]
     return out
 
 
 def _default_pool(index: FittedIndex, row: int) -> tuple[np.ndarray, np.ndarray]:
-    allowed = index.meta.language_mask(int(index.meta.language[row]))
+    """The pool a list of ``row`` without options is scored from: its stored one.
+
+    A pool saved before pools were per language (:func:`mixed_pools`) is made
+    again from the row's products with the articles its language may list.
+    """
     pool_idx, pool_cos = index.pools()
-    if allowed is None:
+    if not mixed_pools(index, np.array([row]))[0]:
         keep = pool_idx[row] >= 0
         return pool_idx[row][keep], pool_cos[row][keep]
+    allowed = index.meta.language_mask(int(index.meta.language[row]))
     cos = query_cosines(index, index.X[row])
     return pool_from_row(index, cos, allowed, pool_idx.shape[1], exclude=row)
 
@@ -348,14 +414,9 @@ def _rows_needing_care(
     """
     idx_all, cos_all = index.pools()
     n = idx_all.shape[0]
-    idx = idx_all[rows]
     need = np.zeros(rows.size, dtype=bool)
     copy_sets: Any = None
-    codes = index.meta.language
-    if np.unique(codes[codes >= 0]).size > 1:
-        other = codes[np.maximum(idx, 0)]
-        mine = codes[rows][:, None]
-        need |= np.any((idx >= 0) & (mine >= 0) & (other >= 0) & (other != mine), axis=1)
+    need |= mixed_pools(index, rows)
     threshold = settings.near_duplicate_threshold
     if settings.near_duplicates == "collapse" and threshold is not None and n > 1:
         # near-copy pairs are in each other's pools (unless an article has more

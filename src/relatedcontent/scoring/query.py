@@ -107,15 +107,19 @@ def stored_pool(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`pool_from_row` of an indexed row, read from its stored pool when that decides it.
 
-    A stored pool holds the row's nearest articles by cosine, best first, in
-    the same order; when it is not full it holds every article sharing a term
-    with the row. So its first ``size`` allowed members are the query's pool
-    if there are that many, or if the pool is not full. Otherwise (a filter
-    left too few, or a larger ``size``) this returns None: the full product
+    A stored pool holds the row's nearest articles by cosine among those its
+    language may list, best first, in the same order; when it is not full it
+    holds every such article sharing a term with the row. So its first
+    ``size`` allowed members are the query's pool if there are that many, or
+    if the pool is not full. Otherwise (a filter left too few, a larger
+    ``size``, or other languages allowed) this returns None: the full product
     decides.
     """
     if index.pool_idx is None or index.pool_cos is None:
         return None
+    own = index.meta.language_mask(int(index.meta.language[row]))
+    if own is not None and (allowed is None or np.any(allowed & ~own)):
+        return None  # the pool holds only articles of the row's language (or of none)
     members = np.asarray(index.pool_idx[row])
     values = np.asarray(index.pool_cos[row])
     full = members.size > 0 and members[-1] >= 0

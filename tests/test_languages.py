@@ -19,7 +19,13 @@ from relatedcontent.text.languages import (
     language_of,
     learnt_stop_words,
 )
-from relatedcontent.vectors.tfidf import FieldWeightedVectorizer, TermCounts, merge_term_counts
+from relatedcontent.vectors.tfidf import (
+    CHAR_AUTO_MAX_ARTICLES,
+    CHAR_SHARE,
+    FieldWeightedVectorizer,
+    TermCounts,
+    merge_term_counts,
+)
 
 pytest.importorskip("Stemmer", reason="the languages extra (PyStemmer) is not installed")
 pytest.importorskip("stopwordsiso", reason="the languages extra (stopwordsiso) is not installed")
@@ -331,3 +337,14 @@ def test_learnt_stop_words_are_words_not_character_ngrams():
     vec.fit_vocabulary(terms, np.full(210, 2), 40, {"cy": (cy_df, 20)})
     # the top 1% of the 200 words: w000 and w001; every n-gram stays
     assert [t for t in terms if t not in vec.vocabulary_] == ["w000", "w001"]
+
+
+def test_character_ngrams_are_chosen_automatically_up_to_a_site_size():
+    """Their all-pairs work grows with the square of the site: "auto" stops at a size."""
+    short = 5  # words per article
+    vectorizer = FieldWeightedVectorizer()
+    assert vectorizer.choose_char_share(np.full(CHAR_AUTO_MAX_ARTICLES, short)) == CHAR_SHARE
+    assert vectorizer.choose_char_share(np.full(CHAR_AUTO_MAX_ARTICLES + 1, short)) == 0.0
+    assert vectorizer.choose_char_share(np.full(CHAR_AUTO_MAX_ARTICLES, 200)) == 0.0
+    fixed = FieldWeightedVectorizer(char_ngrams=0.5)
+    assert fixed.choose_char_share(np.full(CHAR_AUTO_MAX_ARTICLES + 1, short)) == 0.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from relatedcontent import RelatedContent, load
@@ -275,3 +276,30 @@ def test_unknown_option_and_similar_takes_options(rc):
         same_section=True,
     )
     assert {i.section for i in items} == {"schools"}
+
+
+def test_copies_in_two_languages_are_two_editions_on_every_path():
+    """Near-copy pairs are found within what a language may list, on every path alike.
+
+    Articles of no language list both editions of a text published in English and
+    German; the stored lists, deeper lists and ``related_all`` agree on keeping both.
+    """
+    words = "krxt vlomb zzyq prrt gnmph wxlt brzk qvvd tzpl mxrn".split()
+    rng = np.random.default_rng(1)
+
+    def record(article_id, language=None):
+        chosen = list(rng.choice(words, 5))
+        return {"id": article_id, "title": " ".join(chosen[:2]), "body": " ".join(chosen),
+                "language": language}  # fmt: skip
+
+    english = [record(f"en{i}", "en") for i in range(12)]
+    german = [{**r, "id": f"de{i}", "language": "de"} for i, r in enumerate(english[:4])]
+    plain = [record(f"any{i}") for i in range(10)]
+    rc = RelatedContent(n_neighbors=4, near_duplicates="collapse", min_df=1, max_df=1.0).fit(
+        english + german + plain
+    )
+    for article_id in [r["id"] for r in plain]:
+        stored = ids(rc.related(article_id, n=4, fallback=False))
+        assert stored == ids(rc.related(article_id, n=6, fallback=False))[:4]
+    together = {i: ids(items) for i, items in rc.related_all(6)}
+    assert together == {i: ids(rc.related(i, n=6)) for i in rc.ids_}

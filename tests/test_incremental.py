@@ -615,15 +615,27 @@ def test_a_site_in_two_languages_keeps_pools_per_language_through_changes(counci
 
 
 @pytest.mark.skipif(not LANGUAGES_EXTRA, reason="the languages extra is not installed")
-def test_pools_saved_across_languages_are_made_per_language_by_the_first_change(council_records):
-    """An index whose pools mix languages (saved before pools were per language) stays exact."""
+@pytest.mark.parametrize("prepared", [False, True])
+@pytest.mark.parametrize("change", ["remove", "add"])
+def test_pools_saved_across_languages_are_made_per_language_by_the_first_change(
+    council_records, prepared, change
+):
+    """An index whose pools mix languages (saved before pools were per language) stays exact,
+    also when its storage was prepared for changes first (as a server does)."""
     records = [{**r, "language": ("en", "cy")[i % 2]} for i, r in enumerate(council_records)]
-    model = RelatedContent(n_neighbors=4, candidates=8).fit(records)
+    model = RelatedContent(n_neighbors=4, candidates=8).fit(records[:58])
     index = model.index_
     width = index.pool_idx.shape[1] + index.spare_idx.shape[1]
     idx, cos = top_k_neighbors(index.X, width, tie_rank=index.rows.tie_rank)  # across languages
     index.pool_idx, index.spare_idx = idx[:, :8].copy(), idx[:, 8:].copy()
     index.pool_cos, index.spare_cos = cos[:, :8].copy(), cos[:, 8:].copy()
-    model.remove([model.ids_[5]])
+    if prepared:
+        model._prepare_changes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if change == "remove":
+            model.remove([model.ids_[5]])
+        else:
+            model.add(records[58:])
     assert_exact(model, 4)
     assert_candidates_exact(model)

@@ -223,13 +223,14 @@ def apply_rows(
     Every pool, smoothed vector, hub scale and list that depends on them is
     repaired, exactly.
     """
-    first = index.growth is None
     growth = writable(index)
     pool_idx, _ = index.pools()
     m = min(max(int(settings.smoothing_neighbors), 1), pool_idx.shape[1])
     growth.rewritten = []
-    # rows whose pool is recomputed in full: pools saved before they were per language, once
-    stale = mixed_pools(index, np.arange(index.n_rows)) if first else np.zeros(index.n_rows, bool)
+    stale = np.zeros(index.n_rows, dtype=bool)  # rows whose pool is recomputed in full
+    if not growth.languages_checked:  # candidates saved before pools were per language
+        stale |= mixed_pools(index, np.arange(index.n_rows), spares=True)
+        growth.languages_checked = True
     moved = np.zeros(0, dtype=np.int64)  # rows whose pool moved up past removed articles
     if dead:
         holders = index.holders(np.asarray(dead, dtype=np.int64))

@@ -51,6 +51,8 @@ class Growth:
     #: Each row's last candidate known and its cosine (:func:`last_of`).
     last_idx: GrowableArray = field(default_factory=lambda: GrowableArray(np.zeros(0, np.int64)))
     last_cos: GrowableArray = field(default_factory=lambda: GrowableArray(np.zeros(0)))
+    #: Whether candidates saved before pools were per language have been looked for.
+    languages_checked: bool = False
 
 
 def writable(index: FittedIndex) -> Growth:

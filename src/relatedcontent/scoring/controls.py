@@ -33,6 +33,7 @@ from ..index.metadata import epoch, tag_keys
 from ..index.state import FittedIndex
 from ..ingest.articles import Article
 from .options import QueryOptions, timestamp
+from .query import near_copies
 from .score import combine, jaccard, recency_factor, taxonomy_factor
 from .settings import Settings
 
@@ -326,8 +327,6 @@ class _CopyRule:
         return out
 
     def _copies_listed(self, row: int) -> bool:
-        if not self.listed:
+        if not self.listed or self.threshold is None:
             return False
-        X = self.index.X
-        cosines = np.asarray((X[self.listed] @ X[row].T).toarray()).ravel()
-        return bool(np.any(cosines >= self.threshold))
+        return bool(near_copies(self.index, self.listed, [row], float(self.threshold)).any())

@@ -25,8 +25,8 @@ from joblib import effective_n_jobs
 
 from ..index.metadata import languages_match
 from ..index.state import FittedIndex
-from ..neighbors.blocks import select_top_k
-from ..neighbors.plan import top_k_neighbors
+from ..neighbors.blocks import BYTES_PER_ENTRY, cut_blocks, select_top_k
+from ..neighbors.plan import parse_memory, top_k_neighbors
 from ..vectors.lsa import fit_lsa, lsa_vectors, neighbour_weights, smooth_vectors, unit_rows
 from .query import pool_from_row, pool_size, query_cosines, rank_query, spare_size
 from .score import final_scores, hub_scales, order_candidates, resolve_weights, text_similarity
@@ -151,22 +151,31 @@ def candidate_pools(
         cos[members[own]] = local_cos[own]
         done += members.size
     unknown = np.flatnonzero(codes < 0)
-    for start in range(0, unknown.size, 1024):
-        rows = unknown[start : start + 1024]
-        S = index.products(sp.csr_matrix(X[rows]))
-        idx[rows], cos[rows] = select_top_k(S, width, rows, tie_rank, exclude_self=True)
+    if unknown.size:
+        # blocks of products within the memory budget (a row's products: at most
+        # the sum of its terms' document frequencies)
+        df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+        bounds = sp.csr_matrix(X[unknown]).sign() @ df
+        budget = max(parse_memory(settings.memory_budget) // BYTES_PER_ENTRY, 1)
+        for start, stop in cut_blocks(bounds, budget):
+            rows = unknown[start:stop]
+            S = index.products(sp.csr_matrix(X[rows]))
+            idx[rows], cos[rows] = select_top_k(S, width, rows, tie_rank, exclude_self=True)
     return idx, cos
 
 
-def mixed_pools(index: FittedIndex, rows: np.ndarray) -> np.ndarray:
-    """Which of ``rows`` have a pool holding an article their language may not list.
+def mixed_pools(index: FittedIndex, rows: np.ndarray, *, spares: bool = False) -> np.ndarray:
+    """Which of ``rows`` have a pool (or, with ``spares``, spares) holding an article
+    their language may not list.
 
-    Pools are per language since spare candidates came in; an index saved
-    before keeps such pools until a change recomputes them.
+    Candidates are per language since commit 90a0ada; an index saved before
+    keeps such pools until its first change recomputes them.
     """
     if not index.meta.mixed():
         return np.zeros(rows.size, dtype=bool)
     idx = index.pools()[0][rows]
+    if spares and index.spare_idx is not None:
+        idx = np.hstack([idx, index.spare_idx[rows]])
     codes = index.meta.language
     allowed = languages_match(codes[rows][:, None], codes[np.maximum(idx, 0)])
     out: np.ndarray = np.any((idx >= 0) & ~allowed, axis=1)

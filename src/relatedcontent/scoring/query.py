@@ -20,6 +20,7 @@ from typing import Any, cast
 import numpy as np
 import scipy.sparse as sp
 
+from ..index.metadata import languages_match
 from ..index.state import FittedIndex
 from ..vectors.lsa import lsa_vectors, neighbour_weights, smooth_vectors
 from .score import final_scores, hub_scales, order_candidates, order_rows, text_similarity, tie_key
@@ -27,6 +28,7 @@ from .settings import Settings
 
 __all__ = [
     "NEAR_DUPLICATE_MODES",
+    "near_copies",
     "pool_from_row",
     "query_cosines",
     "pool_size",
@@ -201,6 +203,21 @@ def rank_query(
     return rows, scores, cosines
 
 
+def near_copies(index: FittedIndex, a: Any, b: Any, threshold: float) -> np.ndarray:
+    """Which pairs of rows ``a`` x ``b`` are near-copies of each other.
+
+    Their TF-IDF cosine is at least ``threshold`` and their languages may list
+    each other (:func:`~relatedcontent.index.metadata.languages_match`):
+    articles declared in two languages are two editions, never copies, as the
+    per-language candidate pools, which the stored lists find copies in, see them.
+    """
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    close = np.asarray((index.X[a] @ index.X[b].T).toarray()) >= threshold
+    codes = index.meta.language
+    same: np.ndarray = close & languages_match(codes[a][:, None], codes[b][None, :])
+    return same
+
+
 def _collapse(
     index: FittedIndex,
     rows: np.ndarray,
@@ -211,8 +228,7 @@ def _collapse(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep the first of every group of near-copies (greedy, in list order)."""
     if copies is None:
-        sub = index.X[rows]
-        close = np.asarray((sub @ sub.T).toarray()) >= threshold
+        close = near_copies(index, rows, rows, threshold)
     else:
         where = {r: p for p, r in enumerate(rows.tolist())}
         close = np.zeros((rows.size, rows.size), dtype=bool)

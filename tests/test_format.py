@@ -167,6 +167,8 @@ def test_format_2_index_loads_with_the_same_lists(tmp_path, council_records, mma
     [
         ("hub_sigma.npy", np.ones(3), "hub_sigma.npy"),
         ("pool_idx.npy", np.full((64, 50), 999, dtype=np.int32), "pool_idx.npy"),
+        ("spare_idx.npy", np.full((64, 13), 999, dtype=np.int32), "spare_idx.npy"),
+        ("spare_cos.npy", np.full((64, 12), 0.5), "spare"),
         ("lsa.npy", np.full((64, 32), np.nan, dtype=np.float32), "lsa.npy"),
     ],
 )

@@ -207,7 +207,12 @@ def test_garbage_manifest_and_missing_files(saved, tmp_path):
 
 @pytest.mark.parametrize(
     ("drop", "message"),
-    [("pool_cos", "pool_idx without pool_cos"), ("lsa_raw", "without lsa_raw")],
+    [
+        ("pool_cos", "pool_idx without pool_cos"),
+        ("spare_cos", "spare_idx without spare_cos"),
+        ("pool_idx", "spare candidates without pools|pool_cos without pool_idx"),
+        ("lsa_raw", "without lsa_raw"),
+    ],
 )
 def test_parts_that_go_together_are_refused_alone(saved, drop, message):
     """A manifest listing one of a pair of arrays is refused before the index is used."""

@@ -62,28 +62,28 @@ def writable(index: FittedIndex) -> Growth:
     """
     if index.growth is not None:
         return cast(Growth, index.growth)  # only this function sets it
-    if index.pool_idx is None:  # a format 1 index: pools are its lists
+    if index.pool_idx is None or index.pool_cos is None:  # format 1: pools are its lists
         index.pool_idx = np.asarray(index.neighbors, dtype=np.int64)
         index.pool_cos = np.asarray(index.scores, dtype=np.float64)
-    if index.spare_idx is None:  # saved without spares: none is known
+    if index.spare_idx is None or index.spare_cos is None:  # saved without spares
         shape = (index.n_rows, spare_size(index.pool_idx.shape[1]))
         index.spare_idx = np.full(shape, -1, dtype=np.int64)
         index.spare_cos = np.zeros(shape)
     arrays = {
-        "neighbors": GrowableArray(np.asarray(index.neighbors, dtype=np.int64)),
-        "scores": GrowableArray(np.asarray(index.scores, dtype=np.float64)),
+        "neighbors": GrowableArray(index.neighbors, np.int64),
+        "scores": GrowableArray(index.scores, np.float64),
         "alive": GrowableArray(index.rows.alive),
         "tie_rank": GrowableArray(index.rows.tie_rank),
-        "pool_idx": GrowableArray(np.asarray(index.pool_idx, dtype=np.int64)),
-        "pool_cos": GrowableArray(np.asarray(index.pool_cos, dtype=np.float64)),
-        "spare_idx": GrowableArray(np.asarray(index.spare_idx, dtype=np.int64)),
-        "spare_cos": GrowableArray(np.asarray(index.spare_cos, dtype=np.float64)),
-        "hub_sigma": GrowableArray(np.asarray(index.hub_sigma, dtype=np.float64)),
+        "pool_idx": GrowableArray(index.pool_idx, np.int64),
+        "pool_cos": GrowableArray(index.pool_cos, np.float64),
+        "spare_idx": GrowableArray(index.spare_idx, np.int64),
+        "spare_cos": GrowableArray(index.spare_cos, np.float64),
+        "hub_sigma": GrowableArray(index.hub_sigma, np.float64),
     }
     for name in DENSE_ARRAYS:
         value = getattr(index, name)
         if value is not None:
-            arrays[name] = GrowableArray(np.asarray(value, dtype=np.float32))
+            arrays[name] = GrowableArray(value, np.float32)
     growth = Growth(GrowableRows(index.X), arrays)
     index.growth = growth
     index.X = growth.store.matrix

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ..neighbors.blocks import select_top_k
 from ..scoring.score import tie_key
-from .growth import Growth, last_of, spares
+from .growth import Growth, candidates, last_of, spares
 from .metadata import languages_match
 from .state import FittedIndex
 
@@ -27,10 +27,7 @@ __all__ = ["drop_removed", "known", "offer", "packed", "set_pools", "write_candi
 
 def known(index: FittedIndex, growth: Growth, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The live candidates known for ``rows`` (pool, then spares), best first, -1 padded."""
-    pool_idx, pool_cos = index.pools()
-    spare_idx, spare_cos = spares(growth)
-    idx = np.hstack([pool_idx[rows], spare_idx[rows]])
-    cos = np.hstack([pool_cos[rows], spare_cos[rows]])
+    idx, cos = candidates(index, growth, rows)
     return packed(idx, cos, (idx >= 0) & index.rows.alive[np.maximum(idx, 0)])
 
 

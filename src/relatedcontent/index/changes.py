@@ -37,8 +37,7 @@ import scipy.sparse as sp
 
 from ..exceptions import DuplicateArticleError, UnknownArticleError
 from ..ingest.articles import Article, ArticleId, id_key
-from ..neighbors.blocks import BYTES_PER_ENTRY, cut_blocks
-from ..neighbors.plan import parse_memory
+from ..neighbors.plan import budget_blocks
 from ..scoring.lists import mixed_pools, recompute_all, repair
 from ..scoring.query import pool_size, spare_size
 from ..scoring.settings import Settings
@@ -50,6 +49,7 @@ from .growth import (
     Growth,
     set_last_known,
     show_views,
+    spares,
     writable,
 )
 from .holders import PoolHolders
@@ -249,7 +249,7 @@ def apply_rows(
     K = pool_size(index, settings)
     if (
         K != index.pools()[0].shape[1]
-        or spare_size(K) != growth.arrays["spare_idx"].view.shape[1]
+        or spare_size(K) != spares(growth)[0].shape[1]
         or target_k != index.neighbors.shape[1]
     ):
         _recompute_all(index, growth, settings)  # a tiny index grew or shrank
@@ -277,9 +277,8 @@ def _product_blocks(
     growth: Growth, settings: Settings, X: sp.csr_matrix, rows: np.ndarray
 ) -> list[np.ndarray]:
     """``rows`` in blocks whose products with every row fit the memory budget."""
-    budget = max(parse_memory(settings.memory_budget) // BYTES_PER_ENTRY, 1)
     bounds = growth.store.product_bounds(sp.csr_matrix(X[rows]))
-    return [rows[start:stop] for start, stop in cut_blocks(bounds, budget)]
+    return [rows[a:b] for a, b in budget_blocks(bounds, settings.memory_budget)]
 
 
 def _before(growth: Growth, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -330,7 +329,7 @@ def _append(
     index.X = growth.store.matrix
     k = index.neighbors.shape[1]
     K = index.pools()[0].shape[1]
-    n_spare = growth.arrays["spare_idx"].view.shape[1]
+    n_spare = spares(growth)[0].shape[1]
     grown = {
         "neighbors": np.full((m, k), -1, np.int64),
         "scores": np.zeros((m, k)),

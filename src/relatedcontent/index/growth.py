@@ -10,7 +10,7 @@ The index's arrays are views of these copies (:func:`show_views`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +24,7 @@ __all__ = [
     "DENSE_ARRAYS",
     "ROW_ARRAYS",
     "Growth",
+    "candidates",
     "last_of",
     "prepare_changes",
     "set_last_known",
@@ -113,6 +114,14 @@ def spares(growth: Growth) -> tuple[np.ndarray, np.ndarray]:
     return growth.arrays["spare_idx"].view, growth.arrays["spare_cos"].view
 
 
+def candidates(index: FittedIndex, growth: Growth, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates of ``rows`` (an index or a slice): pool, then spares, side by side."""
+    pool_idx, pool_cos = index.pools()
+    spare_idx, spare_cos = spares(growth)
+    idx = np.hstack([pool_idx[rows], spare_idx[rows]])
+    return idx, np.hstack([pool_cos[rows], spare_cos[rows]])
+
+
 def last_of(idx: np.ndarray, cos: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
     """The last candidate known of each row of ``idx``/``cos`` (pool and spares, packed).
 
@@ -135,15 +144,10 @@ def last_of(idx: np.ndarray, cos: np.ndarray, K: int) -> tuple[np.ndarray, np.nd
 
 def set_last_known(index: FittedIndex, growth: Growth) -> None:
     """Set every row's last candidate known (:func:`last_of`), in blocks of rows."""
-    pool_idx, pool_cos = index.pools()
-    spare_idx, spare_cos = spares(growth)
+    K = index.pools()[0].shape[1]
     last_idx = np.empty(index.n_rows, dtype=np.int64)
     last_cos = np.empty(index.n_rows)
     for start in range(0, index.n_rows, 65536):
         part = slice(start, start + 65536)
-        last_idx[part], last_cos[part] = last_of(
-            np.hstack([pool_idx[part], spare_idx[part]]),
-            np.hstack([pool_cos[part], spare_cos[part]]),
-            pool_idx.shape[1],
-        )
+        last_idx[part], last_cos[part] = last_of(*candidates(index, growth, part), K)
     growth.last_idx, growth.last_cos = GrowableArray(last_idx), GrowableArray(last_cos)

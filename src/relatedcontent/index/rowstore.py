@@ -26,7 +26,7 @@ def _capacity(needed: int, current: int) -> int:
 
 #: Room made for appends when an array is first copied, as a share of its rows: the
 #: first appends then copy only themselves (at 886k articles, growing every array at
-#: the first append copied 1.3 GB again).
+#: the first append took 3.5 s of a 12.3 s first add, under cProfile).
 INITIAL_ROOM = 1 / 16
 
 

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from numpy.typing import DTypeLike
 
-from .blocks import BYTES_PER_ENTRY, block, numba_available, plan_blocks, split_block
+from .blocks import BYTES_PER_ENTRY, block, cut_blocks, numba_available, plan_blocks, split_block
 from .bounds import Split, column_order, frequent_terms, split_frequent
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "METHODS",
     "NeighborPlan",
     "Results",
+    "budget_blocks",
     "choose_engine",
     "numba_available",
     "parse_memory",
@@ -112,6 +113,14 @@ def parse_memory(value: int | str | None) -> int:
         f"memory_budget must be a number of bytes or a size like '512MiB' or '2GiB', got {value!r}"
     )
     raise ValueError(msg)
+
+
+def budget_blocks(bounds: np.ndarray, memory_budget: int | str | None) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` blocks of rows whose products fit ``memory_budget``.
+
+    ``bounds`` holds, per row, at most how many products it has (see :func:`.cut_blocks`).
+    """
+    return cut_blocks(bounds, max(parse_memory(memory_budget) // BYTES_PER_ENTRY, 1))
 
 
 def _check_matrix(X: Any) -> sp.csr_matrix:

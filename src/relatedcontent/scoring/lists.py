@@ -25,8 +25,8 @@ from joblib import effective_n_jobs
 
 from ..index.metadata import languages_match
 from ..index.state import FittedIndex
-from ..neighbors.blocks import BYTES_PER_ENTRY, cut_blocks, select_top_k
-from ..neighbors.plan import parse_memory, top_k_neighbors
+from ..neighbors.blocks import select_top_k
+from ..neighbors.plan import budget_blocks, top_k_neighbors
 from ..vectors.lsa import fit_lsa, lsa_vectors, neighbour_weights, smooth_vectors, unit_rows
 from .query import pool_from_row, pool_size, query_cosines, rank_query, spare_size
 from .score import final_scores, hub_scales, order_candidates, resolve_weights, text_similarity
@@ -156,8 +156,7 @@ def candidate_pools(
         # the sum of its terms' document frequencies)
         df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
         bounds = sp.csr_matrix(X[unknown]).sign() @ df
-        budget = max(parse_memory(settings.memory_budget) // BYTES_PER_ENTRY, 1)
-        for start, stop in cut_blocks(bounds, budget):
+        for start, stop in budget_blocks(bounds, settings.memory_budget):
             rows = unknown[start:stop]
             S = index.products(sp.csr_matrix(X[rows]))
             idx[rows], cos[rows] = select_top_k(S, width, rows, tie_rank, exclude_self=True)
@@ -263,16 +262,13 @@ def update_lists(index: FittedIndex, settings: Settings, rows: np.ndarray) -> No
     index.scores[rows] = values
 
 
-def pool_lists(
-    index: FittedIndex, settings: Settings, rows: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``k`` items of the lists of ``rows`` (rows, -1 = none; scores), from their pools.
+def candidate_scores(
+    index: FittedIndex, settings: Settings, rows: np.ndarray, idx: np.ndarray, cos: np.ndarray
+) -> np.ndarray:
+    """Scores of candidates ``idx`` (TF-IDF cosines ``cos``) for rows ``rows``, one line each.
 
-    The lists :meth:`RelatedContent.related` gives without options, for ``k``
-    up to the pool size: the stored lists, and deeper ones for ``related_all``.
+    ``-inf`` for padding, non-positive similarity, and near-copies the settings hide.
     """
-    idx_all, cos_all = index.pools()
-    idx, cos = idx_all[rows], cos_all[rows]
     Z, E = index.lsa, index.embeddings
     s = text_similarity(
         index.weights,
@@ -287,6 +283,21 @@ def pool_lists(
     score = final_scores(s, index.hub_sigma[rows], index.hub_sigma, idx, gamma)
     if settings.hides_copies:
         score = np.where(cos >= settings.near_duplicate_threshold, -np.inf, score)
+    return score
+
+
+def pool_lists(
+    index: FittedIndex, settings: Settings, rows: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``k`` items of the lists of ``rows`` (rows, -1 = none; scores), from their pools.
+
+    The lists :meth:`RelatedContent.related` gives without options, for ``k``
+    up to the pool size: the stored lists, and deeper ones for ``related_all``.
+    """
+    idx_all, cos_all = index.pools()
+    idx, cos = idx_all[rows], cos_all[rows]
+    Z, E = index.lsa, index.embeddings
+    score = candidate_scores(index, settings, rows, idx, cos)
     ordered, scores = order_candidates(score, idx, index.rows.tie_rank)
     neighbors = np.full((rows.size, k), -1, dtype=np.int64)
     values = np.zeros((rows.size, k))
@@ -371,21 +382,7 @@ def _lists_moved(
     at, column = np.nonzero(np.isin(idx, moved) & (idx >= 0))
     pair_rows, pair_idx = rows[at], idx[at, column][:, None]
     pair_cos = pool_cos[pair_rows, column][:, None]
-    Z, E = index.lsa, index.embeddings
-    s = text_similarity(
-        index.weights,
-        pair_cos,
-        pair_idx,
-        None if Z is None else Z[pair_rows],
-        Z,
-        None if E is None else E[pair_rows],
-        E,
-    )
-    score = final_scores(
-        s, index.hub_sigma[pair_rows], index.hub_sigma, pair_idx, float(settings.hubness_gamma)
-    )[:, 0]
-    if settings.hides_copies:
-        score = np.where(pair_cos[:, 0] >= settings.near_duplicate_threshold, -np.inf, score)
+    score = candidate_scores(index, settings, pair_rows, pair_idx, pair_cos)[:, 0]
     listed = index.neighbors[pair_rows]
     reaches = (listed == pair_idx).any(axis=1) | (
         score >= index.scores[pair_rows, k - 1] - LIST_MARGIN
